@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/mercure"
+	"github.com/herald-sse/herald/metrics"
+	"github.com/herald-sse/herald/topic"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// serveConfig is everything `herald serve` is told by its flags.
+type serveConfig struct {
+	addr            string
+	publisherKey    string
+	subscriberKey   string
+	jwtKey          string
+	jwtAlg          string
+	anonymous       bool
+	corsOrigins     string
+	heartbeat       time.Duration
+	subscriptions   bool
+	storeURL        string
+	dataDir         string
+	historySize     int
+	historyMaxAge   time.Duration
+	historyMaxBytes int64
+	queueLimit      int
+	writeTimeout    time.Duration
+	maxBody         int64
+	maxTopics       int
+	shutdownTimeout time.Duration
+	demo            bool
+	logLevel        string
+	logFormat       string
+}
+
+func serveFlags(c *serveConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.addr, "addr", "localhost:8080", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.jwtKey, "jwt-key", "", "key verifying both publisher and subscriber tokens: an HMAC secret, PEM text, or @path to a PEM file")
+	fs.StringVar(&c.publisherKey, "publisher-jwt-key", "", "key verifying publisher tokens (overrides --jwt-key)")
+	fs.StringVar(&c.subscriberKey, "subscriber-jwt-key", "", "key verifying subscriber tokens (overrides --jwt-key)")
+	fs.StringVar(&c.jwtAlg, "jwt-alg", "", "allowed JWT algorithms, comma-separated (default: HS256 for secrets, RS256/ES256 by PEM key type)")
+	fs.BoolVar(&c.anonymous, "anonymous", true, "allow subscribers without a token (they receive public updates only)")
+	fs.StringVar(&c.corsOrigins, "cors-origins", "", "origins allowed to use the hub from browsers on other origins, comma-separated, or *")
+	fs.DurationVar(&c.heartbeat, "heartbeat", hub.DefaultHeartbeat, "send a comment on streams silent for this long (0 disables)")
+	fs.BoolVar(&c.subscriptions, "subscriptions", false, "publish subscription events and serve the subscriptions API")
+	fs.StringVar(&c.storeURL, "store", "bolt:", "history store: bolt: (embedded, durable, in --data-dir) or memory: (no durability)")
+	fs.StringVar(&c.dataDir, "data-dir", "./herald-data", "directory of the embedded store")
+	fs.IntVar(&c.historySize, "history-size", 1_000_000, "keep at most this many updates in history (0: no count limit)")
+	fs.DurationVar(&c.historyMaxAge, "history-max-age", 0, "drop updates older than this from history (0: no age limit)")
+	fs.Int64Var(&c.historyMaxBytes, "history-max-bytes", 0, "keep at most this many bytes of updates in history (0: no size limit)")
+	fs.IntVar(&c.queueLimit, "queue-limit", hub.DefaultQueueLimit, "events that may wait for one subscriber before it is disconnected as too slow")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", hub.DefaultWriteTimeout, "disconnect a subscriber when one write to it takes longer")
+	fs.Int64Var(&c.maxBody, "max-body", mercure.DefaultMaxBodyBytes, "largest publish request body, in bytes")
+	fs.IntVar(&c.maxTopics, "max-topics", mercure.DefaultMaxTopics, "most topics per update and topic selectors per subscription")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	fs.BoolVar(&c.demo, "demo", true, "serve the demo page at / and let it publish to its demo topic")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: herald serve [flags]\n\nRuns the hub. Every flag can also be set with an environment variable HERALD_<FLAG>,\ne.g. HERALD_ADDR=:8080 or HERALD_PUBLISHER_JWT_KEY=secret.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var c serveConfig
+	fs := serveFlags(&c)
+	fs.SetOutput(stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Args())}
+	}
+	log, err := newLogger(stderr, c.logLevel, c.logFormat)
+	if err != nil {
+		return usageError{err}
+	}
+	return serve(ctx, c, log, stdout, nil)
+}
+
+// serve runs the hub until ctx is done. When ready is not nil it receives the
+// listening address once the hub accepts connections.
+func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer, ready chan<- string) error {
+	pubKey, subKey := firstNonEmpty(c.publisherKey, c.jwtKey), firstNonEmpty(c.subscriberKey, c.jwtKey)
+	devKey := ""
+	if pubKey == "" && subKey == "" {
+		devKey = randomHex(32)
+		pubKey, subKey = devKey, devKey
+	}
+	algs := splitList(c.jwtAlg)
+	var publishers, subscribers *auth.Verifier
+	var err error
+	if pubKey != "" {
+		if publishers, err = newVerifier(pubKey, algs); err != nil {
+			return usageError{fmt.Errorf("publisher key: %w", err)}
+		}
+	}
+	if subKey != "" {
+		if subscribers, err = newVerifier(subKey, algs); err != nil {
+			return usageError{fmt.Errorf("subscriber key: %w", err)}
+		}
+	}
+
+	store, err := openStore(c.storeURL, c.dataDir, herald.Retention{
+		MaxCount: c.historySize, MaxAge: c.historyMaxAge, MaxBytes: c.historyMaxBytes,
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store failed", "err", err)
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		return err
+	}
+	heartbeat := c.heartbeat
+	if heartbeat == 0 {
+		heartbeat = -1
+	}
+	h := hub.New(store, hub.Options{
+		Heartbeat:    heartbeat,
+		QueueLimit:   c.queueLimit,
+		WriteTimeout: c.writeTimeout,
+		Metrics:      m,
+		Logger:       log,
+	})
+	selectors := topic.NewCache(topic.DefaultCacheSize)
+	mh, err := mercure.New(mercure.Config{
+		Hub:           h,
+		Publishers:    publishers,
+		Subscribers:   subscribers,
+		NoAnonymous:   !c.anonymous,
+		CORSOrigins:   splitList(c.corsOrigins),
+		Subscriptions: c.subscriptions,
+		MaxTopics:     c.maxTopics,
+		MaxBodyBytes:  c.maxBody,
+		Selectors:     selectors,
+		Metrics:       m,
+		Logger:        log,
+	})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle(mercure.Path, mh)
+	mux.Handle(mercure.Path+"/", mh)
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", healthz(h, store))
+	mountDemo(mux, h, c, log)
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// No WriteTimeout: streams are long-lived; the hub bounds each write.
+	}
+	srv.RegisterOnShutdown(h.CloseStreams)
+
+	base := "http://" + ln.Addr().String()
+	log.Info("herald is listening", "url", base, "hub", base+mercure.Path, "store", describeStore(c), "anonymous", c.anonymous)
+	if devKey != "" {
+		printDevKey(stdout, base, devKey)
+	}
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", c.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	herr := make(chan error, 1)
+	go func() { herr <- h.Close(sctx) }()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("some requests did not finish in time", "err", err)
+		srv.Close()
+	}
+	if err := <-herr; err != nil {
+		log.Warn("some streams did not end in time", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func healthz(h *hub.Hub, store herald.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if hc, ok := store.(herald.HealthChecker); ok {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := hc.Healthy(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "not ready: store: %v\n", err)
+				return
+			}
+		}
+		fmt.Fprintf(w, "ok\nsubscribers %d\n", h.Subscribers())
+	}
+}
+
+// printDevKey tells, loudly, that the hub runs with a generated key, and how
+// to publish to it.
+func printDevKey(w io.Writer, base, key string) {
+	tok, err := auth.Sign("HS256", []byte(key), auth.Grant{Publish: []string{"*"}, Subscribe: []string{"*"}, TTL: 24 * time.Hour})
+	if err != nil {
+		tok = "(could not mint a token: " + err.Error() + ")"
+	}
+	fmt.Fprintf(w, `
+  ==========================================================================
+  WARNING: no JWT key was given, so Herald generated a DEVELOPMENT key.
+  Tokens signed with it stop working when the hub restarts. In production,
+  pass --jwt-key (or --publisher-jwt-key and --subscriber-jwt-key).
+  ==========================================================================
+
+  Publisher token (valid 24h, may publish and subscribe to every topic):
+    %s
+
+  Try it:
+    curl -N '%s%s?topic=hello'
+    curl -d topic=hello -d data=world -H 'Authorization: Bearer %s' %s%s
+
+`, tok, base, mercure.Path, tok, base, mercure.Path)
+}
+
+func newVerifier(key string, algs []string) (*auth.Verifier, error) {
+	k, err := auth.LoadKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewVerifier(auth.Config{Algs: algs, Keys: [][]byte{k}})
+}
+
+func openStore(raw, dataDir string, r herald.Retention, log *slog.Logger) (herald.Store, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--store %q: %v", raw, err)}
+	}
+	switch u.Scheme {
+	case "bolt", "":
+		dir := dataDir
+		if u.Opaque != "" {
+			dir = u.Opaque
+		} else if u.Path != "" {
+			dir = u.Path
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create the data directory: %w", err)
+		}
+		return openBolt(dir, r)
+	case "memory":
+		return openMemory(r)
+	case "redis", "rediss", "nats":
+		return nil, usageError{fmt.Errorf("--store %s: cluster stores are not built into this version yet", u.Scheme)}
+	default:
+		return nil, usageError{fmt.Errorf("--store %q: unknown store; use bolt: (default) or memory:", raw)}
+	}
+}
+
+func describeStore(c serveConfig) string {
+	if strings.HasPrefix(c.storeURL, "bolt") {
+		return "bolt:" + c.dataDir
+	}
+	return c.storeURL
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,132 @@
+package eventsource
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// checkRequest reports, wrapping ErrInvalidRequest, why req can never be
+// sent: retrying such a request would be futile.
+func checkRequest(req *http.Request) error {
+	switch {
+	case req == nil:
+		return fmt.Errorf("%w: nil request", ErrInvalidRequest)
+	case req.URL == nil:
+		return fmt.Errorf("%w: nil URL", ErrInvalidRequest)
+	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
+		return fmt.Errorf("%w: URL scheme %q is not http or https", ErrInvalidRequest, req.URL.Scheme)
+	case req.URL.Host == "":
+		return fmt.Errorf("%w: URL %q has no host", ErrInvalidRequest, req.URL.Redacted())
+	case req.Body != nil && req.Body != http.NoBody && req.GetBody == nil:
+		return fmt.Errorf("%w: the body cannot be sent again on reconnection: set GetBody (http.NewRequest does for bytes and strings readers)", ErrInvalidRequest)
+	}
+	for name, values := range req.Header {
+		if !validHeaderName(name) {
+			return fmt.Errorf("%w: invalid header name %q", ErrInvalidRequest, name)
+		}
+		for _, v := range values {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("%w: invalid value for header %s", ErrInvalidRequest, name)
+			}
+		}
+	}
+	return nil
+}
+
+// validHeaderName reports whether name is an RFC 9110 token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v holds no control character but tab.
+func validHeaderValue(v string) bool {
+	for _, c := range []byte(v) {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// newAttempt returns the request for one connection attempt: a clone of base
+// bound to ctx, with a fresh body, the EventSource headers and lastID.
+func newAttempt(ctx context.Context, base *http.Request, lastID string) (*http.Request, error) {
+	req := base.Clone(ctx)
+	if base.GetBody != nil {
+		body, err := base.GetBody()
+		if err != nil {
+			return nil, fmt.Errorf("eventsource: request body: %w", err)
+		}
+		req.Body = body
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	if req.Header.Get("Cache-Control") == "" {
+		req.Header.Set("Cache-Control", "no-store")
+	}
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	} else {
+		req.Header.Del("Last-Event-ID")
+	}
+	return req, nil
+}
+
+// checkResponse returns the error that ends the sequence when resp does not
+// open a stream: ErrNoContent for 204, a *StatusError for any other status
+// but 200, a *ContentTypeError for a media type other than
+// text/event-stream. It reads the start of a failed response's body from
+// body.
+func checkResponse(resp *http.Response, body io.Reader) error {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNoContent:
+		return ErrNoContent
+	default:
+		start, _ := io.ReadAll(io.LimitReader(body, maxErrorBody))
+		return &StatusError{Code: resp.StatusCode, Status: statusText(resp), Header: resp.Header, Body: start}
+	}
+	ct := resp.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if (err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter)) || mt != "text/event-stream" {
+		return &ContentTypeError{ContentType: ct}
+	}
+	return nil
+}
+
+// statusText returns resp's status as "401 Unauthorized".
+func statusText(resp *http.Response) string {
+	if resp.Status != "" {
+		return resp.Status
+	}
+	return fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+}
+
+// futile reports whether an error from sending a request would recur on
+// every attempt, so that reconnecting is futile: a certificate the client
+// does not trust. Every other network error is worth a reconnection.
+func futile(err error) bool {
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		cerr x509.CertificateInvalidError
+	)
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr)
+}

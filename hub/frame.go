@@ -1,0 +1,33 @@
+package hub
+
+import (
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/sse"
+)
+
+// frame is an event encoded once, shared read-only by every subscriber that
+// receives it.
+type frame struct {
+	seq  uint64 // the update's Seq; 0 for frames that are not updates
+	data []byte // SSE bytes, ending with the blank line
+}
+
+// encode turns u into a frame. Updates are validated before they are stored,
+// so an error here means a store returned something it was never given; the
+// caller skips such an update rather than corrupting streams.
+func encode(u *herald.Update) (*frame, error) {
+	data, err := sse.AppendEvent(make([]byte, 0, 32+len(u.ID)+len(u.Type)+len(u.Data)), sse.Event{
+		ID:    u.ID,
+		Type:  u.Type,
+		Data:  u.Data,
+		Retry: u.Retry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &frame{seq: u.Seq, data: data}, nil
+}
+
+// heartbeat is the comment sent on idle streams so that proxies and clients
+// see bytes; it never reaches an EventSource's listeners.
+var heartbeat = &frame{data: []byte(":\n")}

@@ -1,0 +1,195 @@
+package hub
+
+import (
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/herald-sse/herald/topic"
+)
+
+// subscriber is one live stream. Its queue is filled by the fan-out (and the
+// heartbeat sweeper) and emptied by a writer goroutine that exists only while
+// there is something to write.
+type subscriber struct {
+	hub        *Hub
+	id         string
+	selectors  []*topic.Selector
+	canReceive func(topics []string) bool // private updates; nil: public only
+	payload    json.RawMessage
+	onClose    func(CloseReason)
+	sink       sink
+	hijacked   bool
+
+	gen uint64 // last fan-out generation that visited it; fan-out goroutine only
+
+	lastWrite atomic.Int64 // unix nanoseconds of the last write
+
+	mu        sync.Mutex
+	queue     []*frame
+	spare     []*frame
+	flushing  bool // a writer goroutine owns the sink
+	replaying bool // the request goroutine owns the sink (headers, history)
+	overflow  bool // the queue overflowed while replaying
+	ending    bool // shutdown: end the stream once the queue is written
+	closed    bool
+	reason    CloseReason
+	released  bool
+	expiry    *time.Timer
+	done      chan struct{} // closed once the sink is no longer used
+}
+
+// enqueue adds f to the queue. start reports that the caller must start a
+// writer goroutine (go s.flush()); slow that the subscriber overflowed its
+// queue and must be closed.
+func (s *subscriber) enqueue(f *frame, limit int) (start, slow bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.ending {
+		return false, false
+	}
+	if len(s.queue) >= limit {
+		if s.replaying {
+			// History will be read again from where the replay got to.
+			s.overflow = true
+			clear(s.queue)
+			s.queue = s.queue[:0]
+			return false, false
+		}
+		return false, true
+	}
+	s.queue = append(s.queue, f)
+	if s.flushing || s.replaying {
+		return false, false
+	}
+	s.flushing = true
+	return true, false
+}
+
+// flush writes the queue until it is empty, then exits. At most one flush runs
+// at a time (guarded by s.flushing).
+func (s *subscriber) flush() {
+	h := s.hub
+	var batch []*frame
+	for {
+		s.mu.Lock()
+		if batch != nil {
+			clear(batch)
+			if s.spare == nil && cap(batch) <= 1024 {
+				s.spare = batch[:0]
+			}
+			batch = nil
+		}
+		if s.closed || len(s.queue) == 0 {
+			s.flushing = false
+			ending := s.ending && !s.closed
+			if ending {
+				s.closed, s.reason = true, ReasonShutdown
+			}
+			closed := s.closed
+			if len(s.queue) == 0 {
+				s.queue, s.spare = nil, nil // idle subscribers hold no buffers
+			}
+			s.mu.Unlock()
+			if ending {
+				s.sink.end()
+				h.index.remove(s)
+			}
+			if closed {
+				s.release()
+			}
+			return
+		}
+		batch = s.queue
+		s.queue, s.spare = s.spare, nil
+		s.mu.Unlock()
+
+		err := s.sink.write(batch)
+		if err != nil {
+			s.close(ReasonWrite)
+			continue
+		}
+		s.lastWrite.Store(time.Now().UnixNano())
+		n := 0
+		for _, f := range batch {
+			if f.seq != 0 {
+				n++
+			}
+		}
+		if n > 0 {
+			h.metrics.Delivered(n)
+		}
+	}
+}
+
+// close ends the stream now, without writing what is queued. It is safe to
+// call from any goroutine, any number of times.
+func (s *subscriber) close(reason CloseReason) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed, s.reason = true, reason
+	clear(s.queue)
+	s.queue, s.spare = nil, nil
+	busy := s.flushing || s.replaying
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	s.mu.Unlock()
+	s.hub.index.remove(s)
+	s.sink.abort()
+	if !busy {
+		s.release()
+	}
+}
+
+// shutdown ends the stream once its queue is written, after sending retry
+// (a reconnection delay) so that clients do not all reconnect at once.
+func (s *subscriber) shutdown(retry *frame) {
+	start, _ := s.enqueue(retry, int(^uint(0)>>1))
+	s.mu.Lock()
+	if !s.closed {
+		s.ending = true
+	}
+	s.mu.Unlock()
+	if start {
+		go s.flush()
+	}
+}
+
+// release runs once the sink is no longer used by any goroutine.
+func (s *subscriber) release() {
+	s.mu.Lock()
+	if s.released {
+		s.mu.Unlock()
+		return
+	}
+	s.released = true
+	reason := s.reason
+	s.mu.Unlock()
+	if s.hijacked && reason != ReasonShutdown {
+		s.sink.abort()
+	}
+	close(s.done)
+	s.hub.metrics.SubscriberRemoved(reason)
+	s.hub.subscribers.Add(-1)
+	if s.onClose != nil {
+		s.onClose(reason)
+	}
+}
+
+// matches reports whether u's topics are selected by s and s may receive it.
+func (s *subscriber) wants(topics []string, private bool) bool {
+	if private && (s.canReceive == nil || !s.canReceive(topics)) {
+		return false
+	}
+	for _, sel := range s.selectors {
+		if sel.IsAll() || matchAny(sel, topics) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,61 @@
+package mercure
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/herald-sse/herald/auth"
+)
+
+// token verifies the token r presents, if any, with v. It returns nil claims
+// and a nil error when r presents no token.
+func (h *Handler) token(r *http.Request, v *auth.Verifier, role string) (*auth.Claims, auth.Source, error) {
+	tok, from := auth.TokenFromRequest(r)
+	if tok == "" {
+		return nil, from, nil
+	}
+	if v == nil {
+		h.cfg.Metrics.AuthFailure("invalid")
+		return nil, from, errors.New("this hub has no " + role + " key configured, so it cannot verify " + role + " tokens")
+	}
+	c, err := v.Verify(tok)
+	if err != nil {
+		kind := "invalid"
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			kind = "expired"
+		}
+		h.cfg.Metrics.AuthFailure(kind)
+		return nil, from, err
+	}
+	return c, from, nil
+}
+
+// sameOriginAllowed reports whether a browser request that carried its token
+// in a cookie comes from an origin allowed to use it. Cookies are sent by
+// browsers on cross-site requests too, so without this check any web page
+// could publish with a visitor's cookie (CSRF).
+func (h *Handler) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		if ref := r.Header.Get("Referer"); ref != "" {
+			if u, err := url.Parse(ref); err == nil {
+				origin = u.Scheme + "://" + u.Host
+			}
+		}
+	}
+	if origin == "" {
+		return true // not a browser-initiated cross-site request
+	}
+	if slices.Contains(h.cfg.CORSOrigins, "*") || slices.Contains(h.cfg.CORSOrigins, origin) {
+		return true
+	}
+	if u, err := url.Parse(origin); err == nil && u.Host == r.Host {
+		return true
+	}
+	return false
+}
+
+var errForbiddenOrigin = errors.New("a token sent in a cookie may only publish from an allowed origin")

@@ -1,0 +1,154 @@
+package mercure
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/topic"
+)
+
+// Path is the well-known path of a Mercure hub.
+const Path = "/.well-known/mercure"
+
+// Defaults for [Config].
+const (
+	DefaultMaxTopics         = 64
+	DefaultMaxSelectorLength = herald.MaxTopicLength
+	DefaultMaxBodyBytes      = 1 << 20
+)
+
+// Config configures a [Handler].
+type Config struct {
+	// Hub receives publications and serves streams. Required.
+	Hub *hub.Hub
+	// Publishers verifies publishers' tokens. Nil: every publish is refused.
+	Publishers *auth.Verifier
+	// Subscribers verifies subscribers' tokens. Nil: tokens are refused and
+	// subscribers are anonymous (public updates only).
+	Subscribers *auth.Verifier
+	// NoAnonymous refuses subscribers that present no token.
+	NoAnonymous bool
+	// CORSOrigins are the origins allowed to use the hub from a browser on
+	// another origin, with credentials (cookies). "*" allows every origin.
+	CORSOrigins []string
+	// Subscriptions turns on subscription events and the subscriptions API.
+	Subscriptions bool
+	// MaxTopics bounds the topic selectors of a subscription and the topics of
+	// an update. Default DefaultMaxTopics.
+	MaxTopics int
+	// MaxSelectorLength bounds a topic selector, in bytes.
+	// Default DefaultMaxSelectorLength.
+	MaxSelectorLength int
+	// MaxBodyBytes bounds a publish request's body. Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Selectors caches compiled topic selectors; nil uses a private cache of
+	// topic.DefaultCacheSize.
+	Selectors *topic.Cache
+	// Metrics receives protocol-level counters; nil discards them.
+	Metrics Metrics
+	// Logger receives logs; nil uses slog.Default().
+	Logger *slog.Logger
+}
+
+// Metrics receives protocol-level counters.
+type Metrics interface {
+	AuthFailure(kind string)
+	PublishError(reason string)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) AuthFailure(string)  {}
+func (nopMetrics) PublishError(string) {}
+
+// Handler serves the Mercure endpoints under [Path]. Mount it at Path and at
+// Path+"/" (or at the root of a mux).
+type Handler struct {
+	cfg Config
+}
+
+// New returns a Handler for cfg.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Hub == nil {
+		return nil, errors.New("mercure: Config.Hub is required")
+	}
+	if cfg.MaxTopics <= 0 {
+		cfg.MaxTopics = DefaultMaxTopics
+	}
+	if cfg.MaxSelectorLength <= 0 {
+		cfg.MaxSelectorLength = DefaultMaxSelectorLength
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Selectors == nil {
+		cfg.Selectors = topic.NewCache(topic.DefaultCacheSize)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{cfg: cfg}, nil
+}
+
+// ServeHTTP routes a request under Path.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.cors(w, r)
+	path := r.URL.Path
+	switch {
+	case path == Path:
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			h.subscribe(w, r)
+		case http.MethodPost:
+			h.publish(w, r)
+		case http.MethodOptions:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			httpError(w, http.StatusMethodNotAllowed, "method %s is not allowed; subscribe with GET, publish with POST", r.Method)
+		}
+	case path == Path+"/subscriptions" || strings.HasPrefix(path, Path+"/subscriptions/"):
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			h.subscriptions(w, r)
+		case http.MethodOptions:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("Allow", "GET, OPTIONS")
+			httpError(w, http.StatusMethodNotAllowed, "method %s is not allowed", r.Method)
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// cors sets the CORS headers for an allowed Origin, and answers preflights.
+func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(h.cfg.CORSOrigins) == 0 {
+		return
+	}
+	hdr := w.Header()
+	hdr.Add("Vary", "Origin")
+	if !slices.Contains(h.cfg.CORSOrigins, "*") && !slices.Contains(h.cfg.CORSOrigins, origin) {
+		return
+	}
+	// Credentials (the mercureAuthorization cookie) forbid "*": echo the origin.
+	hdr.Set("Access-Control-Allow-Origin", origin)
+	hdr.Set("Access-Control-Allow-Credentials", "true")
+	hdr.Set("Access-Control-Expose-Headers", "Last-Event-ID")
+	if r.Method == http.MethodOptions {
+		hdr.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		hdr.Set("Access-Control-Allow-Headers", "Authorization, Cache-Control, Last-Event-ID, Content-Type")
+		hdr.Set("Access-Control-Max-Age", "3600")
+	}
+}

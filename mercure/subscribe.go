@@ -1,0 +1,139 @@
+package mercure
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/topic"
+)
+
+// subscribe opens an event stream for the topic selectors in the query.
+func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	raw := q["topic"]
+	if len(raw) == 0 {
+		httpError(w, http.StatusBadRequest, `missing "topic" query parameter: subscribe with ?topic=<topic, URI template or *>`)
+		return
+	}
+	if len(raw) > h.cfg.MaxTopics {
+		httpError(w, http.StatusBadRequest, "too many topic selectors: %d, the limit is %d", len(raw), h.cfg.MaxTopics)
+		return
+	}
+	sels := make([]*topic.Selector, 0, len(raw))
+	seen := make(map[string]bool, len(raw))
+	for _, s := range raw {
+		if len(s) > h.cfg.MaxSelectorLength {
+			httpError(w, http.StatusBadRequest, "topic selector is %d bytes long, the limit is %d", len(s), h.cfg.MaxSelectorLength)
+			return
+		}
+		if err := herald.ValidateTopic(s); err != nil {
+			httpError(w, http.StatusBadRequest, "bad topic selector %q: %s", s, strings.TrimPrefix(err.Error(), herald.ErrInvalid.Error()+": "))
+			return
+		}
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		sel, err := h.cfg.Selectors.Compile(s)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), herald.ErrInvalid.Error()+": "))
+			return
+		}
+		sels = append(sels, sel)
+	}
+
+	claims, _, err := h.token(r, h.cfg.Subscribers, "subscriber")
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, "invalid subscriber token: %v", err)
+		return
+	}
+	if claims == nil && h.cfg.NoAnonymous {
+		h.cfg.Metrics.AuthFailure("missing")
+		httpError(w, http.StatusUnauthorized, "this hub requires a subscriber token (Authorization: Bearer header, authorization query parameter or mercureAuthorization cookie)")
+		return
+	}
+
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = q.Get("lastEventID")
+	}
+	if last == "" {
+		last = q.Get("Last-Event-ID")
+	}
+	if len(last) > herald.MaxIDLength || strings.ContainsAny(last, "\r\n\x00") {
+		httpError(w, http.StatusBadRequest, "bad Last-Event-ID: at most %d bytes, without CR, LF or NUL", herald.MaxIDLength)
+		return
+	}
+
+	sub := hub.Subscription{
+		ID:          newID(),
+		Selectors:   sels,
+		Resume:      last != "",
+		LastEventID: last,
+		GapEvent:    truthy(q.Get("gapEvent")),
+	}
+	if claims != nil {
+		sub.CanReceive = claims.CanReceive
+		sub.Expires = claims.ExpiresAt
+		sub.Payload = claims.Payload
+	}
+	if h.cfg.Subscriptions {
+		sub.OnOpen = func() { h.announce(sub, true) }
+		sub.OnClose = func(hub.CloseReason) {
+			// Called from the hub's goroutines, which must not wait on the
+			// store: announce in the background.
+			go h.announce(sub, false)
+		}
+	}
+	h.cfg.Hub.ServeStream(w, r, sub)
+}
+
+func truthy(s string) bool {
+	switch strings.ToLower(s) {
+	case "1", "true", "on", "yes":
+		return true
+	}
+	return false
+}
+
+// subscription is the JSON-LD representation of one subscription.
+type subscription struct {
+	Context     string          `json:"@context,omitempty"`
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Topic       string          `json:"topic"`
+	Subscriber  string          `json:"subscriber"`
+	Active      bool            `json:"active"`
+	Payload     json.RawMessage `json:"payload,omitempty"`
+	LastEventID string          `json:"lastEventID,omitempty"`
+}
+
+const jsonLDContext = "https://mercure.rocks/"
+
+// subscriptionID is the topic of the subscription events of one subscriber's
+// selector: /.well-known/mercure/subscriptions/{selector}/{subscriber}.
+func subscriptionID(selector, subscriber string) string {
+	return Path + "/subscriptions/" + url.QueryEscape(selector) + "/" + url.QueryEscape(subscriber)
+}
+
+// announce publishes a private subscription event for each selector of sub.
+func (h *Handler) announce(sub hub.Subscription, active bool) {
+	for _, sel := range sub.Selectors {
+		id := subscriptionID(sel.String(), sub.ID)
+		data, err := json.Marshal(subscription{
+			Context: jsonLDContext, ID: id, Type: "Subscription", Topic: sel.String(),
+			Subscriber: sub.ID, Active: active, Payload: sub.Payload,
+		})
+		if err != nil {
+			h.cfg.Logger.Error("encoding a subscription event failed", "err", err)
+			return
+		}
+		if _, err := h.cfg.Hub.Publish(h.background(), herald.Update{Topics: []string{id}, Private: true, Data: string(data)}); err != nil {
+			h.cfg.Logger.Warn("publishing a subscription event failed", "subscriber", sub.ID, "err", err)
+		}
+	}
+}

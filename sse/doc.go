@@ -1,0 +1,17 @@
+// Package sse reads and writes the Server-Sent Events wire format
+// (text/event-stream) exactly as the WHATWG HTML standard defines it in
+// "Server-sent events", sections "Parsing an event stream" and "Interpreting
+// an event stream".
+//
+// [Encoder] and [AppendEvent] write events; they refuse an id or event type
+// that holds CR, LF or NUL (so no caller can inject a field) and split data on
+// every line break, so what a browser's EventSource dispatches is exactly the
+// [Event] that was encoded, with line breaks in Data normalised to LF.
+//
+// [Decoder] reads a stream incrementally from any [io.Reader], however the
+// bytes are chunked, and yields the events an EventSource would dispatch, with
+// the same last event ID, event type and reconnection time. It never holds more
+// than about twice [Decoder.MaxEventSize] bytes, however long a line is.
+//
+// The package imports only the standard library.
+package sse

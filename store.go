@@ -1,0 +1,75 @@
+package herald
+
+import (
+	"context"
+	"time"
+)
+
+// EarliestID is the reserved Last-Event-ID value that asks for the whole
+// history a store holds.
+const EarliestID = "earliest"
+
+// Store is a hub's history: one append-only log of updates in a single global
+// order, shared by every node that uses the same backend.
+//
+// Guarantees every implementation gives (and store/storetest checks):
+//   - Append assigns Seq (strictly increasing, never reused by this store
+//     instance), Time, and, when the update has no ID, an ID made by
+//     [FormatID] from the store's instance id and Seq. When Append returns
+//     nil the update is as durable as the backend promises (fsync'd for the
+//     embedded store) and it will be passed to Watch exactly once.
+//   - Updates are passed to Watch, and returned by Replay, in Seq order.
+//   - Replay(after) finds after in O(log n) (an index, never a scan of the
+//     log) and returns [ErrNotHeld] before calling fn when after is not held
+//     (unknown, trimmed by retention, or an id minted by another store
+//     instance), so that the hub can tell the subscriber it has a gap.
+//   - All methods are safe for concurrent use. After Close, Append and Replay
+//     return [ErrClosed] and Watch returns.
+type Store interface {
+	// Append stores u and returns it as stored (with Seq, Time and ID set).
+	// u must be valid (see [Update.Validate]); u.Seq and u.Time are ignored.
+	// Errors: ErrClosed, ErrUnavailable (backend down; nothing was stored),
+	// ErrInvalid, or ctx's error (the update may or may not have been stored).
+	Append(ctx context.Context, u Update) (Update, error)
+
+	// Replay calls fn, in order, for every held update that follows the one
+	// whose ID is after, up to the newest update held when Replay started.
+	// after == EarliestID replays everything held. If a publisher reused an
+	// ID, after refers to its most recent use. Replay stops and returns fn's
+	// error if fn fails, and ctx's error if ctx is done.
+	Replay(ctx context.Context, after string, fn func(Update) error) error
+
+	// Watch calls fn with every update appended from now on, by this process
+	// or any other process sharing the backend, in Seq order, with no
+	// duplicates, in batches, from a single goroutine. It blocks until ctx is
+	// done or the store is closed, and returns nil then. A store may be watched
+	// by several callers; each sees every update. fn must not block for long:
+	// it delays every watcher.
+	Watch(ctx context.Context, fn func([]Update)) error
+
+	// Last returns the ID of the newest update held, or "" when the store is
+	// empty.
+	Last(ctx context.Context) (string, error)
+
+	// Close releases the store. It waits for Appends in flight.
+	Close() error
+}
+
+// Retention bounds how much history a store keeps. A zero field means no
+// bound of that kind. Stores enforce it in the background: it never stalls
+// Append, and it may keep slightly more than asked between two sweeps.
+type Retention struct {
+	// MaxCount is the largest number of updates kept.
+	MaxCount int
+	// MaxAge is the longest time an update is kept.
+	MaxAge time.Duration
+	// MaxBytes bounds the size of the kept updates (their encoded size as the
+	// store measures it).
+	MaxBytes int64
+}
+
+// HealthChecker is implemented by stores whose backend can become
+// unreachable. The hub's /healthz reports not ready while Healthy fails.
+type HealthChecker interface {
+	Healthy(ctx context.Context) error
+}

@@ -1,0 +1,122 @@
+package feed_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"testing/synctest"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/store/internal/feed"
+)
+
+func batch(seqs ...uint64) []herald.Update {
+	b := make([]herald.Update, len(seqs))
+	for i, s := range seqs {
+		b[i] = herald.Update{Seq: s}
+	}
+	return b
+}
+
+// watcher runs Watch in a goroutine and records what it sees.
+type watcher struct {
+	seqs    []uint64
+	batches int
+	err     error
+	done    bool
+}
+
+func startWatcher(f *feed.Feed, ctx context.Context) *watcher {
+	w := &watcher{}
+	go func() {
+		w.err = f.Watch(ctx, func(b []herald.Update) {
+			w.batches++
+			for _, u := range b {
+				w.seqs = append(w.seqs, u.Seq)
+			}
+		})
+		w.done = true
+	}()
+	return w
+}
+
+func TestEveryWatcherSeesEveryBatchInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := feed.New()
+		f.Publish(batch(1)) // before any watcher: nobody sees it
+		w1 := startWatcher(f, t.Context())
+		w2 := startWatcher(f, t.Context())
+		synctest.Wait() // both are registered and blocked
+		f.Publish(batch(2, 3))
+		f.Publish(nil) // ignored
+		f.Publish(batch(4))
+		synctest.Wait()
+		w3 := startWatcher(f, t.Context()) // joins late
+		synctest.Wait()
+		f.Publish(batch(5))
+		f.Close()
+		f.Publish(batch(6)) // after Close: dropped
+		synctest.Wait()
+		for i, tc := range []struct {
+			w       *watcher
+			want    []uint64
+			batches int
+		}{{w1, []uint64{2, 3, 4, 5}, 3}, {w2, []uint64{2, 3, 4, 5}, 3}, {w3, []uint64{5}, 1}} {
+			if !tc.w.done || tc.w.err != nil {
+				t.Errorf("watcher %d: done=%v err=%v, want Watch returned nil after Close", i, tc.w.done, tc.w.err)
+			}
+			if !slices.Equal(tc.w.seqs, tc.want) || tc.w.batches != tc.batches {
+				t.Errorf("watcher %d saw %v in %d batches, want %v in %d", i, tc.w.seqs, tc.w.batches, tc.want, tc.batches)
+			}
+		}
+		if err := f.Watch(t.Context(), func([]herald.Update) { t.Error("fn called on a closed feed") }); err != nil {
+			t.Fatalf("Watch on closed feed = %v, want nil", err)
+		}
+	})
+}
+
+func TestCloseDeliversPublishedBatchesFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := feed.New()
+		release := make(chan struct{})
+		var seqs []uint64
+		done := make(chan error)
+		go func() {
+			done <- f.Watch(t.Context(), func(b []herald.Update) {
+				<-release // a slow watcher: the rest is published and closed meanwhile
+				seqs = append(seqs, b[0].Seq)
+			})
+		}()
+		synctest.Wait()
+		f.Publish(batch(1))
+		f.Publish(batch(2))
+		f.Publish(batch(3))
+		f.Close()
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if want := []uint64{1, 2, 3}; !slices.Equal(seqs, want) {
+			t.Fatalf("saw %v, want %v", seqs, want)
+		}
+	})
+}
+
+func TestWatchReturnsWhenContextDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := feed.New()
+		defer f.Close()
+		ctx, cancel := context.WithCancel(t.Context())
+		w := startWatcher(f, ctx)
+		synctest.Wait()
+		cancel()
+		synctest.Wait()
+		if !w.done || w.err != nil {
+			t.Fatalf("after cancel: done=%v err=%v, want returned nil", w.done, w.err)
+		}
+		f.Publish(batch(1))
+		if len(w.seqs) != 0 {
+			t.Fatalf("cancelled watcher saw %v", w.seqs)
+		}
+	})
+}

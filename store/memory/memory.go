@@ -1,0 +1,278 @@
+// Package memory is an in-memory [herald.Store]: no durability, for tests,
+// benchmarks and `herald serve --store memory:`.
+//
+// History lives in one slice in Seq order. Seqs are contiguous, so Replay
+// finds a generated id by arithmetic (O(1)) and a publisher-chosen id through
+// a map; both are pruned with retention. Each Store gets a random instance id
+// (unless Options.Instance sets one), so ids minted before a restart, whose
+// history is gone, are answered with [herald.ErrNotHeld].
+package memory
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/store/internal/feed"
+)
+
+// DefaultMaxCount is the number of updates a Store keeps when
+// Options.Retention.MaxCount is zero: memory is always bounded by count.
+const DefaultMaxCount = 100_000
+
+// replayChunk is how many updates Replay copies out per lock acquisition.
+const replayChunk = 256
+
+// Options configures a Store. The zero value is ready to use.
+type Options struct {
+	// Retention bounds the history. MaxCount <= 0 means DefaultMaxCount;
+	// MaxAge and MaxBytes are used as given (zero: no bound). MaxBytes counts
+	// the lengths of each update's strings plus a fixed overhead (see Size).
+	Retention herald.Retention
+	// Instance is the instance id in generated ids (see herald.FormatID).
+	// Empty means a random one. It must not contain ':'.
+	Instance string
+}
+
+// Store is an in-memory herald.Store. It is safe for concurrent use.
+type Store struct {
+	instance string
+	ret      herald.Retention
+	feed     *feed.Feed
+
+	mu       sync.Mutex
+	q        []herald.Update   // q[off:] is the history held, Seqs contiguous
+	off      int               //
+	ids      map[string]uint64 // publisher-chosen id -> Seq of its most recent use
+	bytes    int64             // sum of Size over q[off:]
+	last     uint64            // the last Seq assigned
+	lastTime time.Time         // the last Time assigned (Times never go back)
+	closed   bool
+}
+
+var _ herald.Store = (*Store)(nil)
+
+// New returns an empty Store. It panics if opts.Instance contains ':'.
+func New(opts Options) *Store {
+	if strings.ContainsRune(opts.Instance, ':') {
+		panic(fmt.Sprintf("memory: instance id %q contains ':'", opts.Instance))
+	}
+	s := &Store{
+		instance: opts.Instance,
+		ret:      opts.Retention,
+		feed:     feed.New(),
+		ids:      make(map[string]uint64),
+	}
+	if s.instance == "" {
+		s.instance = randomInstance()
+	}
+	if s.ret.MaxCount <= 0 {
+		s.ret.MaxCount = DefaultMaxCount
+	}
+	return s
+}
+
+// randomInstance returns 10 lowercase base32 characters (50 random bits).
+func randomInstance() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:10]
+}
+
+// Instance returns the instance id used in the ids this Store generates.
+func (s *Store) Instance() string { return s.instance }
+
+// Size is the size of u as MaxBytes counts it: the lengths of its strings
+// plus 64 bytes.
+func Size(u *herald.Update) int64 {
+	n := 64 + len(u.ID) + len(u.Type) + len(u.Data)
+	for _, t := range u.Topics {
+		n += 16 + len(t)
+	}
+	return int64(n)
+}
+
+// Append stores u and passes it to the watchers. It never blocks on I/O; a
+// context already done when Append is called stores nothing.
+func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, error) {
+	if err := u.Validate(); err != nil {
+		return herald.Update{}, fmt.Errorf("memory: append: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return herald.Update{}, err
+	}
+	u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return herald.Update{}, fmt.Errorf("memory: append: %w", herald.ErrClosed)
+	}
+	now := time.Now().Round(0)
+	if now.Before(s.lastTime) {
+		now = s.lastTime
+	}
+	s.lastTime = now
+	s.last++
+	u.Seq, u.Time = s.last, now
+	if u.ID == "" {
+		u.ID = herald.FormatID(s.instance, u.Seq)
+	} else {
+		s.ids[u.ID] = u.Seq
+	}
+	if s.off > 0 && s.off >= len(s.q)/2 { // compact: amortised O(1)
+		n := copy(s.q, s.q[s.off:])
+		clear(s.q[n:])
+		s.q, s.off = s.q[:n], 0
+	}
+	s.q = append(s.q, u)
+	s.bytes += Size(&u)
+	s.trimLocked(now)
+	s.feed.Publish([]herald.Update{u})
+	return u, nil
+}
+
+// trimLocked removes the oldest updates beyond the retention bounds.
+func (s *Store) trimLocked(now time.Time) {
+	r := s.ret
+	for s.off < len(s.q) {
+		u := &s.q[s.off]
+		if len(s.q)-s.off <= r.MaxCount+1 &&
+			(r.MaxBytes <= 0 || s.bytes <= r.MaxBytes) &&
+			(r.MaxAge <= 0 || now.Sub(u.Time) < r.MaxAge) {
+			return
+		}
+		if seq, ok := s.ids[u.ID]; ok && seq == u.Seq {
+			delete(s.ids, u.ID)
+		}
+		s.bytes -= Size(u)
+		*u = herald.Update{} // release its strings
+		s.off++
+	}
+}
+
+// indexLocked returns the index in s.q of the update with seq, if held.
+func (s *Store) indexLocked(seq uint64) (int, bool) {
+	if s.off == len(s.q) {
+		return 0, false
+	}
+	first := s.q[s.off].Seq
+	if seq < first || seq-first >= uint64(len(s.q)-s.off) {
+		return 0, false
+	}
+	return s.off + int(seq-first), true
+}
+
+// Replay implements herald.Store. It copies updates out in chunks so that fn
+// runs without the lock held. If retention removes the next update while a
+// slow fn is running, Replay returns an error wrapping herald.ErrNotHeld
+// instead of skipping it.
+func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	next, upper, err := s.start(after)
+	if err != nil {
+		return err
+	}
+	buf := make([]herald.Update, 0, replayChunk)
+	for next <= upper {
+		buf = buf[:0]
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return fmt.Errorf("memory: replay: %w", herald.ErrClosed)
+		}
+		i, ok := s.indexLocked(next)
+		if !ok {
+			s.mu.Unlock()
+			return fmt.Errorf("memory: replay after %q: update %d was removed by retention during the replay: %w", after, next, herald.ErrNotHeld)
+		}
+		for ; i < len(s.q) && len(buf) < replayChunk && s.q[i].Seq <= upper; i++ {
+			buf = append(buf, s.q[i])
+		}
+		s.mu.Unlock()
+		for _, u := range buf {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(u); err != nil {
+				return err
+			}
+		}
+		next = buf[len(buf)-1].Seq + 1
+	}
+	return nil
+}
+
+// start resolves after to the first Seq to replay and the newest Seq held.
+// next > upper means there is nothing to replay.
+func (s *Store) start(after string) (next, upper uint64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, 0, fmt.Errorf("memory: replay: %w", herald.ErrClosed)
+	}
+	s.trimLocked(time.Now())
+	notHeld := fmt.Errorf("memory: replay after %q: %w", after, herald.ErrNotHeld)
+	if s.off == len(s.q) {
+		if after == herald.EarliestID {
+			return 1, 0, nil
+		}
+		return 0, 0, notHeld
+	}
+	first, upper := s.q[s.off].Seq, s.q[len(s.q)-1].Seq
+	if after == herald.EarliestID {
+		return first, upper, nil
+	}
+	seq, ok := s.ids[after]
+	if instance, gen, isGen := herald.ParseID(after); isGen {
+		seq, ok = gen, instance == s.instance
+	}
+	if !ok {
+		return 0, 0, notHeld
+	}
+	if _, held := s.indexLocked(seq); !held {
+		return 0, 0, notHeld
+	}
+	return seq + 1, upper, nil
+}
+
+// Watch implements herald.Store: fn is called from the calling goroutine,
+// and a slow fn delays only this watcher.
+func (s *Store) Watch(ctx context.Context, fn func([]herald.Update)) error {
+	return s.feed.Watch(ctx, fn)
+}
+
+// Last implements herald.Store.
+func (s *Store) Last(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return "", fmt.Errorf("memory: last: %w", herald.ErrClosed)
+	}
+	s.trimLocked(time.Now())
+	if s.off == len(s.q) {
+		return "", nil
+	}
+	return s.q[len(s.q)-1].ID, nil
+}
+
+// Close drops the history and ends every Watch (after it has delivered what
+// was appended). Calling it again does nothing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.q, s.ids = nil, nil
+	s.feed.Close()
+	return nil
+}

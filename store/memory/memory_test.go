@@ -1,0 +1,106 @@
+package memory_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/store/memory"
+	"github.com/herald-sse/herald/store/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, r herald.Retention) herald.Store {
+		return memory.New(memory.Options{Retention: r})
+	})
+}
+
+func TestInstanceOption(t *testing.T) {
+	s := memory.New(memory.Options{Instance: "node1"})
+	defer s.Close()
+	u, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := herald.FormatID("node1", u.Seq); u.ID != want {
+		t.Fatalf("ID = %q, want %q", u.ID, want)
+	}
+	// A new store (a restart) has another instance: old ids are not held.
+	a, b := memory.New(memory.Options{}), memory.New(memory.Options{})
+	defer a.Close()
+	defer b.Close()
+	if a.Instance() == b.Instance() || a.Instance() == "" {
+		t.Fatalf("random instances %q and %q, want distinct and non-empty", a.Instance(), b.Instance())
+	}
+}
+
+func TestNewPanicsOnColonInInstance(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("New with instance \"a:b\" did not panic")
+		}
+	}()
+	memory.New(memory.Options{Instance: "a:b"})
+}
+
+func TestDefaultMaxCount(t *testing.T) {
+	s := memory.New(memory.Options{})
+	defer s.Close()
+	var first herald.Update
+	for i := range memory.DefaultMaxCount + 5 {
+		u, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 5 {
+			first = u
+		}
+	}
+	n := 0
+	if err := s.Replay(t.Context(), herald.EarliestID, func(u herald.Update) error {
+		if n == 0 && u.ID != first.ID {
+			return fmt.Errorf("oldest held is %q, want %q", u.ID, first.ID)
+		}
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != memory.DefaultMaxCount {
+		t.Fatalf("holds %d updates, want DefaultMaxCount = %d", n, memory.DefaultMaxCount)
+	}
+}
+
+// A replay whose next update is trimmed while fn runs must fail with
+// ErrNotHeld, never skip silently.
+func TestReplayTrimmedWhileReplaying(t *testing.T) {
+	s := memory.New(memory.Options{Retention: herald.Retention{MaxCount: 300}})
+	defer s.Close()
+	add := func(n int) {
+		for range n {
+			if _, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add(300)
+	calls := 0
+	err := s.Replay(t.Context(), herald.EarliestID, func(herald.Update) error {
+		calls++
+		if calls == 1 {
+			add(300) // everything the replay has not copied out yet is gone
+		}
+		return nil
+	})
+	if !errors.Is(err, herald.ErrNotHeld) {
+		t.Fatalf("Replay = %v after %d calls, want ErrNotHeld", err, calls)
+	}
+	if calls >= 300 {
+		t.Fatalf("fn called %d times; the test did not cross a chunk", calls)
+	}
+}

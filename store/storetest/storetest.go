@@ -1,0 +1,336 @@
+// Package storetest is the conformance suite for [herald.Store]
+// implementations, in the manner of testing/slogtest: every store runs it
+// against its real backend.
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T, r herald.Retention) herald.Store {
+//			s, err := mystore.Open(t.TempDir(), mystore.Options{Retention: r})
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return s
+//		})
+//	}
+//
+// The suite checks the guarantees written in the [herald.Store] doc comment:
+// ordering and id assignment, replay from every position, unknown and foreign
+// ids, reused publisher ids, retention by count, age and bytes, live watching,
+// concurrent use (run it with -race), Last, Close, fn errors and context
+// cancellation. Retention is allowed to take effect "slightly later": those
+// tests poll with a bounded deadline. Other timing is never asserted.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/herald-sse/herald"
+)
+
+// Open returns a new, empty store that keeps history as r says. It is called
+// once per subtest; Run closes every store it gets (and tolerates a second
+// Close after a subtest closed the store itself). Open may register cleanup
+// with t.Cleanup; it runs after the store is closed.
+type Open func(t *testing.T, r herald.Retention) herald.Store
+
+// Timeout bounds every wait in the suite: retention taking effect, watchers
+// catching up, Watch returning after Close.
+const Timeout = 20 * time.Second
+
+// Run runs the conformance suite as subtests of t.
+func Run(t *testing.T, open func(t *testing.T, r herald.Retention) herald.Store) {
+	s := &suite{open: open}
+	tests := []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"Append/AssignsSeqTimeAndID", s.testAppendAssigns},
+		{"Append/KeepsPublisherID", s.testAppendKeepsPublisherID},
+		{"Append/RoundTripsEveryField", s.testAppendRoundTrip},
+		{"Append/RejectsInvalid", s.testAppendInvalid},
+		{"Append/CancelledContext", s.testAppendCancelled},
+		{"Replay/EveryPosition", s.testReplayEveryPosition},
+		{"Replay/EmptyStore", s.testReplayEmpty},
+		{"Replay/NotHeld", s.testReplayNotHeld},
+		{"Replay/ReusedPublisherID", s.testReplayReusedID},
+		{"Replay/UpToNewestAtStart", s.testReplayUpToNewest},
+		{"Replay/FnErrorStops", s.testReplayFnError},
+		{"Replay/ContextCancelled", s.testReplayCancelled},
+		{"Last", s.testLast},
+		{"Retention/Count", s.testRetentionCount},
+		{"Retention/CountReusedID", s.testRetentionReusedID},
+		{"Retention/Age", s.testRetentionAge},
+		{"Retention/Bytes", s.testRetentionBytes},
+		{"Watch/EveryUpdateOnceInOrder", s.testWatch},
+		{"Watch/ContextCancelled", s.testWatchCancelled},
+		{"Concurrent", s.testConcurrent},
+		{"Close", s.testClose},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, tc.fn)
+	}
+}
+
+type suite struct {
+	open func(t *testing.T, r herald.Retention) herald.Store
+}
+
+// store opens a store for one subtest and closes it when the subtest ends.
+func (s *suite) store(t *testing.T, r herald.Retention) herald.Store {
+	t.Helper()
+	st := s.open(t, r)
+	if st == nil {
+		t.Fatal("open returned a nil store")
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// upd returns a valid update on topic "urn:storetest:<name>" carrying data.
+func upd(name, data string) herald.Update {
+	return herald.Update{Topics: []string{"urn:storetest:" + name}, Data: data}
+}
+
+func mustAppend(t *testing.T, st herald.Store, u herald.Update) herald.Update {
+	t.Helper()
+	got, err := st.Append(t.Context(), u)
+	if err != nil {
+		t.Fatalf("Append(%q): %v", u.Data, err)
+	}
+	return got
+}
+
+// appendN appends n updates with data "<prefix>-<i>"; every k-th (k > 0) has
+// the publisher id "<prefix>-id-<i>".
+func appendN(t *testing.T, st herald.Store, prefix string, n, k int) []herald.Update {
+	t.Helper()
+	out := make([]herald.Update, n)
+	for i := range n {
+		u := upd(prefix, fmt.Sprintf("%s-%d", prefix, i))
+		if k > 0 && i%k == k-1 {
+			u.ID = fmt.Sprintf("%s-id-%d", prefix, i)
+		}
+		out[i] = mustAppend(t, st, u)
+	}
+	return out
+}
+
+// replay collects what Replay(after) returns.
+func replay(t *testing.T, st herald.Store, after string) ([]herald.Update, error) {
+	t.Helper()
+	var got []herald.Update
+	err := st.Replay(t.Context(), after, func(u herald.Update) error {
+		got = append(got, u)
+		return nil
+	})
+	return got, err
+}
+
+func mustReplay(t *testing.T, st herald.Store, after string) []herald.Update {
+	t.Helper()
+	got, err := replay(t, st, after)
+	if err != nil {
+		t.Fatalf("Replay(%q): %v", after, err)
+	}
+	return got
+}
+
+// sameUpdate reports how got differs from want, or "" when they are equal.
+func sameUpdate(got, want herald.Update) string {
+	var d []string
+	if got.ID != want.ID {
+		d = append(d, fmt.Sprintf("ID %q, want %q", got.ID, want.ID))
+	}
+	if !slices.Equal(got.Topics, want.Topics) {
+		d = append(d, fmt.Sprintf("Topics %q, want %q", got.Topics, want.Topics))
+	}
+	if got.Private != want.Private {
+		d = append(d, fmt.Sprintf("Private %v, want %v", got.Private, want.Private))
+	}
+	if got.Type != want.Type {
+		d = append(d, fmt.Sprintf("Type %q, want %q", got.Type, want.Type))
+	}
+	if got.Data != want.Data {
+		d = append(d, fmt.Sprintf("Data %.40q (%d bytes), want %.40q (%d bytes)", got.Data, len(got.Data), want.Data, len(want.Data)))
+	}
+	if got.Retry != want.Retry {
+		d = append(d, fmt.Sprintf("Retry %v, want %v", got.Retry, want.Retry))
+	}
+	if got.Seq != want.Seq {
+		d = append(d, fmt.Sprintf("Seq %d, want %d", got.Seq, want.Seq))
+	}
+	if !got.Time.Equal(want.Time) {
+		d = append(d, fmt.Sprintf("Time %v, want %v", got.Time, want.Time))
+	}
+	return strings.Join(d, "; ")
+}
+
+// checkUpdates fails t unless got equals want, update by update.
+func checkUpdates(t *testing.T, what string, got, want []herald.Update) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d updates %v, want %d %v", what, len(got), seqsOf(got), len(want), seqsOf(want))
+	}
+	for i := range got {
+		if d := sameUpdate(got[i], want[i]); d != "" {
+			t.Fatalf("%s: update %d: %s", what, i, d)
+		}
+	}
+}
+
+func seqsOf(us []herald.Update) []uint64 {
+	s := make([]uint64, len(us))
+	for i, u := range us {
+		s[i] = u.Seq
+	}
+	return s
+}
+
+func idsOf(us []herald.Update) []string {
+	s := make([]string, len(us))
+	for i, u := range us {
+		s[i] = u.ID
+	}
+	return s
+}
+
+// checkNotHeld fails t unless Replay(after) returns ErrNotHeld without
+// calling fn.
+func checkNotHeld(t *testing.T, st herald.Store, after string) {
+	t.Helper()
+	calls := 0
+	err := st.Replay(t.Context(), after, func(herald.Update) error {
+		calls++
+		return nil
+	})
+	if !errors.Is(err, herald.ErrNotHeld) {
+		t.Errorf("Replay(%q) = %v, want an error wrapping ErrNotHeld", after, err)
+	}
+	if calls != 0 {
+		t.Errorf("Replay(%q) called fn %d times, want 0", after, calls)
+	}
+}
+
+// eventually polls cond every few milliseconds until it returns "" or Timeout
+// passes; then it fails t with cond's last complaint.
+func eventually(t *testing.T, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", Timeout, msg)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// watcher records what one Watch call sees.
+type watcher struct {
+	mu      sync.Mutex
+	got     []herald.Update
+	batches int
+	active  atomic.Int32 // fn calls running now
+	overlap atomic.Bool  // fn was called while another call was running
+	done    chan error
+	cancel  context.CancelFunc
+}
+
+func startWatcher(t *testing.T, st herald.Store) *watcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &watcher{done: make(chan error, 1), cancel: cancel}
+	go func() {
+		w.done <- st.Watch(ctx, func(b []herald.Update) {
+			if w.active.Add(1) != 1 {
+				w.overlap.Store(true)
+			}
+			defer w.active.Add(-1)
+			w.mu.Lock()
+			w.batches++
+			w.got = append(w.got, b...)
+			w.mu.Unlock()
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-w.done:
+		case <-time.After(Timeout):
+			t.Errorf("Watch did not return %v after its context was cancelled", Timeout)
+		}
+	})
+	return w
+}
+
+func (w *watcher) snapshot() []herald.Update {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.got)
+}
+
+// syncWatchers makes sure every watcher is registered: Watch gives no signal,
+// so it appends probe updates until each watcher has seen one. It returns the
+// probe they all saw; from it on, every watcher must see every update.
+func syncWatchers(t *testing.T, st herald.Store, ws ...*watcher) herald.Update {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	wait := 10 * time.Millisecond // grows: a registration may take a while on a loaded machine
+	for i := 0; ; i++ {
+		probe := mustAppend(t, st, upd("sync", fmt.Sprintf("probe-%d", i)))
+		until := time.Now().Add(wait)
+		wait = min(2*wait, time.Second)
+		for time.Now().Before(until) {
+			all := true
+			for _, w := range ws {
+				if !slices.ContainsFunc(w.snapshot(), func(u herald.Update) bool { return u.ID == probe.ID }) {
+					all = false
+					break
+				}
+			}
+			if all {
+				return probe
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("watchers did not see a probe update within %v", Timeout)
+		}
+	}
+}
+
+// from returns what w saw from the update with id on (nil when it saw none).
+func (w *watcher) from(id string) []herald.Update {
+	got := w.snapshot()
+	i := slices.IndexFunc(got, func(u herald.Update) bool { return u.ID == id })
+	if i < 0 {
+		return nil
+	}
+	return got[i:]
+}
+
+// waitSeen waits until w has seen want (from want[0] on) and then checks that
+// it saw exactly want, in order, once each, and that fn calls never overlapped.
+func (w *watcher) waitSeen(t *testing.T, name string, want []herald.Update) {
+	t.Helper()
+	eventually(t, func() string {
+		if got := w.from(want[0].ID); len(got) < len(want) {
+			return fmt.Sprintf("watcher %s saw %d of %d updates", name, len(got), len(want))
+		}
+		return ""
+	})
+	time.Sleep(10 * time.Millisecond) // give a duplicate a chance to show up
+	checkUpdates(t, "watcher "+name, w.from(want[0].ID), want)
+	if w.overlap.Load() {
+		t.Errorf("watcher %s: fn was called concurrently with itself; Watch must call it from a single goroutine", name)
+	}
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every Herald test: go vet, a gofmt check, the dependency rules, and
+# `go test -race` over the whole module. Installs what the tests need
+# (Debian packages) when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the tests drive for real; installed when missing.
+packages=()
+install_missing() {
+  local missing=()
+  for pair in "$@"; do
+    local cmd=${pair%%:*} pkg=${pair#*:}
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "== installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+install_missing "${packages[@]}"
+
+echo "== go vet"
+go vet ./...
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== dependency rules (sse and eventsource import only the standard library)"
+bad=$(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./sse ./eventsource \
+  | grep -v -x -e 'github.com/herald-sse/herald/sse' -e 'github.com/herald-sse/herald/eventsource' || true)
+if [ -n "$bad" ]; then
+  echo "non-standard imports:"; echo "$bad"; exit 1
+fi
+
+echo "== go test -race"
+go test -race -timeout 25m "$@" ./...

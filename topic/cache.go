@@ -1,0 +1,46 @@
+package topic
+
+// DefaultCacheSize is the number of compiled selectors a [Cache] holds when
+// [NewCache] is given a size of zero or less.
+const DefaultCacheSize = 10_000
+
+// Cache holds compiled selectors keyed by their string, so that compiling a
+// selector the hub has seen before costs one map lookup, and so that the same
+// string yields the same *[Selector] (and so shares its match cache) for as
+// long as it stays cached. It is safe for concurrent use: lookups take no lock.
+//
+// The cache holds at most its size in selectors and evicts with CLOCK
+// (second chance): a selector used since the clock hand last passed survives.
+// An evicted selector stays valid for whoever holds it; compiling the same
+// string again yields a new *Selector. Invalid selectors are not cached.
+type Cache struct {
+	selectors *clockCache[*Selector]
+}
+
+// NewCache returns an empty cache of at most size compiled selectors, or
+// [DefaultCacheSize] when size is zero or less.
+func NewCache(size int) *Cache {
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	return &Cache{selectors: newClockCache[*Selector](size)}
+}
+
+// Compile returns the compiled selector for s, from the cache when it is
+// there, and otherwise compiles it with [Compile] and caches the result.
+func (c *Cache) Compile(s string) (*Selector, error) {
+	if sel, ok := c.selectors.get(s); ok {
+		return sel, nil
+	}
+	sel, err := Compile(s)
+	if err != nil {
+		return nil, err
+	}
+	if sel.kind == kindAll {
+		return sel, nil
+	}
+	return c.selectors.add(s, sel), nil
+}
+
+// Len returns the number of selectors the cache holds now.
+func (c *Cache) Len() int { return c.selectors.len() }

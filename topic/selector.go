@@ -1,0 +1,227 @@
+package topic
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/herald-sse/herald"
+	"github.com/yosida95/uritemplate/v3"
+)
+
+// All is the selector string that matches every topic.
+const All = "*"
+
+// Limits on a template selector, which keep the cost of one uncached match
+// bounded (a regexp run is linear in the topic's length times the size of the
+// template's program): at most MaxTemplateExpressions expressions ("{...}")
+// and MaxTemplateVariables variables in all. Real selectors use a handful.
+// Within them, an uncached match of a typical selector costs about a
+// microsecond; the worst case (ten adjacent expressions such as
+// "{+a,b}{+a,b}...", against a topic of herald.MaxTopicLength bytes) costs a
+// few milliseconds, which the per-selector match cache pays once per topic.
+const (
+	MaxTemplateExpressions = 10
+	MaxTemplateVariables   = 20
+)
+
+// MatchCacheSize is how many match results each template selector caches
+// (keyed by topic). Past that, the least recently useful results are evicted
+// (CLOCK), so a selector's memory stays bounded however many topics it sees:
+// about 150 bytes per entry plus the topic's length (measured), so about
+// 0.2 MB per template selector for 50-byte topics.
+const MatchCacheSize = 1024
+
+type kind uint8
+
+const (
+	kindExact kind = iota
+	kindAll
+	kindTemplate
+)
+
+// Selector is a compiled topic selector. It is immutable (its match cache is
+// an internal detail) and safe for concurrent use.
+type Selector struct {
+	raw     string
+	kind    kind
+	re      *regexp.Regexp    // template only
+	matches *clockCache[bool] // template only: topic -> matched
+}
+
+var all = &Selector{raw: All, kind: kindAll}
+
+// Compile parses s as a topic selector (see the package documentation for the
+// rules). The error, which wraps [herald.ErrInvalid], says what is wrong: an
+// empty selector, one longer than [herald.MaxTopicLength] (it could only match
+// topics that cannot be published), one that is not UTF-8 or holds a control
+// character, or one with '{' that is not a valid RFC 6570 URI template or
+// exceeds [MaxTemplateExpressions] or [MaxTemplateVariables].
+//
+// Compile does no caching of its own beyond each template selector's match
+// results; use a [Cache] to reuse compiled selectors.
+func Compile(s string) (*Selector, error) {
+	if s == All {
+		return all, nil
+	}
+	if err := herald.ValidateTopic(s); err != nil {
+		return nil, fmt.Errorf("topic selector %s: %w", quote(s), err)
+	}
+	if strings.IndexByte(s, '{') < 0 {
+		return &Selector{raw: s, kind: kindExact}, nil
+	}
+	re, err := templateRegexp(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: topic selector %s is not a valid URI template (RFC 6570): %s", herald.ErrInvalid, quote(s), err)
+	}
+	return &Selector{raw: s, kind: kindTemplate, re: re, matches: newClockCache[bool](MatchCacheSize)}, nil
+}
+
+// templateRegexp parses s as a URI template and returns the regular
+// expression of the strings it can expand to.
+func templateRegexp(s string) (re *regexp.Regexp, err error) {
+	tpl, err := uritemplate.New(s)
+	if err != nil {
+		return nil, templateError(err)
+	}
+	// The template parsed, so '{' opens each expression and ',' inside
+	// one separates its variables.
+	exprs, vars := 0, 0
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '{':
+			exprs++
+			vars++
+			in = true
+		case s[i] == '}':
+			in = false
+		case s[i] == ',' && in:
+			vars++
+		}
+	}
+	if exprs > MaxTemplateExpressions {
+		return nil, fmt.Errorf("%d expressions, the limit is %d", exprs, MaxTemplateExpressions)
+	}
+	if vars > MaxTemplateVariables {
+		return nil, fmt.Errorf("%d variables, the limit is %d", vars, MaxTemplateVariables)
+	}
+	// Template.Regexp uses regexp.MustCompile, which panics on a regexp
+	// too large (over 1000 variables in one expression, for one). The
+	// limits above rule that out; keep the guard anyway.
+	defer func() {
+		if recover() != nil {
+			re, err = nil, errors.New("template is too complex to match")
+		}
+	}()
+	return tpl.Regexp(), nil
+}
+
+// templateError rewrites the parser's error ("<reason>: <input up to the
+// error><marker>") as "<reason> at byte <offset>".
+func templateError(err error) error {
+	msg := err.Error()
+	reason, rest, ok := strings.Cut(msg, ": ")
+	if !ok || rest == "" {
+		return err
+	}
+	return fmt.Errorf("%s at byte %d", reason, len(rest)-1)
+}
+
+// quote quotes s for an error message, shortened to its first 100 bytes.
+func quote(s string) string {
+	const max = 100
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:max]) + fmt.Sprintf("... (%d bytes)", len(s))
+}
+
+// MustCompile is like [Compile] but panics if s is not a valid selector. It
+// is meant for selectors fixed in source code.
+func MustCompile(s string) *Selector {
+	sel, err := Compile(s)
+	if err != nil {
+		panic(err)
+	}
+	return sel
+}
+
+// Match reports whether the selector selects topic: always for "*", when
+// topic is byte-equal to the selector, and for a template selector when the
+// template can expand to topic. Results for template selectors are cached.
+func (s *Selector) Match(topic string) bool {
+	switch {
+	case s.kind == kindAll:
+		return true
+	case topic == s.raw:
+		return true
+	case s.kind == kindExact:
+		return false
+	}
+	if m, ok := s.matches.get(topic); ok {
+		return m
+	}
+	return s.matches.add(topic, s.re.MatchString(topic))
+}
+
+// String returns the selector as it was given to Compile.
+func (s *Selector) String() string { return s.raw }
+
+// IsAll reports whether the selector is "*", which matches every topic.
+func (s *Selector) IsAll() bool { return s.kind == kindAll }
+
+// IsTemplate reports whether the selector is a URI template, so that matching
+// it costs more than a string comparison.
+func (s *Selector) IsTemplate() bool { return s.kind == kindTemplate }
+
+// Literal returns the one topic the selector matches, and true, when the
+// selector is exact (it has no template expression and is not "*"). A hub
+// can index such selectors in a map keyed by topic.
+func (s *Selector) Literal() (string, bool) {
+	return s.raw, s.kind == kindExact
+}
+
+// MatchAny reports whether at least one of selectors matches at least one of
+// topics. Nil selectors match nothing. It is the rule for delivering a
+// private update: one of its topics must be selected.
+func MatchAny(selectors []*Selector, topics []string) bool {
+	for _, sel := range selectors {
+		if sel == nil {
+			continue
+		}
+		if sel.kind == kindAll && len(topics) > 0 {
+			return true
+		}
+		for _, t := range topics {
+			if sel.Match(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MatchEvery reports whether each of topics is matched by at least one of
+// selectors, and topics is not empty. It is the rule for publishing: every
+// topic of an update must be allowed.
+func MatchEvery(selectors []*Selector, topics []string) bool {
+	if len(topics) == 0 {
+		return false
+	}
+	for _, t := range topics {
+		matched := false
+		for _, sel := range selectors {
+			if sel != nil && sel.Match(t) {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			return false
+		}
+	}
+	return true
+}
