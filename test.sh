@@ -5,13 +5,21 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages the tests drive for real; installed when missing.
-packages=()
+# Debian packages the tests drive for real; installed when missing. An entry
+# is "command:package" (installed unless the command exists) or "package"
+# (installed unless dpkg has it).
+packages=(
+  chromium:chromium                 # browser tests (web, cmd/herald)
+  fonts-noto-core fonts-noto-color-emoji fonts-droid-fallback  # screenshots of non-Latin text
+)
 install_missing() {
   local missing=()
-  for pair in "$@"; do
-    local cmd=${pair%%:*} pkg=${pair#*:}
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  for entry in "$@"; do
+    if [[ $entry == *:* ]]; then
+      command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
+    else
+      dpkg-query -W -f='${Status}' "$entry" 2>/dev/null | grep -q "install ok installed" || missing+=("$entry")
+    fi
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "== installing ${missing[*]}"

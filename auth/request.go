@@ -18,10 +18,15 @@ type Source uint8
 
 // Token locations, in the order TokenFromRequest looks at them.
 const (
-	SourceNone   Source = iota // no credential: the client is anonymous
-	SourceHeader               // Authorization: Bearer <token>
-	SourceQuery                // ?authorization=<token>
-	SourceCookie               // Cookie: mercureAuthorization=<token>
+	// SourceNone means the request carries no credential: the client is
+	// anonymous.
+	SourceNone Source = iota
+	// SourceHeader is the Authorization header: "Bearer <token>".
+	SourceHeader
+	// SourceQuery is the query parameter [QueryParam]: ?authorization=<token>.
+	SourceQuery
+	// SourceCookie is the cookie [CookieName]: mercureAuthorization=<token>.
+	SourceCookie
 )
 
 // String returns "none", "header", "query" or "cookie".

@@ -152,7 +152,11 @@ func (v *Verifier) Algs() []string { return slices.Clone(v.allowed) }
 //
 // Errors wrap [herald.ErrUnauthorized] and say why: no token, malformed,
 // unexpected alg, invalid signature, expired, not valid yet, wrong audience
-// or issuer, invalid selector.
+// or issuer, invalid selector. Where the jwt library has a sentinel for the
+// reason they wrap it too (jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet,
+// jwt.ErrTokenMalformed, jwt.ErrTokenSignatureInvalid — also for an
+// unexpected alg —, jwt.ErrTokenInvalidAudience, jwt.ErrTokenInvalidIssuer),
+// whether the refusal came from a full verification or from the cache.
 func (v *Verifier) Verify(token string) (*Claims, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: no token", herald.ErrUnauthorized)
@@ -196,11 +200,35 @@ func (v *Verifier) checkTime(c *Claims, now time.Time) error {
 }
 
 func expiredError(exp time.Time) error {
-	return fmt.Errorf("%w: token expired at %s", herald.ErrUnauthorized, exp.UTC().Format(time.RFC3339))
+	return unauthorized(jwt.ErrTokenExpired, "token expired at %s", exp.UTC().Format(time.RFC3339))
 }
 
 func notYetError(nbf time.Time) error {
-	return fmt.Errorf("%w: token is not valid before %s", herald.ErrUnauthorized, nbf.UTC().Format(time.RFC3339))
+	return unauthorized(jwt.ErrTokenNotValidYet, "token is not valid before %s", nbf.UTC().Format(time.RFC3339))
+}
+
+// authError is a refusal: its message says why, and it wraps
+// herald.ErrUnauthorized and, when there is one, the jwt library's sentinel
+// for the reason (jwt.ErrTokenExpired, ...), without repeating its text.
+type authError struct {
+	msg    string
+	causes []error
+}
+
+func (e *authError) Error() string   { return e.msg }
+func (e *authError) Unwrap() []error { return e.causes }
+
+// unauthorized returns an error wrapping herald.ErrUnauthorized and cause
+// (which may be nil), with the message "herald: unauthorized: " + format.
+func unauthorized(cause error, format string, args ...any) error {
+	e := &authError{
+		msg:    herald.ErrUnauthorized.Error() + ": " + fmt.Sprintf(format, args...),
+		causes: []error{herald.ErrUnauthorized},
+	}
+	if cause != nil {
+		e.causes = append(e.causes, cause)
+	}
+	return e
 }
 
 // keyFor returns the keys that may verify t: only those whose type matches
@@ -230,23 +258,23 @@ func (v *Verifier) explain(t *jwt.Token, tc *tokenClaims, err error) error {
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		msg := strings.TrimPrefix(err.Error(), jwt.ErrTokenMalformed.Error()+": ")
-		return fmt.Errorf("%w: malformed token: %s", herald.ErrUnauthorized, msg)
+		return unauthorized(jwt.ErrTokenMalformed, "malformed token: %s", msg)
 	case t != nil && alg == "":
-		return fmt.Errorf("%w: malformed token: no alg in header", herald.ErrUnauthorized)
+		return unauthorized(jwt.ErrTokenMalformed, "malformed token: no alg in header")
 	case t != nil && v.byAlg[alg] == nil:
-		return fmt.Errorf("%w: unexpected alg %q (allowed: %s)", herald.ErrUnauthorized, alg, strings.Join(v.allowed, ", "))
+		return unauthorized(jwt.ErrTokenSignatureInvalid, "unexpected alg %q (allowed: %s)", alg, strings.Join(v.allowed, ", "))
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
-		return fmt.Errorf("%w: invalid signature: no configured key verifies this %s token", herald.ErrUnauthorized, alg)
+		return unauthorized(jwt.ErrTokenSignatureInvalid, "invalid signature: no configured key verifies this %s token", alg)
 	case errors.Is(err, jwt.ErrTokenExpired) && tc.ExpiresAt != nil:
 		return expiredError(tc.ExpiresAt.Time)
 	case errors.Is(err, jwt.ErrTokenNotValidYet) && tc.NotBefore != nil:
 		return notYetError(tc.NotBefore.Time)
 	case errors.Is(err, jwt.ErrTokenInvalidAudience),
 		errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && v.audience != "" && len(tc.Audience) == 0:
-		return fmt.Errorf("%w: token audience does not include %q", herald.ErrUnauthorized, v.audience)
+		return unauthorized(jwt.ErrTokenInvalidAudience, "token audience does not include %q", v.audience)
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer),
 		errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && v.issuer != "" && tc.Issuer == "":
-		return fmt.Errorf("%w: token issuer is not %q", herald.ErrUnauthorized, v.issuer)
+		return unauthorized(jwt.ErrTokenInvalidIssuer, "token issuer is not %q", v.issuer)
 	}
-	return fmt.Errorf("%w: %v", herald.ErrUnauthorized, err)
+	return unauthorized(err, "%v", err)
 }

@@ -133,6 +133,9 @@ func TestRejectsNone(t *testing.T) {
 	unsigned := signRaw(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims)
 	_, err := v.Verify(unsigned)
 	wantUnauthorized(t, "alg none", err, `unexpected alg "none" (allowed: HS256, HS384, HS512)`)
+	if !errors.Is(err, jwt.ErrTokenSignatureInvalid) || errors.Is(err, jwt.ErrTokenExpired) {
+		t.Errorf("alg none: %v should wrap jwt.ErrTokenSignatureInvalid only", err)
+	}
 
 	// "none" with a signature copied from a real token, and "None".
 	real := mustSign(t, "HS256", []byte(secret), auth.Grant{Publish: []string{"*"}})
@@ -412,10 +415,16 @@ func TestExpiry(t *testing.T) {
 		time.Sleep(time.Second) // now == exp: expired (exp is exclusive)
 		_, err = warm.Verify(tok)
 		wantUnauthorized(t, "cached, at exp", err, "token expired at 2000-01-01T00:01:00Z")
+		if !errors.Is(err, jwt.ErrTokenExpired) {
+			t.Errorf("cached, at exp: %v does not wrap jwt.ErrTokenExpired", err)
+		}
 
 		cold := mustVerifier(t, auth.Config{Keys: [][]byte{[]byte(secret)}})
 		_, err = cold.Verify(tok)
 		wantUnauthorized(t, "uncached, at exp", err, "token expired at 2000-01-01T00:01:00Z")
+		if !errors.Is(err, jwt.ErrTokenExpired) {
+			t.Errorf("uncached, at exp: %v does not wrap jwt.ErrTokenExpired", err)
+		}
 	})
 }
 

@@ -49,6 +49,7 @@ type watchedReader struct {
 func (b watchedReader) Read(p []byte) (int, error) {
 	b.w.arm()
 	n, err := b.r.Read(p)
+	b.w.disarm()
 	return n, err
 }
 
@@ -66,7 +67,7 @@ func seedLastEventID(body io.Reader, id string) io.Reader {
 	}
 	br := bufio.NewReaderSize(body, 16)
 	if p, _ := br.Peek(len(bom)); string(p) == bom {
-		_ = br
+		br.Discard(len(bom))
 	}
 	// One space after the colon: the decoder removes exactly one, so an id
 	// that itself starts with a space survives.

@@ -37,8 +37,9 @@ type Client struct {
 
 	// BeforeConnect, when not nil, is called before every connection
 	// attempt, the first included, with the request about to be sent: it
-	// may set headers, for example a fresh Authorization token. ctx is done
-	// when the sequence ends. An error ends the sequence with that error
+	// may set headers, for example a fresh Authorization token. ctx is the
+	// attempt's context, done when the attempt or the sequence ends. An
+	// error ends the sequence with that error
 	// (wrapped), without a connection; a hook that wants retries makes them
 	// itself.
 	BeforeConnect func(ctx context.Context, req *http.Request) error

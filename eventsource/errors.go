@@ -20,8 +20,8 @@ var (
 	ErrInvalidRequest = errors.New("eventsource: invalid request")
 
 	// ErrGaveUp is wrapped, together with the last failure, by the error
-	// that ends a sequence when more than [Reconnect.MaxRetries] attempts in
-	// a row failed.
+	// that ends a sequence when [Reconnect.MaxRetries] reconnections in a
+	// row failed.
 	ErrGaveUp = errors.New("eventsource: gave up reconnecting")
 
 	// ErrStreamEnded is reported in [StateChange.Err] when the server ended

@@ -117,14 +117,24 @@ func mustRequest(t testing.TB, method, url string, body io.Reader) *http.Request
 }
 
 // collect iterates c.Events until it has n events, then stops. It fails the
-// test if the sequence ends before.
+// test if the sequence ends before, or if the events do not come within 30
+// seconds.
 func collect(t *testing.T, c *eventsource.Client, req *http.Request, n int) []sse.Event {
 	t.Helper()
+	return collectWithin(t, 30*time.Second, c, req, n)
+}
+
+// collectWithin is collect with a time limit of d (on synctest's fake clock
+// in a bubble).
+func collectWithin(t *testing.T, d time.Duration, c *eventsource.Client, req *http.Request, n int) []sse.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
 	var got []sse.Event
 	if n == 0 {
 		return nil
 	}
-	for ev, err := range c.Events(t.Context(), req) {
+	for ev, err := range c.Events(ctx, req) {
 		if err != nil {
 			t.Fatalf("after %d events: %v", len(got), err)
 		}

@@ -65,7 +65,7 @@ func TestReconnectionTimeFollowsRetry(t *testing.T) {
 			sendAndHold("data: e\n\n"),
 		}}
 		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{Jitter: -1}}
-		collect(t, c, mustRequest(t, "GET", memURL, nil), 5)
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 5)
 
 		got := intervals(s.requests())
 		want := []time.Duration{5 * time.Second, 250 * time.Millisecond, 250 * time.Millisecond, 0}
@@ -80,7 +80,7 @@ func TestDefaultReconnectionTime(t *testing.T) {
 		s := &script{handlers: []http.HandlerFunc{send("data: a\n\n"), sendAndHold("data: b\n\n")}}
 		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{Jitter: -1}}
 		start := time.Now()
-		collect(t, c, mustRequest(t, "GET", memURL, nil), 2)
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 2)
 		reqs := s.requests()
 		if d := reqs[0].Time.Sub(start); d != 0 {
 			t.Errorf("first attempt after %v, want at once", d)
@@ -104,7 +104,7 @@ func TestBackoffGrowsCapsAndResets(t *testing.T) {
 		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{
 			Delay: time.Second, MaxDelay: 10 * time.Second, Jitter: -1,
 		}}
-		collect(t, c, mustRequest(t, "GET", memURL, nil), 2)
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 2)
 
 		sec := time.Second
 		want := []time.Duration{1 * sec, 2 * sec, 4 * sec, 8 * sec, 10 * sec, 10 * sec, 1 * sec, 2 * sec}
@@ -128,7 +128,7 @@ func TestBackoffResetsAfterHealthyDuration(t *testing.T) {
 		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{
 			Delay: time.Second, ResetAfter: time.Minute, Jitter: -1,
 		}}
-		collect(t, c, mustRequest(t, "GET", memURL, nil), 1)
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 1)
 
 		sec := time.Second
 		want := []time.Duration{1 * sec, 2 * sec, (59 + 4) * sec, (60 + 1) * sec, 2 * sec}
@@ -146,7 +146,7 @@ func TestBackoffNeverBelowRetry(t *testing.T) {
 		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{
 			Delay: time.Second, MaxDelay: 10 * time.Second, Jitter: -1,
 		}}
-		collect(t, c, mustRequest(t, "GET", memURL, nil), 1)
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 1)
 		want := []time.Duration{time.Minute, time.Minute}
 		if got := intervals(s.requests()); !slices.Equal(got, want) {
 			t.Errorf("intervals = %v, want %v", got, want)
@@ -200,7 +200,7 @@ func TestReadTimeoutReconnectsSilentStream(t *testing.T) {
 				}
 			},
 		}
-		got := collect(t, c, mustRequest(t, "GET", memURL, nil), 2)
+		got := collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 2)
 		if got[1].Data != "two" || got[1].ID != "1" {
 			t.Errorf("second event = %+v", got[1])
 		}
@@ -235,7 +235,7 @@ func TestReadTimeoutWaitingForResponse(t *testing.T) {
 				}
 			},
 		}
-		collect(t, c, mustRequest(t, "GET", memURL, nil), 1)
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 1)
 		if d := intervals(s.requests()); !slices.Equal(d, []time.Duration{6 * time.Second}) {
 			t.Errorf("reconnected after %v, want 5s timeout + 1s delay", d)
 		}
@@ -265,7 +265,7 @@ func TestTrickleDoesNotTimeOut(t *testing.T) {
 		}}}
 		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{ReadTimeout: 10 * time.Second}}
 		start := time.Now()
-		got := collect(t, c, mustRequest(t, "GET", memURL, nil), 1)
+		got := collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 1)
 		if got[0].ID != "7" || got[0].Type != "tick" || got[0].Data != "hello\n€豆腐" {
 			t.Errorf("event = %+v", got[0])
 		}
@@ -298,7 +298,7 @@ func TestHeartbeatsKeepStreamAlive(t *testing.T) {
 			<-r.Context().Done()
 		}}}
 		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{ReadTimeout: 10 * time.Second}}
-		got := collect(t, c, mustRequest(t, "GET", memURL, nil), 1)
+		got := collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 1)
 		if got[0].Data != "late" || len(s.requests()) != 1 {
 			t.Errorf("event %+v after %d requests, want \"late\" after 1", got[0], len(s.requests()))
 		}

@@ -128,6 +128,9 @@ func New(store herald.Store, opts Options) *Hub {
 // Store returns the hub's store.
 func (h *Hub) Store() herald.Store { return h.store }
 
+// Closing reports whether the hub is shutting down (CloseStreams was called).
+func (h *Hub) Closing() bool { return h.closing.Load() }
+
 // Subscribers returns the number of live subscribers.
 func (h *Hub) Subscribers() int { return int(h.subscribers.Load()) }
 

@@ -128,24 +128,31 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		s.close(ReasonShutdown)
 	}
 
-	ctx := r.Context()
 	if s.hijacked {
-		// The request's context ends when the handler returns; the stream
-		// lives on, so replay under a context tied to the subscriber.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-s.done:
-			case <-h.ctx.Done():
-			}
-			cancel()
-		}()
 		go s.readUntilClosed(cs)
 	}
 
 	if sub.Resume {
+		// Replay under a context that ends when the stream does (the
+		// request's context ends with the handler when the connection is
+		// taken over) or when the hub closes.
+		parent := r.Context()
+		if s.hijacked {
+			parent = h.ctx
+		}
+		ctx, cancel := context.WithCancel(parent)
+		s.mu.Lock()
+		s.stopReplay = cancel
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			cancel()
+		}
 		h.resume(ctx, s, hdr, sub)
+		s.mu.Lock()
+		s.stopReplay = nil
+		s.mu.Unlock()
+		cancel()
 	} else {
 		if last == "" {
 			last = herald.EarliestID
@@ -238,11 +245,14 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		case err == nil:
 			err = write()
 		}
+		if errors.Is(err, errStop) {
+			break // closed (nothing more to do) or shutting down (goLive ends it)
+		}
 		if err != nil {
-			if !errors.Is(err, errStop) && !headerSent && ctx.Err() == nil {
+			if !headerSent && ctx.Err() == nil {
 				h.log.Warn("replaying history failed", "err", err)
 			}
-			if !headerSent && !errors.Is(err, errStop) {
+			if !headerSent {
 				// Nothing was written yet: answer with an error rather than
 				// an empty stream, which would look like success.
 				status, msg := http.StatusInternalServerError, "reading history failed"

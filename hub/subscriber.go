@@ -37,7 +37,9 @@ type subscriber struct {
 	reason    CloseReason
 	released  bool
 	expiry    *time.Timer
-	done      chan struct{} // closed once the sink is no longer used
+	// stopReplay cancels the replay in progress, if any.
+	stopReplay func()
+	done       chan struct{} // closed once the sink is no longer used
 }
 
 // enqueue adds f to the queue. start reports that the caller must start a
@@ -138,7 +140,11 @@ func (s *subscriber) close(reason CloseReason) {
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
+	stopReplay := s.stopReplay
 	s.mu.Unlock()
+	if stopReplay != nil {
+		stopReplay()
+	}
 	s.hub.index.remove(s)
 	s.sink.abort()
 	if !busy {
@@ -170,9 +176,6 @@ func (s *subscriber) release() {
 	s.released = true
 	reason := s.reason
 	s.mu.Unlock()
-	if s.hijacked && reason != ReasonShutdown {
-		s.sink.abort()
-	}
 	close(s.done)
 	s.hub.metrics.SubscriberRemoved(reason)
 	s.hub.subscribers.Add(-1)

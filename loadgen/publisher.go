@@ -27,12 +27,13 @@ type publisher struct {
 	hist   *Histogram
 	dialer *net.Dialer
 
-	conn net.Conn
-	br   *bufio.Reader
-	req  []byte
-	body []byte
-	head []byte // request line and fixed headers, up to Content-Length
-	esc  []string
+	connMu sync.Mutex // guards conn against interrupt
+	conn   net.Conn
+	br     *bufio.Reader
+	req    []byte
+	body   []byte
+	head   []byte // request line and fixed headers, up to Content-Length
+	esc    []string
 
 	acked    atomic.Uint64
 	errors   atomic.Uint64
@@ -128,7 +129,9 @@ func (p *publisher) post(ctx context.Context, k int, now int64) (maybe bool, err
 		if err != nil {
 			return false, err
 		}
+		p.connMu.Lock()
 		p.conn = conn
+		p.connMu.Unlock()
 		if p.br == nil {
 			p.br = bufio.NewReaderSize(conn, 4096)
 		} else {
@@ -250,9 +253,20 @@ func readChunked(br *bufio.Reader) ([]byte, error) {
 }
 
 func (p *publisher) close() {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
 	if p.conn != nil {
 		abort(p.conn)
 		p.conn = nil
+	}
+}
+
+// interrupt makes a request in flight fail at once.
+func (p *publisher) interrupt() {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	if p.conn != nil {
+		_ = p.conn.SetDeadline(time.Now())
 	}
 }
 

@@ -59,9 +59,9 @@ func newStreamReader(r io.Reader, size, max int) *streamReader {
 
 // response is the head of an HTTP response.
 type response struct {
-	status  int
-	chunked bool
-	body    string // the start of the body of an error response
+	status      int
+	chunked     bool
+	lastEventID string // the Last-Event-ID header (Mercure: the hub's last event)
 }
 
 // readHead reads the status line and headers. Bytes read past them stay in
@@ -110,24 +110,25 @@ func parseHead(head []byte, resp *response) error {
 		if !ok {
 			continue
 		}
-		if bytes.EqualFold(bytes.TrimSpace(name), []byte("Transfer-Encoding")) &&
-			bytes.Contains(bytes.ToLower(value), []byte("chunked")) {
-			resp.chunked = true
+		name = bytes.TrimSpace(name)
+		switch {
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			resp.chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Last-Event-ID")):
+			resp.lastEventID = string(bytes.TrimSpace(value))
 		}
 	}
 	return nil
 }
 
-// errorBody reads up to 512 bytes of an error response's body.
+// errorBody returns the start of an error response's body: what was read
+// with the head, or else what one more read brings.
 func (s *streamReader) errorBody() string {
-	for s.end < min(len(s.buf), 512) {
-		n, err := s.r.Read(s.buf[s.end:min(len(s.buf), 512)])
-		s.end += n
-		if err != nil {
-			break
-		}
+	if s.end == 0 {
+		n, _ := s.r.Read(s.buf[:min(len(s.buf), 512)])
+		s.end = n
 	}
-	b := s.buf[:s.end]
+	b := s.buf[:min(s.end, 512)]
 	if s.chunked {
 		if _, after, ok := bytes.Cut(b, []byte("\r\n")); ok {
 			b = after

@@ -26,9 +26,9 @@ type subscriber struct {
 
 	// Owned by the subscriber's goroutine; read once it has ended.
 	gaps, ooo, foreign, received uint64
-	now                         int64
-	recording                   bool
-	n                           uint64
+	now                          int64
+	recording                    bool
+	n                            uint64
 
 	mu        sync.Mutex
 	conn      net.Conn
@@ -296,9 +296,16 @@ func (s *subscriber) dial(ctx context.Context, lastID string) error {
 		return fmt.Errorf("reading the response: %w", err)
 	}
 	if resp.status != 200 {
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 		body := s.rd.errorBody()
 		abort(conn)
 		return fmt.Errorf("the hub answered %d: %.200s", resp.status, body)
+	}
+	// A Mercure hub says, in Last-Event-ID, the last event before the
+	// subscription: resuming from it loses nothing even when the stream
+	// ends before its first event.
+	if len(s.rd.lastID) == 0 && resp.lastEventID != "" {
+		s.rd.lastID = append(s.rd.lastID, resp.lastEventID...)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	s.mu.Lock()

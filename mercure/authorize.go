@@ -2,6 +2,7 @@ package mercure
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +16,12 @@ import (
 func (h *Handler) token(r *http.Request, v *auth.Verifier, role string) (*auth.Claims, auth.Source, error) {
 	tok, from := auth.TokenFromRequest(r)
 	if tok == "" {
+		if from != auth.SourceNone {
+			// A credential is there but unusable (e.g. "Authorization: Basic
+			// …"): refuse rather than silently treat the client as anonymous.
+			h.cfg.Metrics.AuthFailure("invalid")
+			return nil, from, fmt.Errorf("the %s credential is malformed; send a JWT as \"Authorization: Bearer <token>\", the %s query parameter or the %s cookie", from, auth.QueryParam, auth.CookieName)
+		}
 		return nil, from, nil
 	}
 	if v == nil {

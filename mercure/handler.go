@@ -106,7 +106,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == Path:
 		switch r.Method {
-		case http.MethodGet, http.MethodHead:
+		case http.MethodGet:
 			h.subscribe(w, r)
 		case http.MethodPost:
 			h.publish(w, r)

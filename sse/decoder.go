@@ -7,7 +7,6 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // DefaultMaxEventSize is the MaxEventSize a [Decoder] applies when its field
@@ -15,63 +14,76 @@ import (
 // memory a hostile or broken stream can make a client hold.
 const DefaultMaxEventSize = 4 << 20
 
-// initialBufSize is the size of a Decoder's read buffer until a line needs
-// more.
-const initialBufSize = 4096
-
-// maxEmptyReads is how many successive empty reads without an error the
-// Decoder tolerates before it reports io.ErrNoProgress.
-const maxEmptyReads = 100
+const (
+	// initialBufSize is the size of a Decoder's read buffer until a line
+	// needs more.
+	initialBufSize = 4096
+	// maxEmptyReads is how many successive empty reads without an error the
+	// Decoder tolerates before it reports io.ErrNoProgress.
+	maxEmptyReads = 100
+	// mergeMax is the longest data that is allocated together with a new
+	// event id, in one string. The id then keeps the data's memory alive
+	// until the next id arrives, so it is kept small.
+	mergeMax = 1024
+)
 
 // Decoder reads events from a text/event-stream, following the WHATWG HTML
 // standard's "Parsing an event stream" and "Interpreting an event stream"
 // exactly: lines end with CRLF, LF or a lone CR (also when the CR and LF of a
 // CRLF arrive in different reads); a leading UTF-8 byte order mark is
 // removed once; bytes that are not valid UTF-8 decode to U+FFFD as the
-// Encoding standard's UTF-8 decoder does; comments and unknown fields are
-// ignored. A Decoder buffers its input itself and reads from its reader only
-// when it needs more bytes to complete a line, so it returns each event as
-// soon as the blank line that ends it has arrived.
+// Encoding standard's UTF-8 decoder does (one per maximal subpart of an
+// ill-formed sequence); comments and unknown fields are ignored. A Decoder
+// buffers its input itself and reads from its reader only when it needs more
+// bytes to complete a line, so it returns each event as soon as the blank
+// line that ends it has arrived.
 //
 // A Decoder is not safe for concurrent use.
 type Decoder struct {
 	// MaxEventSize bounds the memory one event can make the Decoder hold:
 	// Decode fails with an error wrapping [ErrEventTooLarge] when the length
-	// of a line (counted in bytes as read, without its line ending, even
-	// before the line is complete) plus the length of the event's data
-	// gathered so far (one LF per data line included) exceeds it. Zero or a
-	// negative value means [DefaultMaxEventSize]. Set it before the first
-	// call to Decode.
+	// of a line (without its line ending, even before the line is complete)
+	// plus the length of the event's data gathered so far (one LF per data
+	// line included) exceeds it, both counted in bytes as read. The limit is
+	// enforced the same way however the stream is split into reads. The
+	// Decoder holds at most about twice MaxEventSize bytes (its read buffer
+	// and the data), more only when invalid UTF-8 expands to U+FFFD, and
+	// fails as soon as a line exceeds the limit. Zero or a negative value means
+	// [DefaultMaxEventSize]. Set it before the first call to Decode.
 	MaxEventSize int
 
 	r       io.Reader
 	buf     []byte
 	rpos    int   // start of the unread bytes in buf
 	wpos    int   // end of the bytes read into buf
-	lfAt    int   // index of the next LF in buf if >= rpos; stale or none if < rpos
-	lfScan  int   // buf[rpos:lfScan] was searched for LF: none but at lfAt
+	lfAt    int   // index in buf of the next LF if >= rpos; if < rpos, stale or none
+	lfScan  int   // buf[rpos:lfScan] holds no LF except at lfAt
 	crAt    int   // as lfAt, for CR
 	crScan  int   // as lfScan, for CR
+	validTo int   // buf[rpos:validTo] is valid UTF-8
 	readErr error // error of the last read, reported once buf is consumed
 	err     error // sticky error returned by Decode
 	bomDone bool  // the start of the stream was checked for a byte order mark
 	skipLF  bool  // the last line ended with CR: skip an LF that follows
+	lfOnly  bool  // buf[rpos:wpos] holds no CR, !skipLF, bomDone: lines end at LF
 
 	// The event being gathered.
-	data      []byte // the data buffer, lines joined by LF, without the final LF
-	first     []byte // the first data line's value, still in buf (dataLines == 1 && inBuf)
-	inBuf     bool   // the data is in first, not in data
-	dataLines int    // number of data lines in this event
-	dataLen   int    // length of the standard's data buffer (with one LF per line)
-	typ       string // event type buffer
-	typCache  string // last event type seen, reused to avoid allocations
-	idBuf     string // last event ID buffer, unless idNew
-	idNew     bool   // an id field set the buffer to idBytes, not yet a string
-	idBytes   []byte // the new last event ID buffer when idNew
-	retry     time.Duration
-	hasRetry  bool
-	lastID    string        // last event ID string
-	evRetry   time.Duration // retry set in this event's block
+	data       []byte // the data buffer, lines joined by LF, without the final LF
+	firstStart int    // buf[firstStart:firstEnd] is the data when inBuf
+	firstEnd   int
+	inBuf      bool          // the data is one valid line still in buf, not in data
+	dataLines  int           // number of data lines in this event
+	dataLen    int           // bytes read for the data buffer: each line's value as read, plus one
+	typ        string        // the last event type seen, reused to avoid allocations
+	hasType    bool          // this event's block set the event type buffer to typ
+	evRetry    time.Duration // retry set in this event's block
+
+	// The stream's state.
+	lastID   string // the last event ID string, and the buffer unless idNew
+	idNew    bool   // an id field set the last event ID buffer to idBytes
+	idBytes  []byte
+	retry    time.Duration
+	hasRetry bool
 }
 
 // NewDecoder returns a Decoder that reads from r.
@@ -86,18 +98,19 @@ func (d *Decoder) SetMaxEventSize(n int) {
 }
 
 // LastEventID returns the stream's last event ID string as it is now: the
-// value of the last "id" field (without NUL) seen before the most recent
-// blank line, or "" if none or if it was reset by an empty "id". It is
-// updated at every blank line, also by blocks that dispatch no event, which
-// is the value a client sends as Last-Event-ID when it reconnects.
+// value of the last "id" field (without NUL) read before the most recent
+// blank line, or "" if there was none or an empty one reset it. It is
+// updated at every blank line, also by blocks that dispatch no event; it is
+// what a client sends as Last-Event-ID when it reconnects.
 func (d *Decoder) LastEventID() string {
 	return d.lastID
 }
 
 // Retry returns the reconnection time set by the latest valid "retry" field
 // read so far anywhere in the stream (also in a block that dispatched no
-// event, or whose event is not complete yet), and whether there was one.
-// Values too large for a time.Duration are clamped to the largest one.
+// event, or whose blank line has not arrived yet), and whether there was
+// one. A valid value is a non-empty string of ASCII digits, in milliseconds;
+// values too large for a time.Duration are clamped to the largest one.
 func (d *Decoder) Retry() (time.Duration, bool) {
 	return d.retry, d.hasRetry
 }
@@ -108,23 +121,26 @@ func (d *Decoder) Retry() (time.Duration, bool) {
 // as they are, and an error wrapping [ErrEventTooLarge] when the event
 // exceeds MaxEventSize. After an error, every later call returns the same
 // error.
-func (d *Decoder) Decode() (Event, error) {
+func (d *Decoder) Decode() (ev Event, err error) {
 	if d.err != nil {
 		return Event{}, d.err
 	}
 	for {
-		line, err := d.readLine()
-		if err != nil {
-			d.err = err
-			return Event{}, err
+		start, end, ok := d.nextLine()
+		if !ok {
+			if err := d.fill(); err != nil {
+				d.err = err
+				return Event{}, err
+			}
+			continue
 		}
-		if len(line) == 0 {
-			if ev, ok := d.dispatch(); ok {
+		if start == end {
+			if d.dispatch(&ev) {
 				return ev, nil
 			}
 			continue
 		}
-		if err := d.processLine(line); err != nil {
+		if err := d.processLine(start, end); err != nil {
 			d.err = err
 			return Event{}, err
 		}
@@ -142,52 +158,32 @@ func (d *Decoder) tooLarge() error {
 	return fmt.Errorf("%w: a line plus the event's data exceed MaxEventSize (%d bytes)", ErrEventTooLarge, d.maxSize())
 }
 
-// readLine returns the next complete line without its line ending. The line
-// is valid until the next call.
-func (d *Decoder) readLine() ([]byte, error) {
-	for {
-		if d.skipLF && d.rpos < d.wpos {
-			if d.buf[d.rpos] == '\n' {
-				d.rpos++
-			}
-			d.skipLF = false
+// nextLine returns the bounds in buf of the next complete line, without its
+// line ending, if buf holds one. It searches each byte at most once for LF
+// and once for CR, remembering where the next of each is, so a line costs
+// little more than one short bytes.IndexByte whatever the line endings are.
+func (d *Decoder) nextLine() (start, end int, ok bool) {
+	if d.lfOnly {
+		// The usual case, with a single search.
+		if i := bytes.IndexByte(d.buf[d.rpos:d.wpos], '\n'); i >= 0 {
+			start, end = d.rpos, d.rpos+i
+			d.rpos = end + 1
+			return start, end, true
 		}
-		if !d.bomDone {
-			d.checkBOM()
-		}
-		if d.bomDone && !d.skipLF {
-			if line, ok := d.scanLine(); ok {
-				return line, nil
-			}
-		}
-		if err := d.fill(); err != nil {
-			return nil, err
-		}
+		return 0, 0, false
 	}
-}
-
-// checkBOM removes a byte order mark at the start of the stream, or marks the
-// check done when the first bytes cannot be one.
-func (d *Decoder) checkBOM() {
-	const bom = "\xEF\xBB\xBF"
-	p := d.buf[d.rpos:d.wpos]
-	for i := 0; i < len(p) && i < len(bom); i++ {
-		if p[i] != bom[i] {
-			d.bomDone = true
-			return
+	if d.skipLF {
+		if d.rpos == d.wpos {
+			return 0, 0, false
 		}
+		if d.buf[d.rpos] == '\n' {
+			d.rpos++
+		}
+		d.skipLF = false
 	}
-	if len(p) >= len(bom) {
-		d.rpos += len(bom)
-		d.bomDone = true
+	if !d.bomDone && !d.checkBOM() {
+		return 0, 0, false
 	}
-}
-
-// scanLine returns the next line in buf, if buf holds a complete one. It
-// searches each byte at most once for LF and once for CR, remembering where
-// the next of each is, so a line costs little more than one short
-// bytes.IndexByte whatever the line endings are.
-func (d *Decoder) scanLine() ([]byte, bool) {
 	if d.lfAt < d.rpos && d.lfScan < d.wpos {
 		from := max(d.rpos, d.lfScan)
 		if i := bytes.IndexByte(d.buf[from:d.wpos], '\n'); i >= 0 {
@@ -204,18 +200,38 @@ func (d *Decoder) scanLine() ([]byte, bool) {
 			d.crAt, d.crScan = -1, d.wpos
 		}
 	}
-	if d.crAt >= d.rpos && (d.crAt < d.lfAt || d.lfAt < d.rpos) {
-		line := d.buf[d.rpos:d.crAt]
-		d.rpos = d.crAt + 1
+	start = d.rpos
+	switch {
+	case d.crAt >= d.rpos && (d.crAt < d.lfAt || d.lfAt < d.rpos):
+		end = d.crAt
 		d.skipLF = true
-		return line, true
+	case d.lfAt >= d.rpos:
+		end = d.lfAt
+	default:
+		return 0, 0, false
 	}
-	if d.lfAt >= d.rpos {
-		line := d.buf[d.rpos:d.lfAt]
-		d.rpos = d.lfAt + 1
-		return line, true
+	d.rpos = end + 1
+	d.lfOnly = !d.skipLF && d.crAt < d.rpos && d.crScan == d.wpos
+	return start, end, true
+}
+
+// checkBOM removes a byte order mark at the start of the stream. It reports
+// whether the check is done, false when buf holds too few bytes to tell.
+func (d *Decoder) checkBOM() bool {
+	const bom = "\xEF\xBB\xBF"
+	p := d.buf[d.rpos:d.wpos]
+	for i := 0; i < len(p) && i < len(bom); i++ {
+		if p[i] != bom[i] {
+			d.bomDone = true
+			return true
+		}
 	}
-	return nil, false
+	if len(p) < len(bom) {
+		return false
+	}
+	d.rpos += len(bom)
+	d.bomDone = true
+	return true
 }
 
 // fill reads more bytes into buf, making room first. It returns an error
@@ -232,19 +248,22 @@ func (d *Decoder) fill() error {
 	}
 	if d.rpos > 0 {
 		if d.inBuf {
-			d.data = append(d.data[:0], d.first...)
-			d.first, d.inBuf = nil, false
+			d.data = append(d.data[:0], d.buf[d.firstStart:d.firstEnd]...)
+			d.inBuf = false
 		}
 		n := copy(d.buf, d.buf[d.rpos:d.wpos])
-		d.lfAt, d.crAt = d.lfAt-d.rpos, d.crAt-d.rpos
+		d.lfAt, d.crAt, d.validTo = d.lfAt-d.rpos, d.crAt-d.rpos, d.validTo-d.rpos
 		d.lfScan, d.crScan = max(d.lfScan-d.rpos, 0), max(d.crScan-d.rpos, 0)
 		d.rpos, d.wpos = 0, n
 	}
 	if d.wpos == len(d.buf) {
-		nb := make([]byte, 2*len(d.buf))
+		// The partial line fills buf and is not too large: grow, but no
+		// further than a line can go.
+		nb := make([]byte, min(2*len(d.buf), d.maxSize()+initialBufSize))
 		copy(nb, d.buf[:d.wpos])
 		d.buf = nb
 	}
+	d.lfOnly = false // the new bytes may hold a CR
 	for range maxEmptyReads {
 		n, err := d.r.Read(d.buf[d.wpos:])
 		d.wpos += n
@@ -261,45 +280,98 @@ func (d *Decoder) fill() error {
 	return io.ErrNoProgress
 }
 
-// processLine interprets a non-empty line.
-func (d *Decoder) processLine(line []byte) error {
+// valid reports whether buf[start:end] is valid UTF-8.
+func (d *Decoder) valid(start, end int) bool {
+	return end <= d.validTo || d.checkValid(start, end)
+}
+
+// checkValid reports whether buf[start:end] is valid UTF-8. It checks the
+// bytes from there to the end of buf in one go and remembers in validTo how
+// far they are valid, so each byte is checked about once.
+func (d *Decoder) checkValid(start, end int) bool {
+	// If the line has an ill-formed sequence at validTo, this stops there
+	// at once.
+	from := max(d.validTo, start)
+	d.validTo = from + validPrefix(d.buf[from:d.wpos])
+	return end <= d.validTo
+}
+
+// The fields the standard defines.
+const (
+	fieldOther = iota
+	fieldData
+	fieldEvent
+	fieldID
+	fieldRetry
+)
+
+// processLine interprets the non-empty line buf[start:end].
+func (d *Decoder) processLine(start, end int) error {
+	line := d.buf[start:end]
 	if len(line)+d.dataLen > d.maxSize() {
 		return d.tooLarge()
 	}
-	if line[0] == ':' {
+	// The value is buf[vs:end]. Lines that start with a known field name
+	// and a colon skip the search for the colon.
+	var field, vs int
+	switch {
+	case line[0] == ':':
 		return nil // comment
-	}
-	name, value := line, []byte(nil)
-	if i := bytes.IndexByte(line, ':'); i >= 0 {
-		name, value = line[:i], line[i+1:]
-		if len(value) > 0 && value[0] == ' ' {
-			value = value[1:]
+	case len(line) >= 5 && string(line[:5]) == "data:":
+		field, vs = fieldData, start+5
+	case len(line) >= 3 && string(line[:3]) == "id:":
+		field, vs = fieldID, start+3
+	case len(line) >= 6 && string(line[:6]) == "event:":
+		field, vs = fieldEvent, start+6
+	default:
+		name := line
+		vs = end
+		if colon := bytes.IndexByte(line, ':'); colon >= 0 {
+			name, vs = line[:colon], start+colon+1
+		}
+		switch string(name) {
+		case "data":
+			field = fieldData
+		case "event":
+			field = fieldEvent
+		case "id":
+			field = fieldID
+		case "retry":
+			field = fieldRetry
+		default:
+			return nil // unknown field
 		}
 	}
-	switch string(name) {
-	case "data":
-		d.addData(value)
-	case "event":
-		if !utf8.Valid(value) {
+	if vs < end && d.buf[vs] == ' ' {
+		vs++
+	}
+	switch field {
+	case fieldData:
+		d.addData(vs, end, d.valid(start, end))
+	case fieldEvent:
+		value := d.buf[vs:end]
+		if !d.valid(start, end) {
 			value = appendUTF8(nil, value)
 		}
-		if string(value) != d.typCache {
-			d.typCache = string(value)
+		if string(value) != d.typ {
+			d.typ = string(value)
 		}
-		d.typ = d.typCache
-	case "id":
+		d.hasType = true
+	case fieldID:
+		value := d.buf[vs:end]
 		if bytes.IndexByte(value, 0) >= 0 {
 			break
 		}
-		if utf8.Valid(value) {
-			d.idBytes = append(d.idBytes[:0], value...)
+		d.idBytes = d.idBytes[:0]
+		if d.valid(start, end) {
+			d.idBytes = append(d.idBytes, value...)
 		} else {
-			d.idBytes = appendUTF8(d.idBytes[:0], value)
+			d.idBytes = appendUTF8(d.idBytes, value)
 		}
 		// The string is made at the blank line, together with the data.
-		d.idNew = string(d.idBytes) != d.idBuf
-	case "retry":
-		if ms, ok := parseDigits(value); ok {
+		d.idNew = string(d.idBytes) != d.lastID
+	case fieldRetry:
+		if ms, ok := parseDigits(d.buf[vs:end]); ok {
 			r := time.Duration(math.MaxInt64)
 			if ms <= math.MaxInt64/int64(time.Millisecond) {
 				r = time.Duration(ms) * time.Millisecond
@@ -330,17 +402,17 @@ func parseDigits(p []byte) (int64, bool) {
 	return n, true
 }
 
-// addData appends a data line's value to the data buffer.
-func (d *Decoder) addData(value []byte) {
-	valid := utf8.Valid(value)
+// addData appends the data line value buf[vs:ve] to the data buffer.
+func (d *Decoder) addData(vs, ve int, valid bool) {
 	if d.dataLines == 0 && valid {
-		d.first, d.inBuf = value, true
-		d.dataLines, d.dataLen = 1, len(value)+1
+		// Leave a single line where it is: dispatch copies it once.
+		d.firstStart, d.firstEnd, d.inBuf = vs, ve, true
+		d.dataLines, d.dataLen = 1, ve-vs+1
 		return
 	}
 	if d.inBuf {
-		d.data = append(d.data[:0], d.first...)
-		d.first, d.inBuf = nil, false
+		d.data = append(d.data[:0], d.buf[d.firstStart:d.firstEnd]...)
+		d.inBuf = false
 	}
 	if d.dataLines > 0 {
 		d.data = append(d.data, '\n')
@@ -348,35 +420,30 @@ func (d *Decoder) addData(value []byte) {
 		d.data = d.data[:0]
 	}
 	if valid {
-		d.data = append(d.data, value...)
+		d.data = append(d.data, d.buf[vs:ve]...)
 	} else {
-		d.data = appendUTF8(d.data, value)
+		d.data = appendUTF8(d.data, d.buf[vs:ve])
 	}
 	d.dataLines++
-	d.dataLen = len(d.data) + 1
+	d.dataLen += ve - vs + 1
 }
 
-// mergeMax is the longest data that dispatch allocates together with a new
-// event id, in one string. The id then keeps the data's memory alive until
-// the next id, so it is kept small.
-const mergeMax = 1024
-
-// dispatch handles a blank line: it returns the event to dispatch, if any,
-// and resets the event's buffers.
-func (d *Decoder) dispatch() (Event, bool) {
+// dispatch handles a blank line: it sets the last event ID string, sets
+// *ev to the event to dispatch and reports true if the data buffer is not
+// empty, and resets the event's buffers.
+func (d *Decoder) dispatch(ev *Event) bool {
 	retry := d.evRetry
 	d.evRetry = 0
 	if d.dataLines == 0 {
 		if d.idNew {
-			d.idBuf, d.idNew = string(d.idBytes), false
+			d.lastID, d.idNew = string(d.idBytes), false
 		}
-		d.lastID = d.idBuf
-		d.typ = ""
-		return Event{}, false
+		d.hasType = false
+		return false
 	}
 	raw := d.data
 	if d.inBuf {
-		raw = d.first
+		raw = d.buf[d.firstStart:d.firstEnd]
 	}
 	var data string
 	if d.idNew && len(raw) <= mergeMax {
@@ -386,22 +453,21 @@ func (d *Decoder) dispatch() (Event, bool) {
 		sb.Write(d.idBytes)
 		sb.Write(raw)
 		s := sb.String()
-		d.idBuf, data = s[:len(d.idBytes)], s[len(d.idBytes):]
+		d.lastID, data = s[:len(d.idBytes)], s[len(d.idBytes):]
+		d.idNew = false
 	} else {
 		if d.idNew {
-			d.idBuf = string(d.idBytes)
+			d.lastID, d.idNew = string(d.idBytes), false
 		}
 		data = string(raw)
 	}
-	d.idNew = false
-	d.lastID = d.idBuf
-	typ := d.typ
-	if typ == "" {
-		typ = "message"
+	typ := "message"
+	if d.hasType && d.typ != "" {
+		typ = d.typ
 	}
-	d.first, d.inBuf = nil, false
+	d.inBuf, d.hasType = false, false
 	d.data = d.data[:0]
 	d.dataLines, d.dataLen = 0, 0
-	d.typ = ""
-	return Event{ID: d.lastID, Type: typ, Data: data, Retry: retry}, true
+	*ev = Event{ID: d.lastID, Type: typ, Data: data, Retry: retry}
+	return true
 }

@@ -10,8 +10,15 @@
 //
 // [Decoder] reads a stream incrementally from any [io.Reader], however the
 // bytes are chunked, and yields the events an EventSource would dispatch, with
-// the same last event ID, event type and reconnection time. It never holds more
-// than about twice [Decoder.MaxEventSize] bytes, however long a line is.
+// the same last event ID, event type and reconnection time. It holds about
+// twice [Decoder.MaxEventSize] bytes at most, however long a line is, and
+// fails with [ErrEventTooLarge] instead of holding more.
+//
+// The encoder is built for a hub that sends each event to many subscribers:
+// [AppendEvent] encodes an event once into bytes that can be shared, and an
+// [Encoder] does not allocate per event. The decoder allocates once per
+// event (its data and new id together) and finds line ends with
+// [bytes.IndexByte].
 //
 // The package imports only the standard library.
 package sse

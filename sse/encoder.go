@@ -65,8 +65,10 @@ func AppendComment(dst []byte, text string) []byte {
 // checkField reports an error wrapping ErrInvalidField when value, the value
 // of the field name, holds CR, LF or NUL.
 func checkField(name, value string) error {
-	if i := strings.IndexAny(value, "\r\n\x00"); i >= 0 {
-		return fmt.Errorf("%w: %s must not contain CR, LF or NUL, found %q at byte %d", ErrInvalidField, name, value[i], i)
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c <= '\r' && (c == '\r' || c == '\n' || c == 0) {
+			return fmt.Errorf("%w: %s must not contain CR, LF or NUL, found %q at byte %d", ErrInvalidField, name, c, i)
+		}
 	}
 	return nil
 }

@@ -72,6 +72,7 @@ func FuzzDecodeChunking(f *testing.F) {
 		"\xEF\xBB\xEF\xBB\xBFdata\n\ndata: \xE2\x82A\xF0\x9F\x98\r\n\r\n",
 		"id: a\x00b\ndata: x\n\nretry: 12x\ndata\ndata\n\nevent: y\n\ndata: z\n",
 		strings.Repeat("data: 0123456789\n", 20) + "\n" + strings.Repeat("x", 300),
+		"data:\xFF\xFF\xFF\xFF\xFF\n\ndata: \xE2\x82\xE2\n\n",
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s), []byte{byte(i), 3, 1, 7}, uint16(i*40))

@@ -1,6 +1,9 @@
 package sse
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // appendUTF8 appends src to dst decoded as the WHATWG Encoding standard's
 // UTF-8 decoder does: valid sequences are copied and each maximal subpart of
@@ -68,4 +71,30 @@ func invalidLen(p []byte) int {
 		lo, hi = 0x80, 0xBF
 	}
 	return n
+}
+
+// validPrefix returns the length of the longest prefix of p that is valid
+// UTF-8 and ends at a character boundary: up to the first byte that starts
+// an ill-formed or truncated sequence.
+func validPrefix(p []byte) int {
+	i := 0
+	for i < len(p) {
+		// ASCII, eight bytes at a time.
+		for i+8 <= len(p) && binary.LittleEndian.Uint64(p[i:])&0x8080808080808080 == 0 {
+			i += 8
+		}
+		if i == len(p) {
+			break
+		}
+		if p[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(p[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return i
 }

@@ -14,17 +14,20 @@ import (
 // All is the selector string that matches every topic.
 const All = "*"
 
-// Limits on a template selector, which keep the cost of one uncached match
-// bounded (a regexp run is linear in the topic's length times the size of the
-// template's program): at most MaxTemplateExpressions expressions ("{...}")
-// and MaxTemplateVariables variables in all. Real selectors use a handful.
-// Within them, an uncached match of a typical selector costs about a
+// Limits on a template selector keep the cost of one uncached match bounded
+// (a regexp run is linear in the topic's length times the size of the
+// template's program). Real selectors use a handful of expressions. Within
+// these limits an uncached match of a typical selector costs about a
 // microsecond; the worst case (ten adjacent expressions such as
 // "{+a,b}{+a,b}...", against a topic of herald.MaxTopicLength bytes) costs a
 // few milliseconds, which the per-selector match cache pays once per topic.
 const (
+	// MaxTemplateExpressions is the most expressions ("{...}") a template
+	// selector may hold.
 	MaxTemplateExpressions = 10
-	MaxTemplateVariables   = 20
+	// MaxTemplateVariables is the most variables a template selector may
+	// hold, over all its expressions.
+	MaxTemplateVariables = 20
 )
 
 // MatchCacheSize is how many match results each template selector caches

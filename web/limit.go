@@ -11,8 +11,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// maxClients bounds the buckets a limiter keeps. When that many clients are
-// active at once, the clients it does not know yet share one bucket.
+// maxClients bounds the client buckets a limiter keeps. When that many
+// clients are active at once, the clients it does not know yet share one
+// more bucket.
 const maxClients = 10_000
 
 // limiter is a token bucket per client address plus one for everyone.

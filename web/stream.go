@@ -87,16 +87,33 @@ func (d *Demo) greet(ctx context.Context, ip, welcome, last string, n int64) {
 		d.log.Debug("demo: greeting skipped: too many connections", "client", ip)
 		return
 	}
+	others := "You are the only one here for now: open this page in another tab to see messages travel."
+	if n > 1 {
+		others = fmt.Sprintf("You are one of %s here.", people(n))
+	}
 	var data string
 	if last == "" {
-		data = fmt.Sprintf("Welcome! This page is subscribed to the topic %q with a plain EventSource. "+
-			"You are one of %s here. Send a message and everyone here receives it at once; "+
-			"the server also speaks every %s.", d.cfg.Topic, people(n), d.cfg.Interval)
+		data = fmt.Sprintf("Welcome! This page is subscribed to the topic %q with a plain EventSource. %s "+
+			"Send a message and everyone here receives it at once; the server also speaks every %s.",
+			d.cfg.Topic, others, every(d.cfg.Interval))
 	} else {
 		data = fmt.Sprintf("Welcome back! You resumed after event %s: whatever was published meanwhile "+
 			"came first, from history. %s here now.", last, capitalize(people(n)))
 	}
 	d.publish(ctx, herald.Update{Topics: []string{welcome}, Private: true, Type: "welcome", Data: data})
+}
+
+// every says how often something happens every d, in words.
+func every(d time.Duration) string {
+	switch {
+	case d == time.Second:
+		return "second"
+	case d%time.Second == 0 && d < time.Minute:
+		return fmt.Sprintf("%d seconds", d/time.Second)
+	case d%time.Minute == 0 && d < time.Hour:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
 }
 
 func capitalize(s string) string {

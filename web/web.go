@@ -156,9 +156,6 @@ func (d *Demo) Run(ctx context.Context) error {
 		return errors.New("web: Demo.Run is already running")
 	}
 	defer d.running.Store(false)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	var wg sync.WaitGroup
 	wg.Go(func() { d.count(ctx) })
 	wg.Go(func() { d.tick(ctx) })
@@ -213,8 +210,8 @@ func (d *Demo) tick(ctx context.Context) {
 			if n <= 0 {
 				continue
 			}
-			data := fmt.Sprintf("Server time %s UTC · %s on this page · next tick in %s",
-				now.UTC().Format("15:04:05"), people(n), d.cfg.Interval)
+			data := fmt.Sprintf("Server time %s UTC · %s on this page · a tick every %s",
+				now.UTC().Format("15:04:05"), people(n), every(d.cfg.Interval))
 			d.publish(ctx, herald.Update{Topics: []string{d.cfg.Topic}, Type: "tick", Data: data})
 		}
 	}

@@ -67,6 +67,43 @@ func stream(b *testing.B, ev sse.Event) ([]byte, int) {
 	return s, n
 }
 
+// TestSameEvents checks that both decoders read the benchmark streams to the
+// same events, so the benchmarks compare equal work.
+func TestSameEvents(t *testing.T) {
+	for _, bc := range benchEvents() {
+		var s []byte
+		for i := range 3 {
+			ev := bc.ev
+			ev.ID = fmt.Sprintf("%s%06d", ev.ID, i)
+			var err error
+			if s, err = sse.AppendEvent(s, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var herald, peer []string
+		dec := sse.NewDecoder(strings.NewReader(string(s)))
+		for {
+			ev, err := dec.Decode()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			herald = append(herald, ev.ID+"|"+ev.Type+"|"+ev.Data)
+		}
+		for ev, err := range gosse.Read(strings.NewReader(string(s)), &gosse.ReadConfig{MaxEventSize: maxEventSize}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer = append(peer, ev.LastEventID+"|"+ev.Type+"|"+ev.Data)
+		}
+		if len(herald) != 3 || strings.Join(herald, "\n") != strings.Join(peer, "\n") {
+			t.Errorf("%s: herald and go-sse decode different events (%d and %d)", bc.name, len(herald), len(peer))
+		}
+	}
+}
+
 // BenchmarkDecode decodes a stream of identical events, one per iteration.
 func BenchmarkDecode(b *testing.B) {
 	for _, bc := range benchEvents() {

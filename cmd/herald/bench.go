@@ -2,10 +2,199 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/loadgen"
 )
 
+// benchConfig is what `herald bench` is told by its flags, beyond the
+// loadgen.Config they fill.
+type benchConfig struct {
+	cfg             loadgen.Config
+	scenario        string
+	jwtKey, jwtAlg  string
+	authSubscribers bool
+	sourceAddrs     string
+	jsonOut         bool
+	worker          bool
+}
+
+func benchFlags(c *benchConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	l := &c.cfg
+	fs.StringVar(&c.scenario, "scenario", "", "preset: "+strings.Join(loadgen.ScenarioNames(), ", ")+" (issue 8's A–F); other flags override it")
+	fs.StringVar(&l.Hub, "hub", "http://localhost:8080/.well-known/mercure", "the hub's URL (the path defaults to /.well-known/mercure)")
+	fs.IntVar(&l.Subscribers, "subscribers", 100, "subscribers (streams) to open")
+	fs.IntVar(&l.Topics, "topics", 1, "topics; subscriber i subscribes to topic i % topics")
+	fs.IntVar(&l.Publishers, "publishers", 1, "concurrent publishers, each with a keep-alive connection (0: idle run)")
+	fs.Float64Var(&l.Rate, "rate", 0, "events per second in total (0: as fast as the hub acknowledges)")
+	fs.DurationVar(&l.Duration, "duration", 10*time.Second, "measured window")
+	fs.DurationVar(&l.Warmup, "warmup", time.Second, "publishing before the window, not measured")
+	fs.DurationVar(&l.Settle, "settle", loadgen.DefaultSettle, "pause between the last subscriber connecting and the first event")
+	fs.IntVar(&l.Size, "size", loadgen.DefaultSize, "bytes of data per event")
+	fs.StringVar(&l.TopicPrefix, "topic-prefix", loadgen.DefaultTopicPrefix, "topic t is named <prefix><t>")
+	fs.StringVar(&l.PublisherToken, "token", "", "publisher JWT (Authorization: Bearer)")
+	fs.StringVar(&c.jwtKey, "jwt-key", "", "sign a publisher token (and a subscriber token, see --auth-subscribers) with this key: HMAC secret, PEM or @file")
+	fs.StringVar(&c.jwtAlg, "jwt-alg", "", "algorithm for --jwt-key (default: HS256 for secrets, by key type for PEM)")
+	fs.StringVar(&l.SubscriberToken, "subscriber-token", "", "subscriber JWT, sent by every subscriber")
+	fs.BoolVar(&c.authSubscribers, "auth-subscribers", false, "subscribers send a token too (--subscriber-token, else one signed with --jwt-key, else --token)")
+	fs.BoolVar(&l.Insecure, "insecure", false, "do not verify the hub's TLS certificate")
+	fs.BoolVar(&l.Storm, "storm", false, "drop every stream at once during the window; each reconnects at once with Last-Event-ID")
+	fs.DurationVar(&l.StormAfter, "storm-after", 0, "when the storm happens, into the window (default: a third of it)")
+	fs.IntVar(&l.Workers, "workers", -1, fmt.Sprintf("worker processes holding the subscribers (0: this process; -1: one per %d subscribers when there are more)", loadgen.MaxPerWorker))
+	fs.StringVar(&c.sourceAddrs, "source-addrs", "", "local IPs to connect from, comma-separated (default: the system's; workers on a loopback hub use 127.0.0.2, .3, …)")
+	fs.IntVar(&l.ConnectConcurrency, "connect-concurrency", loadgen.DefaultConnectConcurrency, "connection attempts in flight while subscribers connect")
+	fs.DurationVar(&l.DrainTimeout, "drain-timeout", loadgen.DefaultDrainTimeout, "how long to wait for the last events after publishing stops")
+	fs.IntVar(&l.ServerPID, "server-pid", 0, "the hub's process id: report its CPU time and memory (same machine)")
+	fs.StringVar(&l.MemStatsURL, "memstats", "", "the hub's expvar URL ({\"memstats\": …}): report Go heap+stack per subscriber")
+	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&c.worker, "worker", false, "run as a worker of another herald bench (internal)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: herald bench [flags]
+
+Load-tests a Mercure-protocol hub (Herald, Mercure, or anything serving the
+same endpoints): subscribers over real sockets, publishers over HTTP. Reports
+deliveries/s, publishes/s, publish-to-receive latency, connection rate,
+lost and out-of-order events (must be zero), and, with --server-pid, the
+hub's CPU time and memory. It exits with status 1 when events were lost.
+
+Scenarios:
+`)
+		for _, n := range loadgen.ScenarioNames() {
+			s := loadgen.Scenarios[n]
+			fmt.Fprintf(fs.Output(), "  %s %-10s %s\n", s.Letter, n, s.Description)
+		}
+		fmt.Fprintf(fs.Output(), "\nExample:\n  herald bench --hub http://localhost:8080 --jwt-key secret --scenario broadcast --server-pid $(pgrep -n herald)\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
 func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return errors.New("bench: not implemented yet")
+	var c benchConfig
+	fs := benchFlags(&c)
+	fs.SetOutput(stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("bench: unexpected arguments %q", fs.Args())}
+	}
+	if c.worker {
+		return loadgen.RunWorker(ctx, stdin, stdout)
+	}
+	cfg, err := c.config(fs)
+	if err != nil {
+		return err
+	}
+	if isTerminal(stderr) {
+		cfg.Progress = func(p loadgen.Progress) {
+			fmt.Fprintf(stderr, "\r\033[K%s", loadgen.ProgressLine(p))
+		}
+	}
+	res, err := loadgen.Run(ctx, cfg)
+	if cfg.Progress != nil {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if c.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else if err := res.WriteTable(stdout); err != nil {
+		return err
+	}
+	if res.Lost > 0 || res.OutOfOrder > 0 {
+		return fmt.Errorf("bench: %d events lost and %d out of order or duplicated", res.Lost, res.OutOfOrder)
+	}
+	return nil
+}
+
+// config builds the load generator's configuration: the scenario's preset,
+// overridden by the flags given on the command line.
+func (c *benchConfig) config(fs *flag.FlagSet) (loadgen.Config, error) {
+	cfg := c.cfg
+	if c.scenario != "" {
+		s, err := loadgen.LookupScenario(c.scenario)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("bench: %v", err)}
+		}
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		p := s.Config
+		set := func(name string, apply func()) {
+			if !given[name] {
+				apply()
+			}
+		}
+		cfg.Scenario = p.Scenario
+		set("subscribers", func() { cfg.Subscribers = p.Subscribers })
+		set("topics", func() { cfg.Topics = p.Topics })
+		set("publishers", func() { cfg.Publishers = p.Publishers })
+		set("rate", func() { cfg.Rate = p.Rate })
+		set("duration", func() { cfg.Duration = p.Duration })
+		set("warmup", func() { cfg.Warmup = p.Warmup })
+		set("storm", func() { cfg.Storm = p.Storm })
+		set("storm-after", func() { cfg.StormAfter = p.StormAfter })
+		if p.Settle != 0 {
+			set("settle", func() { cfg.Settle = p.Settle })
+		}
+	}
+	if c.sourceAddrs != "" {
+		cfg.SourceAddrs = splitList(c.sourceAddrs)
+	}
+	if c.jwtKey != "" {
+		k, err := auth.LoadKey(c.jwtKey)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("bench: --jwt-key: %v", err)}
+		}
+		ttl := cfg.Duration + cfg.Warmup + time.Hour
+		if cfg.PublisherToken == "" {
+			if cfg.PublisherToken, err = auth.Sign(c.jwtAlg, k, auth.Grant{Publish: []string{"*"}, TTL: ttl}); err != nil {
+				return cfg, fmt.Errorf("bench: signing a publisher token: %w", err)
+			}
+		}
+		if c.authSubscribers && cfg.SubscriberToken == "" {
+			if cfg.SubscriberToken, err = auth.Sign(c.jwtAlg, k, auth.Grant{Subscribe: []string{"*"}, TTL: ttl}); err != nil {
+				return cfg, fmt.Errorf("bench: signing a subscriber token: %w", err)
+			}
+		}
+	}
+	if c.authSubscribers && cfg.SubscriberToken == "" {
+		cfg.SubscriberToken = cfg.PublisherToken
+	}
+	if cfg.Subscribers < 0 || cfg.Publishers < 0 || cfg.Topics < 1 || cfg.Rate < 0 || cfg.Size < 0 {
+		return cfg, usageError{errors.New("bench: --subscribers, --publishers and --rate must not be negative, --topics at least 1")}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	cfg.WorkerCommand = func(ctx context.Context) *exec.Cmd {
+		return exec.CommandContext(ctx, exe, "bench", "--worker")
+	}
+	return cfg, nil
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

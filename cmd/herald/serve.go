@@ -22,6 +22,7 @@ import (
 	"github.com/herald-sse/herald/metrics"
 	"github.com/herald-sse/herald/topic"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // serveConfig is everything `herald serve` is told by its flags.
@@ -71,7 +72,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.Int64Var(&c.maxBody, "max-body", mercure.DefaultMaxBodyBytes, "largest publish request body, in bytes")
 	fs.IntVar(&c.maxTopics, "max-topics", mercure.DefaultMaxTopics, "most topics per update and topic selectors per subscription")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
-	fs.BoolVar(&c.demo, "demo", true, "serve the demo page at / and let it publish to its demo topic")
+	fs.BoolVar(&c.demo, "demo", true, "let the demo page at / send messages to its demo topic without a token (the page and its debugging panel are served either way)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -134,10 +135,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}()
 
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(reg)
 	if err != nil {
 		return err
 	}
+	m.StoreUp(true)
 	heartbeat := c.heartbeat
 	if heartbeat == 0 {
 		heartbeat = -1
@@ -171,8 +174,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	mux.Handle(mercure.Path, mh)
 	mux.Handle(mercure.Path+"/", mh)
 	mux.Handle("GET /metrics", m.Handler())
-	mux.HandleFunc("GET /healthz", healthz(h, store))
-	mountDemo(mux, h, c, log)
+	mux.HandleFunc("GET /healthz", healthz(h, store, m))
+	stopDemo, err := mountDemo(mux, h, c, log)
+	if err != nil {
+		return err
+	}
+	defer stopDemo()
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
@@ -219,18 +226,27 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	return nil
 }
 
-func healthz(h *hub.Hub, store herald.Store) http.HandlerFunc {
+// healthz reports whether the hub can serve: 503 while its store's backend is
+// unreachable or the hub is shutting down.
+func healthz(h *hub.Hub, store herald.Store, m *metrics.Metrics) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		if hc, ok := store.(herald.HealthChecker); ok {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
-			if err := hc.Healthy(ctx); err != nil {
+			err := hc.Healthy(ctx)
+			m.StoreUp(err == nil)
+			if err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				fmt.Fprintf(w, "not ready: store: %v\n", err)
 				return
 			}
+		}
+		if h.Closing() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready: shutting down")
+			return
 		}
 		fmt.Fprintf(w, "ok\nsubscribers %d\n", h.Subscribers())
 	}

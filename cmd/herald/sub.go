@@ -1,11 +1,378 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/herald-sse/herald/eventsource"
+	"github.com/herald-sse/herald/sse"
 )
 
+const subUsage = `Usage: herald sub [flags] URL
+       herald sub --hub URL --topic T [--topic T2 ...] [flags]
+
+Watches a Server-Sent Events stream (any text/event-stream URL, or a Mercure
+hub's topics with --topic) and prints each event as it arrives on standard
+output; connection state changes go to standard error. Reconnects as a
+browser's EventSource does, with backoff. Exits 0 when the server ends the
+stream for good (204 No Content) or on Ctrl-C.
+
+Examples:
+  herald sub http://localhost:8080/events
+  herald sub --hub http://localhost:8080 --topic 'https://example.com/books/{id}' --token "$JWT"
+  herald sub --json -H 'Authorization: Bearer abc' https://api.example.com/stream | jq .data
+  herald sub -X POST --data '{"prompt":"hi"}' -H 'Content-Type: application/json' https://llm.example/v1/stream
+
+Flags:
+`
+
+// runSub implements "herald sub".
 func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return errors.New("sub: not implemented yet")
+	fs := flag.NewFlagSet("sub", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		headers, topics            stringsFlag
+		hub, lastID, token, method string
+		data                       string
+		jsonOut, quiet             bool
+		readTimeout, retry         time.Duration
+		maxDelay                   time.Duration
+		maxRetries                 int
+	)
+	fs.BoolVar(&jsonOut, "json", false, `print one JSON object per event and line: {"event":…,"data":…,"id":…}`)
+	fs.StringVar(&hub, "hub", "", "the stream's or hub's `URL` (instead of the URL argument)")
+	fs.Var(&topics, "topic", "subscribe to this Mercure `topic` (repeatable); a hub URL without a path gets /.well-known/mercure")
+	fs.Var(&headers, "H", "add a request header `'Name: value'` (repeatable)")
+	fs.Var(&headers, "header", "same as -H")
+	fs.StringVar(&token, "token", "", "send `T` as a bearer token (Authorization: Bearer T)")
+	fs.StringVar(&lastID, "last-event-id", "", "resume after this event `ID` (sent as Last-Event-ID)")
+	fs.StringVar(&method, "X", "", "request `method` (default GET, or POST with --data)")
+	fs.StringVar(&data, "data", "", "request body, sent again on every reconnection; @file reads a file, @- standard input")
+	fs.DurationVar(&readTimeout, "read-timeout", 0, "reconnect when nothing, not even a heartbeat, arrives for this long (0: never)")
+	fs.DurationVar(&retry, "retry", eventsource.DefaultDelay, "reconnection delay until the server sets one with retry:")
+	fs.DurationVar(&maxDelay, "max-delay", eventsource.DefaultMaxDelay, "longest backoff between failed attempts")
+	fs.IntVar(&maxRetries, "max-retries", 0, "give up after this many failed reconnections in a row (0: never)")
+	fs.BoolVar(&quiet, "quiet", false, "do not report connection state changes on standard error")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), subUsage)
+		fs.PrintDefaults()
+	}
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+
+	target, err := subTarget(hub, positional, topics)
+	if err != nil {
+		return usageError{fmt.Errorf("sub: %v", err)}
+	}
+	switch {
+	case retry <= 0:
+		return usageError{errors.New("sub: --retry must be positive")}
+	case maxDelay <= 0:
+		return usageError{errors.New("sub: --max-delay must be positive")}
+	case readTimeout < 0:
+		return usageError{errors.New("sub: --read-timeout must not be negative")}
+	case maxRetries < 0:
+		return usageError{errors.New("sub: --max-retries must not be negative")}
+	}
+	var body io.Reader
+	if data != "" {
+		b, err := readData(data, stdin)
+		if err != nil {
+			return usageError{fmt.Errorf("sub: --data: %v", err)}
+		}
+		body = bytes.NewReader(b)
+		if method == "" {
+			method = http.MethodPost
+		}
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		return usageError{fmt.Errorf("sub: %v", err)}
+	}
+	for _, h := range headers {
+		name, value, ok := strings.Cut(h, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return usageError{fmt.Errorf("sub: -H %q: want 'Name: value'", h)}
+		}
+		if strings.EqualFold(name, "Host") {
+			req.Host = value
+			continue
+		}
+		req.Header.Add(name, value)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+
+	p := &subPrinter{stdout: stdout, stderr: stderr, json: jsonOut, quiet: quiet, target: target}
+	c := &eventsource.Client{
+		Reconnect: eventsource.Reconnect{
+			Delay:       retry,
+			MaxDelay:    maxDelay,
+			ReadTimeout: readTimeout,
+			MaxRetries:  maxRetries,
+		},
+		OnStateChange: p.state,
+	}
+	for ev, err := range c.Events(ctx, req) {
+		if err != nil {
+			if errors.Is(err, eventsource.ErrNoContent) || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+				return nil
+			}
+			return subFailure(target, err)
+		}
+		if err := p.event(ev); err != nil {
+			return fmt.Errorf("sub: writing an event: %w", err)
+		}
+	}
+	return nil
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments ("herald sub URL --json"), and returns the latter.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+	if err := applyEnv(fs); err != nil {
+		return nil, usageError{err}
+	}
+	return positional, nil
+}
+
+// subTarget returns the URL to subscribe to: the URL argument or --hub,
+// with a topic query parameter per --topic (and the Mercure well-known path
+// if the URL has none).
+func subTarget(hub string, positional, topics []string) (string, error) {
+	raw := hub
+	switch {
+	case len(positional) > 1:
+		return "", fmt.Errorf("want one URL, got %q", positional)
+	case len(positional) == 1 && hub != "" && positional[0] != hub:
+		return "", fmt.Errorf("two URLs: %q and --hub %q", positional[0], hub)
+	case len(positional) == 1:
+		raw = positional[0]
+	case raw == "":
+		return "", errors.New("missing URL (give it as argument or with --hub)")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("invalid URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("invalid URL %q: want an http or https URL", raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("invalid URL %q: no host", raw)
+	}
+	if len(topics) == 0 {
+		return u.String(), nil
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path, u.RawPath = "/.well-known/mercure", ""
+	}
+	q := u.Query()
+	for _, t := range topics {
+		q.Add("topic", t)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// readData returns the request body --data gives: the text itself, or the
+// contents of a file (@path) or of standard input (@-).
+func readData(data string, stdin io.Reader) ([]byte, error) {
+	switch {
+	case data == "@-":
+		return io.ReadAll(io.LimitReader(stdin, 64<<20))
+	case strings.HasPrefix(data, "@"):
+		return os.ReadFile(data[1:])
+	}
+	return []byte(data), nil
+}
+
+// subFailure turns the error that ended a stream into the command's error,
+// with the first line of the server's message for a refused request.
+func subFailure(target string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "eventsource: ")
+	var se *eventsource.StatusError
+	if errors.As(err, &se) {
+		msg = "the server answered " + se.Status
+		if line := firstTextLine(se.Header.Get("Content-Type"), se.Body); line != "" {
+			msg += ": " + line
+		}
+	}
+	return subError{msg: fmt.Sprintf("sub: %s: %s", target, msg), err: err}
+}
+
+// subError is the error of a failed "herald sub": a message for people
+// that wraps the client's error.
+type subError struct {
+	msg string
+	err error
+}
+
+func (e subError) Error() string { return e.msg }
+func (e subError) Unwrap() error { return e.err }
+
+// firstTextLine returns the first non-empty line of a textual body (text/*
+// or JSON), cleaned for a terminal and shortened, or "".
+func firstTextLine(contentType string, body []byte) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if !strings.HasPrefix(mt, "text/") && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return ""
+	}
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if utf8.RuneCountInString(line) > 200 {
+			line = string([]rune(line)[:200]) + "…"
+		}
+		return printable(line)
+	}
+	return ""
+}
+
+// printable returns s with control characters (but tab) escaped, so that a
+// server cannot drive the terminal.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			fmt.Fprintf(&b, `\x%02x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r != '\t' && unicode.IsControl(r) }
+
+// subPrinter writes events on stdout and state changes on stderr, each with
+// one Write so that lines are never split or held back, even in a pipe.
+type subPrinter struct {
+	stdout, stderr io.Writer
+	json, quiet    bool
+	target         string
+}
+
+// subJSON is an event as --json prints it.
+type subJSON struct {
+	Event string `json:"event"`
+	Data  string `json:"data"`
+	ID    string `json:"id"`
+}
+
+func (p *subPrinter) event(ev sse.Event) error {
+	var b bytes.Buffer
+	if p.json {
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(subJSON{Event: ev.Type, Data: ev.Data, ID: ev.ID}); err != nil {
+			return err
+		}
+	} else {
+		b.WriteString(timestamp() + " event=" + printable(ev.Type))
+		if ev.ID != "" {
+			b.WriteString(" id=" + printable(ev.ID))
+		}
+		b.WriteByte('\n')
+		if ev.Data == "" {
+			b.WriteString("  (no data)\n")
+		}
+		for line := range strings.Lines(ev.Data) {
+			b.WriteString("  " + printable(strings.TrimSuffix(line, "\n")) + "\n")
+		}
+	}
+	_, err := p.stdout.Write(b.Bytes())
+	return err
+}
+
+// state reports a state change on stderr.
+func (p *subPrinter) state(sc eventsource.StateChange) {
+	if p.quiet {
+		return
+	}
+	var msg string
+	switch sc.State {
+	case eventsource.StateConnecting:
+		if sc.Attempt == 1 {
+			msg = "connecting to " + p.target
+		}
+	case eventsource.StateOpen:
+		msg = "connected (" + sc.Response.Status + ")"
+		if id := sc.Response.Header.Get("Last-Event-ID"); id != "" {
+			msg += ", server Last-Event-ID: " + printable(id)
+		}
+	case eventsource.StateReconnecting:
+		msg = fmt.Sprintf("%s; reconnecting in %v", printable(strings.TrimPrefix(sc.Err.Error(), "eventsource: ")), roundDelay(sc.Delay))
+		if sc.Failures > 1 {
+			msg += fmt.Sprintf(" (%d failures in a row)", sc.Failures)
+		}
+	case eventsource.StateClosed:
+		if errors.Is(sc.Err, eventsource.ErrNoContent) {
+			msg = "the server ended the stream (204 No Content)"
+		} else if errors.Is(sc.Err, context.Canceled) {
+			msg = "closed"
+		}
+	}
+	if msg != "" {
+		io.WriteString(p.stderr, timestamp()+" "+msg+"\n")
+	}
+}
+
+// roundDelay rounds d for people: to 0.1s from a second on, else to 1ms.
+func roundDelay(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// timestamp returns the local time of day with milliseconds.
+func timestamp() string {
+	return time.Now().Format("15:04:05.000")
 }

@@ -40,6 +40,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -72,11 +73,11 @@ const (
 	// Replay reads at most firstChunk updates in its first read transaction
 	// (so the first one arrives fast) and chunk in each later one; bbolt's
 	// read transactions block the file's remapping, so none is held long.
-	firstChunk = 64
+	firstChunk = 16
 	chunk      = 1024
 	// chunkBytes also bounds a chunk, by record size.
 	chunkBytes = 1 << 20
-	// MaxDataSize is the largest Data an update may carry here.
+	// maxDataSize is the largest Data an update may carry here.
 	maxDataSize = 256 << 20
 )
 
@@ -146,6 +147,8 @@ type Store struct {
 	trimPending bool      // retention has work left
 	retryAt     time.Time // after a failed retention transaction
 	arena       []byte    // reused encoding buffer
+
+	commits, committed atomic.Int64 // transactions with appends, updates in them
 }
 
 var _ herald.Store = (*Store)(nil)

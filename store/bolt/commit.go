@@ -67,6 +67,8 @@ func (s *Store) run() {
 	now := make(chan struct{})
 	close(now)
 	batch := make([]*request, 0, s.maxBatch)
+	gather := &gatherState{timer: time.NewTimer(time.Hour)}
+	gather.timer.Stop()
 	for {
 		var trimNow <-chan struct{}
 		if s.trimPending {
@@ -74,8 +76,14 @@ func (s *Store) run() {
 		}
 		select {
 		case r := <-s.reqs:
-			batch = s.drain(append(batch[:0], r))
+			batch = s.gather(append(batch[:0], r), gather)
+			start := time.Now()
 			s.commit(batch)
+			// Publishers woken by this commit's acknowledgements come back
+			// only after the next commit has started; waiting for them,
+			// briefly, fills the next one as full as this.
+			gather.target = len(batch)
+			gather.wait = min(time.Since(start)/2, maxGatherWait)
 		case <-trimNow:
 			s.commit(nil)
 		case <-timer.C:
@@ -102,6 +110,38 @@ func (s *Store) run() {
 			timer.Reset(time.Until(next))
 		}
 	}
+}
+
+// maxGatherWait bounds how long the committer waits for more requests.
+var maxGatherWait = 2 * time.Millisecond
+
+// gatherState is what the committer knows about recent concurrency.
+type gatherState struct {
+	target int           // size of the previous batch
+	wait   time.Duration // half the previous commit's duration
+	timer  *time.Timer
+}
+
+// gather adds the requests already queued to batch and, when the previous
+// batch was larger (publishers are concurrent), waits up to g.wait for as
+// many as it had. A lone publisher never waits.
+func (s *Store) gather(batch []*request, g *gatherState) []*request {
+	batch = s.drain(batch)
+	target := min(g.target, s.maxBatch)
+	if len(batch) >= target || g.wait <= 0 {
+		return batch
+	}
+	g.timer.Reset(g.wait)
+	defer g.timer.Stop()
+	for len(batch) < target {
+		select {
+		case r := <-s.reqs:
+			batch = s.drain(append(batch, r))
+		case <-g.timer.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // drain adds every request already queued to batch, up to maxBatch.
@@ -195,6 +235,8 @@ func (s *Store) commit(batch []*request) {
 	s.last, s.count, s.bytes, s.oldest, s.trimPending = seq, count, size, oldest, more
 	if len(batch) > 0 {
 		s.lastTime = now
+		s.commits.Add(1)
+		s.committed.Add(int64(len(batch)))
 	}
 	if cap(arena) <= 4<<20 {
 		s.arena = arena[:0]

@@ -142,7 +142,7 @@ func (s *Store) trimLocked(now time.Time) {
 	r := s.ret
 	for s.off < len(s.q) {
 		u := &s.q[s.off]
-		if len(s.q)-s.off <= r.MaxCount+1 &&
+		if len(s.q)-s.off <= r.MaxCount &&
 			(r.MaxBytes <= 0 || s.bytes <= r.MaxBytes) &&
 			(r.MaxAge <= 0 || now.Sub(u.Time) < r.MaxAge) {
 			return

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -103,4 +105,37 @@ func TestReplayTrimmedWhileReplaying(t *testing.T) {
 	if calls >= 300 {
 		t.Fatalf("fn called %d times; the test did not cross a chunk", calls)
 	}
+}
+
+// Age retention on a fake clock: an update goes exactly when it is MaxAge
+// old, not before.
+func TestAgeRetentionFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := memory.New(memory.Options{Retention: herald.Retention{MaxAge: time.Minute}})
+		defer s.Close()
+		a, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Second)
+		b, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30*time.Second - time.Nanosecond)
+		if last, _ := s.Last(t.Context()); last != b.ID {
+			t.Fatalf("Last = %q, want %q", last, b.ID)
+		}
+		if err := s.Replay(t.Context(), a.ID, func(herald.Update) error { return nil }); err != nil {
+			t.Fatalf("a is 1ns short of MaxAge: Replay(a) = %v, want held", err)
+		}
+		time.Sleep(time.Nanosecond)
+		if err := s.Replay(t.Context(), a.ID, func(herald.Update) error { return nil }); !errors.Is(err, herald.ErrNotHeld) {
+			t.Fatalf("a is MaxAge old: Replay(a) = %v, want ErrNotHeld", err)
+		}
+		time.Sleep(30 * time.Second)
+		if last, _ := s.Last(t.Context()); last != "" {
+			t.Fatalf("Last with everything expired = %q, want \"\"", last)
+		}
+	})
 }

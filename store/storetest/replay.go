@@ -74,10 +74,11 @@ func (s *suite) testReplayReusedID(t *testing.T) {
 }
 
 // testReplayUpToNewest: Replay stops at the newest update held when it
-// started, and Append is not blocked while Replay's fn runs.
+// started, and Append is not blocked while Replay's fn runs. The history is
+// long enough for a store that reads in chunks to need several.
 func (s *suite) testReplayUpToNewest(t *testing.T) {
 	st := s.store(t, herald.Retention{})
-	us := appendN(t, st, "upto", 30, 0)
+	us := appendConcurrently(t, st, "upto", 10, 150)
 	var more []herald.Update
 	var got []herald.Update
 	err := st.Replay(t.Context(), herald.EarliestID, func(u herald.Update) error {

@@ -204,11 +204,11 @@ func (s *suite) testClose(t *testing.T) {
 	probe := syncWatchers(t, st, w)
 
 	var (
-		mu    sync.Mutex
-		acked []herald.Update
-		wg    sync.WaitGroup
+		mu     sync.Mutex
+		acked  []herald.Update
+		wg     sync.WaitGroup
 		enough = make(chan struct{})
-		once  sync.Once
+		once   sync.Once
 	)
 	for g := range 8 {
 		wg.Go(func() {

@@ -88,6 +88,7 @@
     es.onopen = () => {
       demo.backoff = 1000;
       setState('open');
+      poll();
     };
     es.onerror = () => {
       if (demo.es !== es) return;
@@ -215,10 +216,12 @@
 
   function css(name) { return getComputedStyle(document.body).getPropertyValue(name).trim(); }
 
-  function niceMax(v) {
-    if (v <= 4) return 4;
-    const p = 10 ** Math.floor(Math.log10(v));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  // niceStep returns a round step (1, 2 or 5 times a power of ten, at least
+  // 1) such that four steps cover v.
+  function niceStep(v) {
+    const raw = Math.max(1, v / 4);
+    const p = 10 ** Math.floor(Math.log10(raw));
+    for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
     return 10 * p;
   }
 
@@ -239,7 +242,8 @@
     const bottom = h - 8;
     const right = w - 4;
     const all = [...series.subs, ...series.rate].filter((v) => v !== null);
-    const max = niceMax(Math.max(0, ...all));
+    const step = niceStep(Math.max(0, ...all));
+    const max = 4 * step;
     g.font = `11px ${css('--mono')}`;
     g.fillStyle = css('--muted');
     g.strokeStyle = css('--grid');
@@ -252,10 +256,11 @@
       g.moveTo(left, y);
       g.lineTo(right, y);
       g.stroke();
-      const v = (max * i) / 4;
-      g.fillText(Number.isInteger(v) ? String(v) : v.toFixed(1), left - 6, y);
+      g.fillText(String(step * i), left - 6, y);
     }
-    const x = (i, n) => right - ((n - 1 - i) / (points - 1)) * (right - left);
+    // The chart spans what has been measured, up to the last minute.
+    const n = series.subs.length;
+    const x = (i) => left + (n > 1 ? i / (n - 1) : 1) * (right - left);
     const y = (v) => bottom - (v / max) * (bottom - top);
     for (const [key, color] of [['rate', css('--rate')], ['subs', css('--accent')]]) {
       const s = series[key];
@@ -266,8 +271,8 @@
       let pen = false;
       s.forEach((v, i) => {
         if (v === null) { pen = false; return; }
-        if (pen) g.lineTo(x(i, s.length), y(v));
-        else g.moveTo(x(i, s.length), y(v));
+        if (pen) g.lineTo(x(i), y(v));
+        else g.moveTo(x(i), y(v));
         pen = true;
       });
       g.stroke();
@@ -278,6 +283,7 @@
     series.subs.push(subs);
     series.rate.push(rate);
     if (series.subs.length > points) { series.subs.shift(); series.rate.shift(); }
+    $('span').textContent = `last ${series.subs.length} s`;
   }
 
   async function poll() {
@@ -288,14 +294,17 @@
       const s = await res.json();
       push(s.subscribers, s.eventsPerSecond);
       $('fig-subs').textContent = String(s.subscribers);
+      $('fig-subs-label').textContent = s.subscribers === 1 ? 'subscriber' : 'subscribers';
       $('fig-rate').textContent = String(s.eventsPerSecond);
-      $('people').textContent = s.demoSubscribers === 1 ? '1 person here' : `${s.demoSubscribers} people here`;
+      const n = s.demoSubscribers;
+      $('people').textContent = n < 1 ? '' : n === 1 ? '1 person here' : `${n} people here`;
       canvas.setAttribute('aria-label',
         `Chart of the last minute: now ${s.subscribers} subscribers and ${s.eventsPerSecond} events per second.`);
     } catch {
       push(null, null);
       $('fig-subs').textContent = '–';
       $('fig-rate').textContent = '–';
+      $('people').textContent = '';
     }
     draw();
   }
@@ -354,13 +363,16 @@
   // explain asks the hub why it refused the stream: EventSource cannot tell.
   async function explain(url) {
     stopWatch();
-    status(watchState, 'the hub refused the subscription', 'error');
+    status(watchState, crossOrigin
+      ? `the hub refused the subscription, or does not allow this page's origin (${location.origin}) in --cors-origins`
+      : 'the hub refused the subscription', 'error');
     const ctl = new AbortController();
     watch.abort = ctl;
     try {
       const res = await fetch(url, { credentials: 'include', signal: ctl.signal });
       if (!res.ok) status(watchState, `${res.status}: ${(await res.text()).trim()}`, 'error');
-    } catch { /* unreachable hub, or aborted */ } finally {
+      else status(watchState, 'the stream was interrupted: press Watch to try again', 'warn');
+    } catch { /* unreachable hub, CORS, or aborted */ } finally {
       ctl.abort();
     }
   }
@@ -416,7 +428,16 @@
   // ------------------------------------------------------------------ start
 
   $('curl').textContent = `curl -N '${endpoint(`.well-known/mercure?topic=${encodeURIComponent(cfg.topic)}`).href}'`;
-  window.addEventListener('pagehide', () => { if (demo.es) demo.es.close(); stopWatch(); });
+  // Leaving the page closes its streams; coming back (from the back-forward
+  // cache) reopens the demo stream where it left off.
+  window.addEventListener('pagehide', () => {
+    if (demo.es) demo.es.close();
+    demo.es = null;
+    stopWatch();
+  });
+  window.addEventListener('pageshow', (e) => {
+    if (e.persisted && !demo.userClosed) connect();
+  });
   connect();
   poll();
 })();

@@ -1,0 +1,113 @@
+package mercure_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/herald-sse/herald/mercure"
+)
+
+// preflight sends a CORS preflight from origin for a subscription with
+// credentials and the headers a client sends.
+func (e *env) preflight(t *testing.T, suffix, origin string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodOptions, e.url+suffix, nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,last-event-id")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// TestCORS: browsers on an allowed origin may subscribe and publish with
+// credentials: preflights and responses name that origin (never "*", which
+// credentials forbid); other origins get no CORS header; "*" allows every
+// origin.
+func TestCORS(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envConfig{mode: m, cfg: mercure.Config{CORSOrigins: []string{"https://app.example", "https://admin.example"}}})
+			anyOrigin := newEnv(t, envConfig{mode: m, cfg: mercure.Config{CORSOrigins: []string{"*"}}})
+			none := newEnv(t, envConfig{mode: m})
+			for _, tc := range []struct {
+				name    string
+				env     *env
+				suffix  string
+				origin  string
+				allowed bool
+			}{
+				{"allowed origin", e, "?" + topics("t"), "https://app.example", true},
+				{"second allowed origin", e, "?" + topics("t"), "https://admin.example", true},
+				{"subscriptions API", e, "/subscriptions", "https://app.example", true},
+				{"other origin", e, "?" + topics("t"), "https://evil.example", false},
+				{"origin prefix", e, "?" + topics("t"), "https://app.example.evil.example", false},
+				{"any origin", anyOrigin, "?" + topics("t"), "https://whoever.example", true},
+				{"no origins configured", none, "?" + topics("t"), "https://app.example", false},
+			} {
+				resp := tc.env.preflight(t, tc.suffix, tc.origin)
+				h := resp.Header
+				if resp.StatusCode >= 300 {
+					t.Errorf("%s: preflight answered %s", tc.name, resp.Status)
+				}
+				if !tc.allowed {
+					if got := h.Get("Access-Control-Allow-Origin"); got != "" {
+						t.Errorf("%s: Access-Control-Allow-Origin %q for origin %s", tc.name, got, tc.origin)
+					}
+					if got := h.Get("Access-Control-Allow-Credentials"); got != "" {
+						t.Errorf("%s: Access-Control-Allow-Credentials %q for origin %s", tc.name, got, tc.origin)
+					}
+					continue
+				}
+				if got := h.Get("Access-Control-Allow-Origin"); got != tc.origin {
+					t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", tc.name, got, tc.origin)
+				}
+				if got := h.Get("Access-Control-Allow-Credentials"); got != "true" {
+					t.Errorf("%s: Access-Control-Allow-Credentials %q, want true", tc.name, got)
+				}
+				for _, hdr := range []string{"Authorization", "Last-Event-ID"} {
+					if !hasToken(h.Get("Access-Control-Allow-Headers"), hdr) {
+						t.Errorf("%s: Access-Control-Allow-Headers %q lacks %s", tc.name, h.Get("Access-Control-Allow-Headers"), hdr)
+					}
+				}
+				for _, method := range []string{"GET", "POST"} {
+					if !hasToken(h.Get("Access-Control-Allow-Methods"), method) {
+						t.Errorf("%s: Access-Control-Allow-Methods %q lacks %s", tc.name, h.Get("Access-Control-Allow-Methods"), method)
+					}
+				}
+				if !hasToken(h.Get("Vary"), "Origin") {
+					t.Errorf("%s: Vary %q lacks Origin", tc.name, h.Get("Vary"))
+				}
+			}
+
+			// The stream itself carries the CORS headers, and exposes
+			// Last-Event-ID to scripts.
+			s := e.subscribe(t, topics("t"), http.Header{"Origin": {"https://app.example"}})
+			if got := s.resp.Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
+				t.Errorf("stream: Access-Control-Allow-Origin %q", got)
+			}
+			if got := s.resp.Header.Get("Access-Control-Allow-Credentials"); got != "true" {
+				t.Errorf("stream: Access-Control-Allow-Credentials %q", got)
+			}
+			if !hasToken(s.resp.Header.Get("Access-Control-Expose-Headers"), "Last-Event-ID") {
+				t.Errorf("stream: Access-Control-Expose-Headers %q lacks Last-Event-ID", s.resp.Header.Get("Access-Control-Expose-Headers"))
+			}
+			// So does a publish answer.
+			hdr := bearer(publisherToken(t))
+			hdr.Set("Origin", "https://app.example")
+			resp, _ := e.post(t, "topic=t&data=x", hdr)
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); resp.StatusCode != http.StatusOK || got != "https://app.example" {
+				t.Errorf("publish: %s, Access-Control-Allow-Origin %q", resp.Status, got)
+			}
+		})
+	}
+}

@@ -1,0 +1,325 @@
+package mercure_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/mercure"
+	"github.com/herald-sse/herald/store/memory"
+)
+
+// TestPublishFields: every form field reaches subscribers as the protocol
+// says, and the answer is 200 text/plain with the update's id.
+func TestPublishFields(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	canonical, alternate := "https://example.com/books/1", "https://example.com/alternate/1"
+	byCanonical := e.subscribe(t, topics(canonical, sentinel), nil)
+	byAlternate := e.subscribe(t, topics(alternate, sentinel), nil)
+	private := e.subscribe(t, topics(canonical, sentinel), bearer(subscriberToken(t, alternate)))
+
+	resp, body := e.post(t, url.Values{
+		"topic": {canonical, alternate},
+		"data":  {"first line\nsecond line"},
+		"id":    {"book-1-v2"},
+		"type":  {"book.updated"},
+		"retry": {"1500"},
+	}.Encode(), bearer(publisherToken(t)))
+	if resp.StatusCode != http.StatusOK || body != "book-1-v2" {
+		t.Fatalf("publish: %s %q, want 200 with the given id as body", resp.Status, body)
+	}
+	if got := resp.Header.Get("Content-Type"); !strings.HasPrefix(got, "text/plain") {
+		t.Errorf("Content-Type %q, want text/plain", got)
+	}
+	privID := e.publish(t, url.Values{"topic": {canonical, alternate}, "data": {"secret"}, "private": {"on"}})
+
+	got := e.flush(t, byCanonical, byAlternate, private)
+	for i, name := range []string{"canonical", "alternate"} {
+		evs := got[i]
+		if len(evs) != 1 {
+			t.Errorf("subscriber of the %s topic received %q, want only the public update", name, datas(evs))
+			continue
+		}
+		ev := evs[0]
+		if ev.ID != "book-1-v2" || ev.Type != "book.updated" || ev.Retry != 1500*time.Millisecond || ev.Data != "first line\nsecond line" {
+			t.Errorf("subscriber of the %s topic received %+v", name, ev)
+		}
+	}
+	if g := ids(got[2]); !slices.Equal(g, []string{"book-1-v2", privID}) {
+		t.Errorf("authorized subscriber received %q, want the public and the private update", g)
+	}
+}
+
+// TestPublishPrivateValues: "private" is true unless given as an explicit
+// false value.
+func TestPublishPrivateValues(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	anon := e.subscribe(t, topics("t", sentinel), nil)
+	public := map[string]bool{"on": false, "1": false, "true": false, "": false, "yes": false, "false": true, "0": true, "off": true}
+	var want []string
+	for v, isPublic := range public {
+		id := e.publish(t, url.Values{"topic": {"t"}, "data": {"private=" + v}, "private": {v}})
+		if isPublic {
+			want = append(want, id)
+		}
+	}
+	got := ids(e.flush(t, anon)[0])
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("anonymous subscriber received %q, want only the updates with private=false/0/off %q", got, want)
+	}
+}
+
+// TestPublishGeneratedIDs: without an id the hub generates one, unique,
+// increasing, in the urn:herald form, and sends it as the event id.
+func TestPublishGeneratedIDs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{store: memory.Options{Instance: "gen"}})
+	s := e.subscribe(t, topics("t"), nil)
+	var last uint64
+	for i := range 5 {
+		id := e.publishData(t, fmt.Sprint(i), "t")
+		inst, seq, ok := herald.ParseID(id)
+		if !ok || inst != "gen" || seq <= last {
+			t.Fatalf("generated id %q: instance %q seq %d (previous %d)", id, inst, seq, last)
+		}
+		last = seq
+		if ev := s.next(t); ev.ID != id || ev.Data != fmt.Sprint(i) {
+			t.Fatalf("received %+v, want id %q", ev, id)
+		}
+	}
+}
+
+// TestPublishBadRequest: each invalid update gets a 400 whose message says
+// what is wrong, and nothing is stored.
+func TestPublishBadRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{cfg: mercure.Config{MaxTopics: 3}})
+	for _, tc := range []struct {
+		name, body, wantMsg string
+	}{
+		{"no topic", "data=x", "topic"},
+		{"empty body", "", "topic"},
+		{"empty topic", "topic=&data=x", "topic"},
+		{"topic with LF", "topic=a%0Ab", "control"},
+		{"topic with NUL", "topic=a%00b", "control"},
+		{"topic with C1 control", "topic=a%C2%85b", "control"},
+		{"topic not UTF-8", "topic=a%FF", "UTF-8"},
+		{"topic too long", "topic=" + strings.Repeat("t", herald.MaxTopicLength+1), "limit"},
+		{"second topic bad", "topic=ok&topic=a%01", "control"},
+		{"too many topics", "topic=a&topic=b&topic=c&topic=d", "too many"},
+		{"id with LF", "topic=t&id=a%0Ab", "id"},
+		{"id with CR", "topic=t&id=a%0Db", "id"},
+		{"id with NUL", "topic=t&id=a%00b", "id"},
+		{"id starting with #", "topic=t&id=%23frag", "'#'"},
+		{"id too long", "topic=t&id=" + strings.Repeat("i", herald.MaxIDLength+1), "id"},
+		{"id earliest", "topic=t&id=earliest", "reserved"},
+		{"id in the hub's namespace", "topic=t&id=urn:herald:x:1", "reserved"},
+		{"type with LF", "topic=t&type=a%0Ab", "type"},
+		{"type with CR", "topic=t&type=a%0Db", "type"},
+		{"retry not a number", "topic=t&retry=soon", "retry"},
+		{"retry negative", "topic=t&retry=-1", "retry"},
+		{"retry fractional", "topic=t&retry=1.5", "retry"},
+		{"retry with sign", "topic=t&retry=%2B5", "retry"},
+		{"retry with unit", "topic=t&retry=5s", "retry"},
+		{"retry overflow", "topic=t&retry=99999999999999999999", "retry"},
+		{"duplicate data", "topic=t&data=a&data=b", "data"},
+		{"duplicate id", "topic=t&id=a&id=b", "id"},
+		{"duplicate type", "topic=t&type=a&type=b", "type"},
+		{"duplicate retry", "topic=t&retry=1&retry=2", "retry"},
+		{"duplicate private", "topic=t&private=on&private=on", "private"},
+		{"malformed form", "topic=%zz", "malformed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := e.post(t, tc.body, bearer(publisherToken(t)))
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("POST %q: %s %q, want 400", tc.body, resp.Status, body)
+			}
+			if mt := mediaType(resp); mt != "text/plain" {
+				t.Errorf("Content-Type %q, want text/plain", resp.Header.Get("Content-Type"))
+			}
+			if !strings.Contains(body, tc.wantMsg) {
+				t.Errorf("message %q does not mention %q", body, tc.wantMsg)
+			}
+		})
+	}
+	if last, _ := e.store.Last(context.Background()); last != "" {
+		t.Errorf("refused publishes stored an update: last id %q", last)
+	}
+}
+
+// TestPublishBodyLimit: a body over Config.MaxBodyBytes gets a 413; one at
+// the limit is accepted.
+func TestPublishBodyLimit(t *testing.T) {
+	t.Parallel()
+	const limit = 256
+	e := newEnv(t, envConfig{cfg: mercure.Config{MaxBodyBytes: limit}})
+	at := "topic=t&data=" + strings.Repeat("x", limit-len("topic=t&data="))
+	if resp, body := e.post(t, at, bearer(publisherToken(t))); resp.StatusCode != http.StatusOK {
+		t.Errorf("a %d-byte body: %s %q, want 200", len(at), resp.Status, body)
+	}
+	resp, body := e.post(t, at+"y", bearer(publisherToken(t)))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a %d-byte body: %s %q, want 413", len(at)+1, resp.Status, body)
+	}
+	if !strings.Contains(body, fmt.Sprint(limit)) {
+		t.Errorf("413 message %q does not give the limit", body)
+	}
+}
+
+// TestPublishContentType: only form-encoded bodies are accepted.
+func TestPublishContentType(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	for ct, want := range map[string]int{
+		"application/x-www-form-urlencoded":                http.StatusOK,
+		"application/x-www-form-urlencoded; charset=utf-8": http.StatusOK,
+		"Application/X-WWW-Form-Urlencoded":                http.StatusOK,
+		"text/plain":                                       http.StatusUnsupportedMediaType,
+		"application/json":                                 http.StatusUnsupportedMediaType,
+		"multipart/form-data; boundary=x":                  http.StatusUnsupportedMediaType,
+		"not a media type;;":                               http.StatusUnsupportedMediaType,
+	} {
+		hdr := bearer(publisherToken(t))
+		hdr.Set("Content-Type", ct)
+		resp, body := e.post(t, "topic=t&data=x", hdr)
+		if resp.StatusCode != want {
+			t.Errorf("Content-Type %q: %s %q, want %d", ct, resp.Status, body, want)
+		}
+	}
+}
+
+// TestPublishUnauthorized: a publish without a usable token gets a 401 that
+// says why, with a WWW-Authenticate challenge, and stores nothing.
+func TestPublishUnauthorized(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	expired, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"mercure": map[string]any{"publish": []string{"*"}},
+		"exp":     time.Now().Add(-time.Minute).Unix(),
+	}).SignedString(pubKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		hdr  http.Header
+	}{
+		{"no token", nil},
+		{"not a bearer", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}},
+		{"empty bearer", http.Header{"Authorization": {"Bearer "}}},
+		{"garbage", bearer("not.a.jwt")},
+		{"bad signature", bearer(sign(t, []byte("another secret"), auth.Grant{Publish: []string{"*"}}))},
+		{"subscriber key", bearer(sign(t, subKey, auth.Grant{Publish: []string{"*"}}))},
+		{"expired", bearer(expired)},
+		{"alg none", bearer(noneToken(t, map[string]any{"mercure": map[string]any{"publish": []string{"*"}}}))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := e.post(t, "topic=t&data=x", tc.hdr)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("%s, want 401 (%q)", resp.Status, body)
+			}
+			if resp.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without a WWW-Authenticate header")
+			}
+			if strings.TrimSpace(body) == "" {
+				t.Error("401 without a message")
+			}
+		})
+	}
+	if last, _ := e.store.Last(context.Background()); last != "" {
+		t.Errorf("unauthorized publishes stored an update: last id %q", last)
+	}
+}
+
+// noneToken builds an unsigned token (alg "none") with claims.
+func noneToken(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims(claims)).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestPublishForbidden: a valid token whose mercure.publish claim does not
+// select every topic of the update, or an update to the hub's own reserved
+// topics, gets a 403.
+func TestPublishForbidden(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	books := sign(t, pubKey, auth.Grant{Publish: []string{"https://example.com/books/{id}"}})
+	all := publisherToken(t)
+	for _, tc := range []struct {
+		name, token string
+		topics      []string
+		want        int
+	}{
+		{"claim selects the topic", books, []string{"https://example.com/books/1"}, http.StatusOK},
+		{"claim does not select the topic", books, []string{"https://example.com/authors/1"}, http.StatusForbidden},
+		{"claim selects only one of the topics", books, []string{"https://example.com/books/1", "https://example.com/authors/1"}, http.StatusForbidden},
+		{"no publish claim", sign(t, pubKey, auth.Grant{Subscribe: []string{"*"}}), []string{"t"}, http.StatusForbidden},
+		{"empty publish claim", sign(t, pubKey, auth.Grant{Publish: []string{}}), []string{"t"}, http.StatusForbidden},
+		{"reserved path", all, []string{"/.well-known/mercure/subscriptions/t/urn:uuid:x"}, http.StatusForbidden},
+		{"reserved hub path", all, []string{mercure.Path}, http.StatusForbidden},
+		{"reserved path in a URL", all, []string{"https://example.com/.well-known/mercure/subscriptions/t/x"}, http.StatusForbidden},
+		{"reserved alternate topic", all, []string{"t", "/.well-known/mercure/subscriptions/t/x"}, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := e.post(t, url.Values{"topic": tc.topics, "data": {"x"}}.Encode(), bearer(tc.token))
+			if resp.StatusCode != tc.want {
+				t.Fatalf("publish to %q: %s %q, want %d", tc.topics, resp.Status, body, tc.want)
+			}
+			if tc.want == http.StatusForbidden && strings.TrimSpace(body) == "" {
+				t.Error("403 without a message")
+			}
+		})
+	}
+}
+
+// TestPublishCookieCSRF: a token sent in the mercureAuthorization cookie
+// may publish only from the hub's own origin or an allowed one; a web page
+// elsewhere gets a 403 even though the browser sent the cookie.
+func TestPublishCookieCSRF(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{cfg: mercure.Config{CORSOrigins: []string{"https://app.example"}}})
+	cookie := (&http.Cookie{Name: auth.CookieName, Value: publisherToken(t)}).String()
+	for _, tc := range []struct {
+		name string
+		hdr  http.Header
+		want int
+	}{
+		{"no origin (not a browser)", http.Header{}, http.StatusOK},
+		{"allowed origin", http.Header{"Origin": {"https://app.example"}}, http.StatusOK},
+		{"same origin", http.Header{"Origin": {e.ts.URL}}, http.StatusOK},
+		{"foreign origin", http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
+		{"foreign referer", http.Header{"Referer": {"https://evil.example/page"}}, http.StatusForbidden},
+		{"null origin", http.Header{"Origin": {"null"}}, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.hdr.Set("Cookie", cookie)
+			resp, body := e.post(t, "topic=t&data=x", tc.hdr)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s %q, want %d", resp.Status, body, tc.want)
+			}
+		})
+	}
+	// The same foreign origin may publish with a token in the header: a
+	// page can only send that if it holds the token.
+	hdr := bearer(publisherToken(t))
+	hdr.Set("Origin", "https://evil.example")
+	if resp, body := e.post(t, "topic=t&data=x", hdr); resp.StatusCode != http.StatusOK {
+		t.Errorf("header token from a foreign origin: %s %q, want 200", resp.Status, body)
+	}
+}

@@ -1,0 +1,220 @@
+package mercure_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/sse"
+	"github.com/herald-sse/herald/store/memory"
+)
+
+// TestResume: Last-Event-ID (header, else the lastEventID query parameter)
+// replays the events after that id, then live events follow; the response's
+// Last-Event-ID header names the id asked for when history holds it, and
+// "earliest" when it does not or when everything was asked for.
+func TestResume(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envConfig{mode: m})
+			var published []string
+			for i := range 5 {
+				published = append(published, e.publishData(t, fmt.Sprint(i), "t"))
+			}
+			chosen := e.publish(t, url.Values{"topic": {"t"}, "data": {"5"}, "id": {"chosen-id"}})
+			published = append(published, chosen)
+			q := topics("t")
+			// after is the index in published of the id resumed from (-1:
+			// none held); the replay is what follows it.
+			for _, tc := range []struct {
+				name       string
+				query      string
+				hdr        func() http.Header
+				wantHeader func() string
+				after      int
+			}{
+				{"header", q, func() http.Header { return http.Header{"Last-Event-ID": {published[1]}} }, func() string { return published[1] }, 1},
+				{"query", q + "&lastEventID=" + url.QueryEscape(published[3]), nil, func() string { return published[3] }, 3},
+				{"header wins over query", q + "&lastEventID=" + url.QueryEscape(published[3]), func() http.Header { return http.Header{"Last-Event-ID": {published[0]}} }, func() string { return published[0] }, 0},
+				{"publisher-chosen id", q, func() http.Header { return http.Header{"Last-Event-ID": {chosen}} }, func() string { return chosen }, 5},
+				{"newest", q, func() http.Header { return http.Header{"Last-Event-ID": {published[len(published)-1]}} }, func() string { return published[len(published)-1] }, -2},
+				{"earliest", q, func() http.Header { return http.Header{"Last-Event-ID": {herald.EarliestID}} }, func() string { return herald.EarliestID }, -1},
+				{"earliest in the query", q + "&lastEventID=earliest", nil, func() string { return herald.EarliestID }, -1},
+				{"unknown id", q, func() http.Header { return http.Header{"Last-Event-ID": {"never-published"}} }, func() string { return herald.EarliestID }, -2},
+				{"another store's id", q, func() http.Header { return http.Header{"Last-Event-ID": {herald.FormatID("elsewhere", 2)}} }, func() string { return herald.EarliestID }, -2},
+			} {
+				var hdr http.Header
+				if tc.hdr != nil {
+					hdr = tc.hdr()
+				}
+				var want []string
+				switch tc.after {
+				case -1: // everything
+					want = slices.Clone(published)
+				case -2: // nothing
+				default:
+					want = slices.Clone(published[tc.after+1:])
+				}
+				wantHeader := tc.wantHeader()
+				s := e.subscribe(t, tc.query, hdr)
+				if got := s.resp.Header.Get("Last-Event-ID"); got != wantHeader {
+					t.Errorf("%s: response Last-Event-ID %q, want %q", tc.name, got, wantHeader)
+				}
+				live := e.publishData(t, "live "+tc.name, "t")
+				published = append(published, live)
+				want = append(want, live)
+				if got := ids(s.until(t, live)); !slices.Equal(got, want) {
+					t.Errorf("%s: received %q, want %q", tc.name, got, want)
+				}
+				s.close()
+			}
+		})
+	}
+}
+
+// TestResumeFiltersPrivate: replayed history holds only what the subscriber
+// may see: its topics, and private updates only if its token allows them.
+func TestResumeFiltersPrivate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	const book1, book2, author = "https://example.com/books/1", "https://example.com/books/2", "https://example.com/authors/1"
+	var all []struct{ data, id string }
+	add := func(data string, private bool, topics ...string) {
+		f := url.Values{"topic": topics, "data": {data}}
+		if private {
+			f.Set("private", "on")
+		}
+		all = append(all, struct{ data, id string }{data, e.publish(t, f)})
+	}
+	add("public book1", false, book1)
+	add("private book1", true, book1)
+	add("private book2", true, book2)
+	add("public author", false, author)
+	add("private author", true, author)
+	add("private alternate book1", true, author, book1)
+
+	for _, tc := range []struct {
+		name string
+		hdr  http.Header
+		want []string
+	}{
+		{"anonymous", http.Header{}, []string{"public book1", "public author"}},
+		{"book1", bearer(subscriberToken(t, book1)), []string{"public book1", "private book1", "public author", "private alternate book1"}},
+		{"books", bearer(subscriberToken(t, "https://example.com/books/{id}")), []string{"public book1", "private book1", "private book2", "public author", "private alternate book1"}},
+	} {
+		tc.hdr.Set("Last-Event-ID", herald.EarliestID)
+		s := e.subscribe(t, topics("https://example.com/books/{id}", author, sentinel), tc.hdr)
+		if got := withoutSentinels(e.flush(t, s)[0]); !slices.Equal(got, tc.want) {
+			t.Errorf("%s replayed %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// The same with a selector narrower than the token.
+	hdr := bearer(subscriberToken(t, "*"))
+	hdr.Set("Last-Event-ID", all[0].id)
+	s := e.subscribe(t, topics(book1, sentinel), hdr)
+	if got, want := withoutSentinels(e.flush(t, s)[0]), []string{"private book1", "private alternate book1"}; !slices.Equal(got, want) {
+		t.Errorf("selector %q replayed %q, want %q", book1, got, want)
+	}
+}
+
+// withoutSentinels returns the data of evs, earlier sentinels (replayed
+// from history) left out.
+func withoutSentinels(evs []sse.Event) []string {
+	var out []string
+	for _, d := range datas(evs) {
+		if d != "sentinel" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// gapData is the data of a hub.GapEventType event.
+type gapData struct {
+	LastEventID string `json:"lastEventID"`
+}
+
+// TestGapEvent: with gapEvent=1, a subscriber resuming from an id history
+// does not hold first gets a hub.GapEventType event naming that id (a
+// browser cannot read the Last-Event-ID response header); it does not when
+// history holds the id, or when it did not ask.
+func TestGapEvent(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			// History keeps only the last few updates.
+			e := newEnv(t, envConfig{mode: m, store: memory.Options{Retention: herald.Retention{MaxCount: 3}}})
+			var published []string
+			for i := range 10 {
+				published = append(published, e.publishData(t, fmt.Sprint(i), "t"))
+			}
+			trimmed := published[0]
+			foreign := herald.FormatID("another-instance", 9)
+			const held = "held" // the last but one id published
+			for _, tc := range []struct {
+				name, query, last string
+				wantGap           bool
+			}{
+				{"trimmed id", "gapEvent=1", trimmed, true},
+				{"another store's id", "gapEvent=1", foreign, true},
+				{"unknown id, gapEvent=true", "gapEvent=true", "never-published", true},
+				{"held id", "gapEvent=1", held, false},
+				{"earliest", "gapEvent=1", herald.EarliestID, false}, // replays what is held: checked below
+				{"trimmed id, not asked", "", trimmed, false},
+				{"trimmed id, gapEvent=0", "gapEvent=0", trimmed, false},
+			} {
+				var wantReplay []string
+				if tc.last == held {
+					tc.last = published[len(published)-2]
+					wantReplay = published[len(published)-1:]
+				}
+				hdr := http.Header{"Last-Event-ID": {tc.last}}
+				q := topics("t")
+				if tc.query != "" {
+					q += "&" + tc.query
+				}
+				s := e.subscribe(t, q, hdr)
+				live := e.publishData(t, "live "+tc.name, "t")
+				published = append(published, live)
+				evs := s.until(t, live)
+				if tc.wantGap {
+					if s.resp.Header.Get("Last-Event-ID") != herald.EarliestID {
+						t.Errorf("%s: response Last-Event-ID %q, want earliest", tc.name, s.resp.Header.Get("Last-Event-ID"))
+					}
+					if evs[0].Type != hub.GapEventType {
+						t.Errorf("%s: first event %+v, want a %q event", tc.name, evs[0], hub.GapEventType)
+						continue
+					}
+					var d gapData
+					if err := json.Unmarshal([]byte(evs[0].Data), &d); err != nil || d.LastEventID != tc.last {
+						t.Errorf("%s: gap event data %q (%v), want {\"lastEventID\": %q}", tc.name, evs[0].Data, err, tc.last)
+					}
+					evs = evs[1:]
+				}
+				for _, ev := range evs {
+					if ev.Type == hub.GapEventType {
+						t.Errorf("%s: unexpected gap event %+v", tc.name, ev)
+					}
+				}
+				if tc.last == herald.EarliestID {
+					if len(evs) < 2 || evs[len(evs)-1].ID != live {
+						t.Errorf("%s: received %q", tc.name, ids(evs))
+					}
+					s.close()
+					continue
+				}
+				want := append(slices.Clone(wantReplay), live)
+				if got := ids(evs); !slices.Equal(got, want) {
+					t.Errorf("%s: received %q, want %q", tc.name, got, want)
+				}
+				s.close()
+			}
+		})
+	}
+}

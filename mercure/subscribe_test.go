@@ -1,0 +1,226 @@
+package mercure_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/mercure"
+	"github.com/herald-sse/herald/sse"
+	"github.com/herald-sse/herald/store/memory"
+)
+
+// transcript renders what a subscriber saw, to compare modes byte for byte.
+func transcript(evs []sse.Event) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = fmt.Sprintf("id=%q type=%q retry=%v data=%q", ev.ID, ev.Type, ev.Retry, ev.Data)
+	}
+	return out
+}
+
+// TestSubscribe checks topic selection (exact, URI template, "*", several
+// selectors, an update with several topics delivered once), the fields of
+// each event and the stream's response headers, on each of the three
+// delivery paths, and that the three deliver exactly the same thing.
+func TestSubscribe(t *testing.T) {
+	const (
+		book1   = "https://example.com/books/1"
+		book2   = "https://example.com/books/2"
+		author7 = "https://example.com/authors/7"
+		review  = "https://example.com/books/1/reviews"
+	)
+	subs := []struct {
+		name      string
+		selectors []string
+		want      []string // data of the updates it must receive, in order
+	}{
+		{"exact", []string{book1, sentinel}, []string{"b1", "multi"}},
+		{"template", []string{"https://example.com/books/{id}", sentinel}, []string{"b1", "b2\nline two", "multi"}},
+		{"all", []string{"*"}, []string{"b1", "b2\nline two", "a7", "multi", "review"}},
+		{"several", []string{book1, "https://example.com/authors/{id}", sentinel}, []string{"b1", "a7", "multi"}},
+		{"overlapping", []string{book1, "https://example.com/books/{id}", "*", sentinel}, []string{"b1", "b2\nline two", "a7", "multi", "review"}},
+	}
+	var mu sync.Mutex
+	got := map[string][]string{} // mode -> transcript of every subscriber
+	t.Run("modes", func(t *testing.T) {
+		for _, m := range modes {
+			t.Run(m.name, func(t *testing.T) {
+				t.Parallel()
+				// A fixed instance id makes the generated ids, and so the
+				// transcripts, the same in every mode.
+				e := newEnv(t, envConfig{mode: m, store: memory.Options{Instance: "modes"}})
+				var all []string
+				streams := make([]*stream, len(subs))
+				for i, sub := range subs {
+					streams[i] = e.subscribe(t, topics(sub.selectors...), nil)
+					h := streams[i].resp.Header
+					for _, kv := range [][2]string{
+						{"Content-Type", "text/event-stream; charset=utf-8"},
+						{"Cache-Control", "no-store"},
+						{"X-Accel-Buffering", "no"},
+						{"Last-Event-ID", herald.EarliestID}, // the hub is empty
+					} {
+						k, want := kv[0], kv[1]
+						if got := h.Get(k); got != want {
+							t.Errorf("%s: response header %s = %q, want %q", sub.name, k, got, want)
+						}
+						all = append(all, k+": "+h.Get(k))
+					}
+				}
+				pub := []url.Values{
+					{"topic": {book1}, "data": {"b1"}, "type": {"book.updated"}, "retry": {"2500"}},
+					{"topic": {book2}, "data": {"b2\nline two"}},
+					{"topic": {author7}, "data": {"a7"}},
+					{"topic": {"urn:other", book1, book2}, "data": {"multi"}},
+					{"topic": {review}, "data": {"review"}},
+				}
+				idOf := map[string]string{} // data -> id
+				for _, f := range pub {
+					idOf[f.Get("data")] = e.publish(t, f)
+				}
+				for i, evs := range e.flush(t, streams...) {
+					sub := subs[i]
+					if got := datas(evs); !slices.Equal(got, sub.want) {
+						t.Errorf("%s %v received %q, want %q", sub.name, sub.selectors, got, sub.want)
+						continue
+					}
+					for _, ev := range evs {
+						if ev.ID != idOf[ev.Data] {
+							t.Errorf("%s: event %q has id %q, want the published id %q", sub.name, ev.Data, ev.ID, idOf[ev.Data])
+						}
+						wantType, wantRetry := "message", time.Duration(0)
+						if ev.Data == "b1" {
+							wantType, wantRetry = "book.updated", 2500*time.Millisecond
+						}
+						if ev.Type != wantType || ev.Retry != wantRetry {
+							t.Errorf("%s: event %q has type %q retry %v, want %q %v", sub.name, ev.Data, ev.Type, ev.Retry, wantType, wantRetry)
+						}
+					}
+					all = append(all, transcript(evs)...)
+				}
+
+				// Once the hub holds history, a fresh subscriber is told the
+				// newest id.
+				newest := e.publishData(t, "newest", "urn:test:unwatched")
+				s := e.subscribe(t, topics(book1), nil)
+				if got := s.resp.Header.Get("Last-Event-ID"); got != newest {
+					t.Errorf("Last-Event-ID of a fresh subscription = %q, want the newest id %q", got, newest)
+				}
+				all = append(all, "Last-Event-ID: "+s.resp.Header.Get("Last-Event-ID"))
+				mu.Lock()
+				got[m.name] = all
+				mu.Unlock()
+			})
+		}
+	})
+	ref := got[modes[0].name]
+	for _, m := range modes[1:] {
+		if g, ok := got[m.name]; ok && !slices.Equal(g, ref) {
+			t.Errorf("%s delivered differently from %s:\n%s\nvs\n%s", m.name, modes[0].name, strings.Join(g, "\n"), strings.Join(ref, "\n"))
+		}
+	}
+}
+
+// TestSubscribeBadRequest: a subscription the hub cannot serve gets a 400
+// with a plain-text message saying what is wrong, and no stream.
+func TestSubscribeBadRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{cfg: mercure.Config{MaxTopics: 3, MaxSelectorLength: 40}})
+	for _, tc := range []struct {
+		name, query, wantMsg string
+	}{
+		{"no topic", "", "topic"},
+		{"empty topic", "topic=", "topic"},
+		{"too many selectors", topics("a", "b", "c", "d"), "too many"},
+		{"selector too long", topics(strings.Repeat("x", 41)), "limit"},
+		{"control character", "topic=a%01b", "control"},
+		{"DEL", "topic=a%7Fb", "control"},
+		{"not UTF-8", "topic=a%FFb", "UTF-8"},
+		{"bad template", topics("https://example.com/{id"), "template"},
+		{"lastEventID with LF", topics("a") + "&lastEventID=x%0Ay", "Last-Event-ID"},
+		{"lastEventID with NUL", topics("a") + "&lastEventID=x%00y", "Last-Event-ID"},
+		{"lastEventID too long", topics("a") + "&lastEventID=" + strings.Repeat("i", herald.MaxIDLength+1), "Last-Event-ID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := e.getText(t, "?"+tc.query, nil)
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("GET ?%s: %s, want 400", tc.query, resp.Status)
+			}
+			if mt := mediaType(resp); mt != "text/plain" {
+				t.Errorf("Content-Type %q, want text/plain", resp.Header.Get("Content-Type"))
+			}
+			if !strings.Contains(strings.ToLower(body), strings.ToLower(tc.wantMsg)) {
+				t.Errorf("message %q does not mention %q", body, tc.wantMsg)
+			}
+			if resp.Header.Get("Last-Event-ID") != "" {
+				t.Errorf("an error response carries Last-Event-ID %q", resp.Header.Get("Last-Event-ID"))
+			}
+		})
+	}
+	if n := e.hub.Subscribers(); n != 0 {
+		t.Errorf("%d subscribers registered by refused requests", n)
+	}
+}
+
+// TestSubscribeDuplicateSelectors: a selector given twice is one selector;
+// the update is still delivered once.
+func TestSubscribeDuplicateSelectors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	s := e.subscribe(t, topics("a", "a", "{x}", sentinel), nil)
+	id := e.publishData(t, "once", "a")
+	if got := ids(e.flush(t, s)[0]); !slices.Equal(got, []string{id}) {
+		t.Errorf("received %q, want [%q] once", got, id)
+	}
+}
+
+// TestHeadOpensNoStream: a HEAD request on the hub's URL is answered at
+// once without opening a stream (a HEAD response has no body to stream in),
+// and the client's connection stays usable for the next request, on every
+// delivery path.
+func TestHeadOpensNoStream(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envConfig{mode: m})
+			// One connection only, so the GET must reuse the HEAD's.
+			tr := e.client.Transport.(*http.Transport).Clone()
+			tr.MaxConnsPerHost = 1
+			client := &http.Client{Transport: tr}
+			defer tr.CloseIdleConnections()
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodHead, e.url+"?"+topics("a"), nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("HEAD: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("HEAD: %s, want 200 or 405", resp.Status)
+			}
+			req, _ = http.NewRequestWithContext(ctx, http.MethodGet, e.ts.URL+"/nowhere", nil)
+			resp, err = client.Do(req)
+			if err != nil {
+				t.Fatalf("GET after HEAD on the same connection: %v", err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET /nowhere after HEAD: %s, want 404", resp.Status)
+			}
+			if n := e.hub.Subscribers(); n != 0 {
+				t.Errorf("%d subscribers after a HEAD request", n)
+			}
+		})
+	}
+}

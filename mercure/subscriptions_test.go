@@ -1,0 +1,258 @@
+package mercure_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/mercure"
+	"github.com/herald-sse/herald/sse"
+)
+
+// subscriptionsTemplate selects every subscription event, as the protocol
+// draft suggests subscribing to them.
+const subscriptionsTemplate = "/.well-known/mercure/subscriptions{/topic}{/subscriber}"
+
+// subscription is the JSON-LD of one subscription (draft-dunglas-mercure,
+// "Active Subscriptions").
+type subscription struct {
+	Context     string          `json:"@context"`
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Topic       string          `json:"topic"`
+	Subscriber  string          `json:"subscriber"`
+	Active      bool            `json:"active"`
+	Payload     json.RawMessage `json:"payload"`
+	LastEventID string          `json:"lastEventID"`
+}
+
+type subscriptionCollection struct {
+	Context       string         `json:"@context"`
+	ID            string         `json:"id"`
+	Type          string         `json:"type"`
+	LastEventID   string         `json:"lastEventID"`
+	Subscriptions []subscription `json:"subscriptions"`
+}
+
+// subscriptionEvents parses the subscription events among evs, sentinels
+// left out.
+func subscriptionEvents(t *testing.T, evs []sse.Event) []subscription {
+	t.Helper()
+	var out []subscription
+	for _, ev := range evs {
+		if ev.Data == "sentinel" {
+			continue
+		}
+		var s subscription
+		if err := json.Unmarshal([]byte(ev.Data), &s); err != nil {
+			t.Fatalf("subscription event %q: %v", ev.Data, err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestSubscriptionEvents: with Config.Subscriptions, each subscriber's
+// connection and disconnection are published as private updates on
+// /.well-known/mercure/subscriptions/{topic}/{subscriber}, which a
+// subscriber to the URI template the protocol draft documents receives, and
+// the subscriptions API lists the active ones at those ids.
+func TestSubscriptionEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{cfg: mercure.Config{Subscriptions: true}})
+	observerToken := subscriberToken(t, subscriptionsTemplate)
+	observer := e.subscribe(t, topics(subscriptionsTemplate, sentinel), bearer(observerToken))
+	anonymous := e.subscribe(t, topics(subscriptionsTemplate, sentinel), nil)
+	e.flush(t, observer, anonymous) // the subscription events of these two
+
+	const selector, other = "https://example.com/books/{id}", "urn:isbn:0451450523"
+	ctx, cancel := context.WithCancel(context.Background())
+	resp := e.get(t, ctx, "?"+topics(selector, other), bearer(sign(t, subKey, auth.Grant{Subscribe: []string{"x"}, Payload: map[string]any{"user": "alice"}})))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("subscribe: %s", resp.Status)
+	}
+	subscriber := startStream(t, resp, cancel)
+
+	got := e.flush(t, observer, anonymous)
+	if len(got[1]) != 0 {
+		t.Errorf("an anonymous subscriber received the private subscription events %q", datas(got[1]))
+	}
+	opened := map[string]subscription{} // by topic
+	subscriberID := ""
+	for _, s := range subscriptionEvents(t, got[0]) {
+		opened[s.Topic] = s
+		if s.Topic == selector {
+			subscriberID = s.Subscriber
+		}
+	}
+	if !strings.HasPrefix(subscriberID, "urn:uuid:") {
+		t.Fatalf("subscriber id %q, want a urn:uuid (events %q)", subscriberID, datas(got[0]))
+	}
+	for _, sel := range []string{selector, other} {
+		s, ok := opened[sel]
+		if !ok {
+			t.Errorf("no subscription event for selector %q (received %q)", sel, datas(got[0]))
+			continue
+		}
+		if !strings.HasPrefix(s.ID, mercure.Path+"/subscriptions/") || !strings.HasSuffix(s.ID, "/"+url.QueryEscape(subscriberID)) ||
+			s.Type != "Subscription" || s.Subscriber != subscriberID || !s.Active || s.Context == "" {
+			t.Errorf("subscription event %+v, want id .../subscriptions/{topic}/{subscriber}, type Subscription, active, an @context", s)
+		}
+		if string(s.Payload) != `{"user":"alice"}` {
+			t.Errorf("subscription event payload %s, want the token's mercure.payload", s.Payload)
+		}
+	}
+
+	// The API.
+	api := func(path string, hdr http.Header) (*http.Response, string) {
+		return e.getText(t, "/subscriptions"+path, hdr)
+	}
+	resp, body := api("", bearer(observerToken))
+	if resp.StatusCode != http.StatusOK || mediaType(resp) != "application/ld+json" {
+		t.Fatalf("GET subscriptions: %s %s %q", resp.Status, resp.Header.Get("Content-Type"), body)
+	}
+	var all subscriptionCollection
+	if err := json.Unmarshal([]byte(body), &all); err != nil {
+		t.Fatalf("GET subscriptions: %v in %q", err, body)
+	}
+	if all.Type != "Subscriptions" || all.ID != mercure.Path+"/subscriptions" || all.LastEventID == "" || all.Context == "" {
+		t.Errorf("collection %+v", all)
+	}
+	var listed []string
+	for _, s := range all.Subscriptions {
+		if s.Subscriber == subscriberID {
+			listed = append(listed, s.Topic)
+		}
+	}
+	slices.Sort(listed)
+	if !slices.Equal(listed, []string{selector, other}) {
+		t.Errorf("collection lists %q for the subscriber, want both its selectors", listed)
+	}
+	for _, sel := range []string{selector, other} {
+		s, ok := opened[sel]
+		if !ok {
+			continue
+		}
+		// Each subscription's id is where the API serves it.
+		resp, body := e.getText(t, strings.TrimPrefix(s.ID, mercure.Path), bearer(observerToken))
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s %q, want the subscription to %q", s.ID, resp.Status, body, sel)
+			continue
+		}
+		var one subscription
+		if err := json.Unmarshal([]byte(body), &one); err != nil || one.ID != s.ID || one.Topic != sel || !one.Active || one.Subscriber != subscriberID || one.LastEventID == "" {
+			t.Errorf("GET %s: %q (%v)", s.ID, body, err)
+		}
+	}
+	resp, body = api("/"+url.QueryEscape(selector), bearer(observerToken))
+	var byTopic subscriptionCollection
+	if err := json.Unmarshal([]byte(body), &byTopic); resp.StatusCode != http.StatusOK || err != nil ||
+		len(byTopic.Subscriptions) != 1 || byTopic.Subscriptions[0].Topic != selector {
+		t.Errorf("GET subscriptions/{topic}: %s %q (%v)", resp.Status, body, err)
+	}
+	for _, path := range []string{
+		"/" + url.QueryEscape(selector) + "/" + url.QueryEscape("urn:uuid:00000000-0000-4000-8000-000000000000"),
+		"/unknown/" + url.QueryEscape(subscriberID),
+	} {
+		if resp, body := api(path, bearer(observerToken)); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET subscriptions%s: %s %q, want 404", path, resp.Status, body)
+		}
+	}
+	if resp, body := api("", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET subscriptions without a token: %s %q, want 401", resp.Status, body)
+	}
+	if resp, body := api("", bearer(publisherToken(t))); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET subscriptions with a publisher token: %s %q, want 401", resp.Status, body)
+	}
+	// A token that selects no subscription sees none.
+	resp, body = api("", bearer(subscriberToken(t, "https://example.com/other")))
+	var none subscriptionCollection
+	if err := json.Unmarshal([]byte(body), &none); resp.StatusCode != http.StatusOK || err != nil || len(none.Subscriptions) != 0 {
+		t.Errorf("GET subscriptions with a token selecting none of them: %s %q", resp.Status, body)
+	}
+
+	// Disconnecting is announced too, and ends the listing.
+	subscriber.close()
+	closed := map[string]bool{}
+	for len(closed) < len(opened) {
+		ev := observer.next(t)
+		for _, s := range subscriptionEvents(t, []sse.Event{ev}) {
+			if s.Subscriber != subscriberID || s.Active {
+				t.Errorf("after disconnection: subscription event %+v, want active false for %s", s, subscriberID)
+			}
+			closed[s.Topic] = true
+		}
+	}
+	resp, body = api("", bearer(observerToken))
+	if strings.Contains(body, url.QueryEscape(subscriberID)) {
+		t.Errorf("GET subscriptions after disconnection still lists the subscriber: %q", body)
+	}
+}
+
+// TestSubscriptionIDsEscapeSpaces: a selector may hold a space (topics
+// may); the id of its subscription must still be one that a subscriber to
+// the documented URI template receives, and one that the API serves.
+//
+// The subscription id is built with url.QueryEscape, which writes a space as
+// "+": a {/topic} template expansion never produces "+" (it writes %20), and
+// the API decodes path segments with url.PathUnescape, which leaves "+" as
+// is, so the subscription is neither announced to the template's
+// subscribers nor found at its own id.
+func TestSubscriptionIDsEscapeSpaces(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{cfg: mercure.Config{Subscriptions: true}})
+	observerToken := subscriberToken(t, subscriptionsTemplate)
+	observer := e.subscribe(t, topics(subscriptionsTemplate, sentinel), bearer(observerToken))
+	e.flush(t, observer)
+
+	const spaced = "a b"
+	s := e.subscribe(t, topics(spaced), nil)
+	var seen []string
+	for _, sub := range subscriptionEvents(t, e.flush(t, observer)[0]) {
+		seen = append(seen, sub.Topic)
+	}
+	if !slices.Contains(seen, spaced) {
+		t.Errorf("a subscriber to %q did not receive the subscription event of selector %q (received %q)", subscriptionsTemplate, spaced, seen)
+	}
+
+	everyToken := subscriberToken(t, "*")
+	_, body := e.getText(t, "/subscriptions", bearer(everyToken))
+	var every subscriptionCollection
+	if err := json.Unmarshal([]byte(body), &every); err != nil {
+		t.Fatalf("GET subscriptions: %v in %q", err, body)
+	}
+	found := false
+	for _, sub := range every.Subscriptions {
+		if sub.Topic != spaced {
+			continue
+		}
+		found = true
+		resp, body := e.getText(t, strings.TrimPrefix(sub.ID, mercure.Path), bearer(everyToken))
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s (listed by the API): %s %q, want the subscription to %q", sub.ID, resp.Status, body, spaced)
+		}
+	}
+	if !found {
+		t.Errorf("the API does not list the subscription to %q: %q", spaced, body)
+	}
+	s.close()
+}
+
+// TestSubscriptionsOff: without Config.Subscriptions there is no API and no
+// subscription event.
+func TestSubscriptionsOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	s := e.subscribe(t, topics("*"), bearer(subscriberToken(t, "*")))
+	if resp, body := e.getText(t, "/subscriptions", bearer(subscriberToken(t, "*"))); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET subscriptions: %s %q, want 404", resp.Status, body)
+	}
+	if got := e.flush(t, s)[0]; len(got) != 0 {
+		t.Errorf("received %q, want no subscription event", datas(got))
+	}
+}

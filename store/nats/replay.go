@@ -1,0 +1,160 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Replay implements herald.Store. It reads the stream's state (and, for a
+// publisher's id, the last message on that id's subject: an index lookup),
+// then reads the updates with an ordered consumer, deleted afterwards. If
+// retention removes the next update while a slow fn runs, Replay returns an
+// error wrapping herald.ErrNotHeld instead of skipping it.
+func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed() {
+		return fmt.Errorf("nats: replay: %w", herald.ErrClosed)
+	}
+	start, last, inst, err := s.locate(ctx, after)
+	if err != nil || start > last {
+		return err
+	}
+	return s.consume(ctx, start, last, inst, fn)
+}
+
+// locate returns the first Seq to replay after after, the newest Seq held,
+// and the stream's instance.
+func (s *Store) locate(ctx context.Context, after string) (start, last uint64, inst string, err error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, 0, "", s.fail("replay", err)
+	}
+	state := s.setState(info)
+	first, last := info.State.FirstSeq, info.State.LastSeq
+	held := info.State.Msgs > 0
+	notHeld := fmt.Errorf("nats: replay after %q: %w", after, herald.ErrNotHeld)
+	if after == herald.EarliestID {
+		if !held {
+			return 1, 0, state.instance, nil
+		}
+		return first, last, state.instance, nil
+	}
+	if in, seq, ok := herald.ParseID(after); ok {
+		if in != state.instance || !held || seq < first || seq > last {
+			return 0, 0, "", notHeld
+		}
+		return seq + 1, last, state.instance, nil
+	}
+	msg, err := s.stream.GetLastMsgForSubject(ctx, s.subjectFor(after))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, 0, "", notHeld
+	}
+	if err != nil {
+		return 0, 0, "", s.fail("replay", err)
+	}
+	if msg.Sequence < first || msg.Sequence > last {
+		return 0, 0, "", notHeld // removed or appended since Info
+	}
+	return msg.Sequence + 1, last, state.instance, nil
+}
+
+// consume calls fn with the updates from start to last.
+func (s *Store) consume(ctx context.Context, start, last uint64, inst string, fn func(herald.Update) error) error {
+	octx, cancel := s.opContext(ctx)
+	cons, err := s.js.OrderedConsumer(octx, s.name, jetstream.OrderedConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       start,
+		InactiveThreshold: consumerInactive,
+		MaxResetAttempts:  2,
+	})
+	cancel()
+	if err != nil {
+		return s.fail("replay", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(int(min(replayChunk, last-start+1))))
+	if err != nil {
+		return s.fail("replay", err)
+	}
+	defer func() {
+		it.Stop()
+		s.deleteConsumer(cons)
+	}()
+	for next := start; next <= last; {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case s.isClosed():
+			return fmt.Errorf("nats: replay: %w", herald.ErrClosed)
+		case err != nil:
+			return s.fail("replay", err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("nats: replay: %v", err)
+		}
+		seq := meta.Sequence.Stream
+		if seq > next {
+			return fmt.Errorf("nats: replay: update %d was removed by retention during the replay: %w", next, herald.ErrNotHeld)
+		}
+		if seq < next {
+			continue
+		}
+		u, err := decode(msg.Data(), seq, inst)
+		if err != nil {
+			return fmt.Errorf("nats: replay: message %d: %v", seq, err)
+		}
+		if err := fn(u); err != nil {
+			return err
+		}
+		next = seq + 1
+	}
+	return nil
+}
+
+// deleteConsumer deletes a consumer the Store no longer needs rather than
+// leaving it to JetStream's inactivity timeout. Failures are harmless.
+func (s *Store) deleteConsumer(cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || s.nc.IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.js.DeleteConsumer(ctx, s.name, info.Name)
+}
+
+// Last implements herald.Store with one request: the last message on any of
+// the stream's subjects.
+func (s *Store) Last(ctx context.Context) (string, error) {
+	if s.isClosed() {
+		return "", fmt.Errorf("nats: last: %w", herald.ErrClosed)
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	state, err := s.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	msg, err := s.stream.GetLastMsgForSubject(ctx, s.prefix+".>")
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.fail("last", err)
+	}
+	u, err := decode(msg.Data, msg.Sequence, state.instance)
+	if err != nil {
+		return "", fmt.Errorf("nats: last: message %d: %v", msg.Sequence, err)
+	}
+	return u.ID, nil
+}

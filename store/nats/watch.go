@@ -1,0 +1,89 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Watch implements herald.Store: fn is called from the calling goroutine
+// with what the Store's ordered consumer gets from JetStream (updates
+// appended by any node), and a slow fn delays only this watcher. Watch
+// returns nil when ctx is done or the Store is closed; it keeps waiting
+// while NATS is down (the consumer resumes after the last update it
+// delivered).
+func (s *Store) Watch(ctx context.Context, fn func([]herald.Update)) error {
+	return s.feed.Watch(ctx, fn)
+}
+
+// startWatch starts the Store's ordered consumer at Seq next and the
+// goroutine that feeds its messages to the watchers.
+func (s *Store) startWatch(ctx context.Context, next uint64) error {
+	cons, err := s.js.OrderedConsumer(ctx, s.name, jetstream.OrderedConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       next,
+		InactiveThreshold: consumerInactive,
+	})
+	if err != nil {
+		return s.fail("watch", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(watchBuffer))
+	if err != nil {
+		return s.fail("watch", err)
+	}
+	s.watch = it
+	s.done.Add(1)
+	go s.read(cons, it, next-1)
+	return nil
+}
+
+// read feeds the watchers until the iterator is stopped. last is the Seq
+// delivered last.
+func (s *Store) read(cons jetstream.Consumer, it jetstream.MessagesContext, last uint64) {
+	defer s.done.Done()
+	defer s.deleteConsumer(cons)
+	for {
+		msg, err := it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return
+		}
+		if err != nil {
+			s.log.Debug("watch: reading the stream failed; retrying", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			s.log.Error("watch: skipping a message without metadata", "err", err)
+			continue
+		}
+		seq := meta.Sequence.Stream
+		if seq != last+1 {
+			s.noticeJump(last, seq)
+		}
+		last = seq
+		u, err := decode(msg.Data(), seq, s.state.Load().instance)
+		if err != nil {
+			s.log.Error("watch: skipping a message Herald cannot read", "seq", seq, "err", err)
+			continue
+		}
+		s.feed.Publish([]herald.Update{u})
+		s.progress.deliveredAt(seq)
+	}
+}
+
+// noticeJump is called when the consumer skips from Seq last to seq: the
+// stream was re-created (its Seqs start higher), or updates were removed
+// by retention before the consumer, reconnecting, could read them.
+func (s *Store) noticeJump(last, seq uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	before := s.state.Load().instance
+	state, err := s.refresh(ctx)
+	if err != nil || state.instance == before {
+		s.log.Warn("watch: updates were removed by retention before they could be delivered", "from", last+1, "to", seq-1)
+	}
+}

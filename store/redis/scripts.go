@@ -1,0 +1,138 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// The Lua scripts below run atomically in Redis. Every one takes the keys
+// stream, meta and ids (see the package comment) in that order.
+//
+// An entry's fields are always written in this order, which the scripts rely
+// on to read t and n by position:
+//
+//	i   instance id the entry was appended under
+//	t   Time, microseconds since the Unix epoch (Redis's clock, never going back)
+//	n   size counted by Retention.MaxBytes
+//	id  the update's id (generated or the publisher's)
+//	tp  topics, joined by "\n" (topics cannot contain control characters)
+//	ty  type
+//	d   data
+//	r   retry, in nanoseconds
+//	p   "1" when private, else "0"
+
+// luaLib is shared by the scripts that trim.
+const luaLib = `
+local function seqof(id) return tonumber(string.match(id, '^(%d+)')) end
+local function fmt(n) return string.format('%d', n) end
+
+-- trim removes, oldest first, at most limit entries that are beyond the
+-- retention bounds, and the index members that pointed at them only.
+local function trim(stream, meta, ids, maxCount, maxBytes, maxAgeUs, limit)
+  if maxCount <= 0 and maxBytes <= 0 and maxAgeUs <= 0 then return 0 end
+  local len = redis.call('XLEN', stream)
+  local bytes = tonumber(redis.call('HGET', meta, 'bytes') or '0')
+  if maxAgeUs <= 0 and (maxCount <= 0 or len <= maxCount) and (maxBytes <= 0 or bytes <= maxBytes) then
+    return 0
+  end
+  local cutoff = 0
+  if maxAgeUs > 0 then
+    local now = redis.call('TIME')
+    cutoff = tonumber(now[1]) * 1000000 + tonumber(now[2]) - maxAgeUs
+  end
+  local removed, freed, last = 0, 0, nil
+  local from = '-'
+  while removed < limit do
+    local es = redis.call('XRANGE', stream, from, '+', 'COUNT', math.min(100, limit - removed + 1))
+    if #es == 0 then break end
+    local stop = false
+    for _, e in ipairs(es) do
+      local f = e[2]
+      local t, n = tonumber(f[4]) or 0, tonumber(f[6]) or 0
+      if removed < limit and ((maxCount > 0 and len - removed > maxCount) or
+          (maxBytes > 0 and bytes - freed > maxBytes) or t < cutoff) then
+        removed = removed + 1
+        freed = freed + n
+        last = e[1]
+      else
+        stop = true
+        break
+      end
+    end
+    if stop then break end
+    from = '(' .. es[#es][1]
+  end
+  if removed == 0 then return 0 end
+  local seq = seqof(last)
+  redis.call('XTRIM', stream, 'MINID', fmt(seq + 1) .. '-0')
+  redis.call('HINCRBY', meta, 'bytes', fmt(-freed))
+  redis.call('ZREMRANGEBYSCORE', ids, '-inf', fmt(seq))
+  return removed
+end
+`
+
+// initScript returns the instance id, creating it (ARGV[1]) when meta has
+// none. A new instance continues the Seqs of entries the stream may still
+// hold, and records its first Seq as base.
+var initScript = goredis.NewScript(`
+local inst = redis.call('HGET', KEYS[2], 'instance')
+if inst then return inst end
+local seq = 0
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last > 0 then seq = tonumber(string.match(last[1][1], '^(%d+)')) end
+redis.call('HSET', KEYS[2], 'instance', ARGV[1], 'seq', string.format('%d', seq),
+  'base', string.format('%d', seq + 1), 'bytes', '0')
+return ARGV[1]
+`)
+
+// appendScript stores one update. ARGV: id (empty: generate), size,
+// maxCount, maxBytes, maxAge in microseconds, topics, type, data, retry,
+// private, trim limit. It returns {seq, time in microseconds, id, instance}, or the error
+// HERALD_NOINSTANCE when meta is gone (Redis lost its data).
+var appendScript = goredis.NewScript(luaLib + `
+local inst = redis.call('HGET', KEYS[2], 'instance')
+if not inst then return redis.error_reply('HERALD_NOINSTANCE the store has no instance id (Redis lost its data)') end
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+local now = redis.call('TIME')
+local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local prev = tonumber(redis.call('HGET', KEYS[2], 'time') or '0')
+if t < prev then t = prev end
+local ts = fmt(t)
+local id = ARGV[1]
+if id == '' then id = 'urn:herald:' .. inst .. ':' .. fmt(seq) end
+redis.call('XADD', KEYS[1], fmt(seq) .. '-0', 'i', inst, 't', ts, 'n', ARGV[2], 'id', id,
+  'tp', ARGV[6], 'ty', ARGV[7], 'd', ARGV[8], 'r', ARGV[9], 'p', ARGV[10])
+redis.call('HSET', KEYS[2], 'time', ts)
+redis.call('HINCRBY', KEYS[2], 'bytes', ARGV[2])
+if ARGV[1] ~= '' then redis.call('ZADD', KEYS[3], fmt(seq), ARGV[1]) end
+trim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[11]))
+return {seq, ts, id, inst}
+`)
+
+// sweepScript enforces retention. ARGV: maxCount, maxBytes, maxAge in
+// microseconds, limit. It returns how many entries it removed.
+var sweepScript = goredis.NewScript(luaLib + `
+return trim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+`)
+
+// locateScript resolves where a Replay starts. ARGV: mode ("e": earliest,
+// "g": a generated id, "p": a publisher's id), instance (mode g), Seq (mode
+// g) or the publisher's id (mode p). It returns {held, after, upper}: held is
+// 0 when the id is not held; after is the Seq to replay after (-1: from the
+// oldest entry); upper is the newest Seq (0: empty stream).
+var locateScript = goredis.NewScript(`
+local function seqof(id) return tonumber(string.match(id, '^(%d+)')) end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local upper = 0
+if #last > 0 then upper = seqof(last[1][1]) end
+if ARGV[1] == 'e' then return {1, -1, upper} end
+local seq
+if ARGV[1] == 'g' then
+  if redis.call('HGET', KEYS[2], 'instance') ~= ARGV[2] then return {0, 0, upper} end
+  seq = tonumber(ARGV[3])
+else
+  local score = redis.call('ZSCORE', KEYS[3], ARGV[3])
+  if not score then return {0, 0, upper} end
+  seq = tonumber(score)
+end
+local id = string.format('%d-0', seq)
+if #redis.call('XRANGE', KEYS[1], id, id) == 0 then return {0, 0, upper} end
+return {1, seq, upper}
+`)
