@@ -47,9 +47,10 @@ type Store interface {
 	// it delays every watcher.
 	Watch(ctx context.Context, fn func([]Update)) error
 
-	// Last returns the ID of the newest update held, or "" when the store is
-	// empty.
-	Last(ctx context.Context) (string, error)
+	// Last returns the ID and Seq of the newest update held, or "" and 0 when
+	// the store is empty. The hub uses the Seq to line a new stream up with
+	// the live feed: Watch may lag behind what Last and Replay already see.
+	Last(ctx context.Context) (id string, seq uint64, err error)
 
 	// Close releases the store. It waits for Appends in flight.
 	Close() error

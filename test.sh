@@ -10,6 +10,7 @@ cd "$(dirname "$0")"
 # (installed unless dpkg has it).
 packages=(
   chromium:chromium                 # browser tests (web, cmd/herald)
+  redis-server:redis-server         # cluster store tests (store/redis, cmd/herald)
   fonts-noto-core fonts-noto-color-emoji fonts-droid-fallback  # screenshots of non-Latin text
 )
 install_missing() {

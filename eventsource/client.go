@@ -194,7 +194,10 @@ func (s *stream) attempt(ctx context.Context, yield func(sse.Event, error) bool)
 	resp, err := s.httpc.Do(req)
 	wd.disarm()
 	if err != nil {
-		if futile(err) {
+		// A response with an error means that the redirect policy refused
+		// to go on (too many redirects): as futile as an untrusted
+		// certificate.
+		if resp != nil || futile(err) {
 			return false, fatalError{err}
 		}
 		return false, ended(err, "while waiting for the response")

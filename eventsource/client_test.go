@@ -447,6 +447,20 @@ func TestRedirectToOtherHostDropsCredentials(t *testing.T) {
 	}
 }
 
+func TestRedirectLoopIsFatal(t *testing.T) {
+	ts, s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/again", http.StatusFound)
+	})
+	_, err := final(t.Context(), &eventsource.Client{Reconnect: fast}, mustRequest(t, "GET", ts.URL, nil))
+	if err == nil || !strings.Contains(err.Error(), "stopped after 10 redirects") {
+		t.Errorf("err = %v, want the redirect policy's error", err)
+	}
+	// Go's default policy sends 10 requests, then stops; no reconnection.
+	if n := len(s.requests()); n != 10 {
+		t.Errorf("%d requests, want 10: one attempt", n)
+	}
+}
+
 func TestBeforeConnectRunsBeforeEveryAttempt(t *testing.T) {
 	ts, s := newServer(t, send("data: one\n\n"), send("data: two\n\n"), sendAndHold("data: three\n\n"))
 	n := 0
@@ -572,9 +586,8 @@ func TestUntrustedCertificateIsFatal(t *testing.T) {
 // TestCancelMidStream cancels the context while the client waits for the
 // next event: the sequence yields ctx.Err() and nothing is left running.
 func TestCancelMidStream(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ts, _ := newServer(t, sendAndHold("data: one\n\n"))
-	defer ts.Close()
+	defer verifyClientGone(t)()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var got []sse.Event
@@ -592,15 +605,49 @@ func TestCancelMidStream(t *testing.T) {
 	}
 }
 
+// TestCancelDuringBackoffLeavesNothing cancels the context while the client
+// waits an hour to reconnect: the sequence ends at once, leaving nothing
+// running (the fake-clock version is in timing_test.go).
+func TestCancelDuringBackoffLeavesNothing(t *testing.T) {
+	ts, _ := newServer(t, send("data: one\n\n"))
+	defer verifyClientGone(t)()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &eventsource.Client{
+		Reconnect: eventsource.Reconnect{Delay: time.Hour},
+		OnStateChange: func(sc eventsource.StateChange) {
+			if sc.State == eventsource.StateReconnecting {
+				cancel()
+			}
+		},
+	}
+	events, err := final(ctx, c, mustRequest(t, "GET", ts.URL, nil))
+	if len(events) != 1 || !errors.Is(err, context.Canceled) {
+		t.Errorf("events %+v, err %v; want one event then context.Canceled", events, err)
+	}
+}
+
+// verifyClientGone returns a function that fails the test if a goroutine
+// started since, other than the test server's, is still running: it checks
+// that no client connection outlives a sequence while the server still
+// keeps its side open.
+func verifyClientGone(t *testing.T) func() {
+	opts := []goleak.Option{
+		goleak.IgnoreCurrent(),
+		goleak.IgnoreAnyFunction("net/http.(*conn).serve"),
+		goleak.IgnoreAnyFunction("net/http.(*connReader).backgroundRead"),
+	}
+	return func() { goleak.VerifyNone(t, opts...) }
+}
+
 // TestBreakClosesConnection stops iterating: the server sees the request end.
 func TestBreakClosesConnection(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	gone := make(chan struct{})
 	ts, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		sendAndHold("data: one\n\n")(w, r)
 		close(gone)
 	})
-	defer ts.Close()
+	defer verifyClientGone(t)()
 	var closed []error
 	c := &eventsource.Client{OnStateChange: func(sc eventsource.StateChange) {
 		if sc.State == eventsource.StateClosed {

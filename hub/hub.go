@@ -264,12 +264,17 @@ func (h *Hub) CloseStreams() {
 		subs = append(subs, s)
 	}
 	h.index.mu.RUnlock()
-	max := h.opts.ShutdownRetry
 	for _, s := range subs {
-		d := max/10 + rand.N(max-max/10+1)
-		f := &frame{data: fmt.Appendf(nil, "retry: %d\n\n", d.Milliseconds())}
-		s.shutdown(f)
+		s.shutdown(h.retryFrame())
 	}
+}
+
+// retryFrame sets a random reconnection delay in (ShutdownRetry/10,
+// ShutdownRetry], so that clients of a hub going away come back spread out.
+func (h *Hub) retryFrame() *frame {
+	limit := h.opts.ShutdownRetry
+	d := limit/10 + 1 + rand.N(limit-limit/10)
+	return &frame{data: fmt.Appendf(nil, "retry: %d\n\n", max(d.Milliseconds(), 1))}
 }
 
 // Close ends every stream (as CloseStreams does), waits until they are

@@ -59,7 +59,14 @@ type Subscription struct {
 // For other requests it returns when the stream ends.
 func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscription) {
 	if h.closing.Load() {
-		http.Error(w, "the hub is shutting down", http.StatusServiceUnavailable)
+		// An error status would make browsers give up for good: answer with
+		// an empty stream that says when to come back (to a restarted hub or
+		// another node).
+		hdr := w.Header()
+		hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
+		hdr.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(h.retryFrame().data)
 		return
 	}
 	if len(sub.Selectors) == 0 {
@@ -75,17 +82,6 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Accel-Buffering", "no")
 	hdr.Del("Content-Length")
-
-	// Resolve what the Last-Event-ID response header will say before taking
-	// the connection over, so that a store failure can still get a 503.
-	var last string
-	if !sub.Resume {
-		id, err := h.store.Last(r.Context())
-		if err != nil && !errors.Is(err, herald.ErrUnavailable) {
-			h.log.Warn("reading the last event id failed", "err", err)
-		}
-		last = id
-	}
 
 	s := &subscriber{
 		hub:        h,
@@ -154,6 +150,15 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		s.mu.Unlock()
 		cancel()
 	} else {
+		// Read the newest id only now that the stream is registered: it
+		// receives every update after it, and nothing before it, even when
+		// the store's live feed lags behind.
+		last, seq, err := h.store.Last(r.Context())
+		if err != nil {
+			h.log.Warn("reading the newest event id failed", "err", err)
+			last = ""
+		}
+		s.raiseMin(seq)
 		if last == "" {
 			last = herald.EarliestID
 		}
@@ -175,9 +180,11 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 	}
 }
 
-// resume sends the headers and the history that follows sub.LastEventID.
+// resume sends the headers and the history that follows sub.LastEventID,
+// and lines the live queue up with it: once resume returns, s receives live
+// exactly the updates that follow what it was sent, whatever the lag of the
+// store's live feed.
 func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Subscription) {
-	after := sub.LastEventID
 	headerSent := false
 	sendHeader := func(lastEventID string) error {
 		if headerSent {
@@ -206,11 +213,16 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		return err
 	}
 	errStop := errors.New("stream closed")
-	var lastSeq uint64
+	after := sub.LastEventID
+	// lined is true once s's minimum Seq is known: the Seq of the last
+	// update replayed, or of the update resumed from.
+	lined := after == herald.EarliestID
 	for pass := 0; ; pass++ {
+		var lastSeq uint64
+		yielded := false
 		err := h.store.Replay(ctx, after, func(u herald.Update) error {
-			lastSeq = u.Seq
-			after = u.ID
+			yielded = true
+			lastSeq, after = u.Seq, u.ID
 			if !s.wants(u.Topics, u.Private) {
 				return nil
 			}
@@ -236,6 +248,7 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		switch {
 		case errors.Is(err, herald.ErrNotHeld) && pass == 0:
 			h.metrics.HistoryGap()
+			lined = true // nothing to line up with: live starts now
 			err = sendHeader(herald.EarliestID)
 			if err == nil && sub.GapEvent {
 				data, _ := json.Marshal(map[string]string{"lastEventID": sub.LastEventID})
@@ -265,8 +278,25 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 			s.close(ReasonReplay)
 			break
 		}
+		if yielded {
+			s.raiseMin(lastSeq)
+			lined = true
+		} else if !lined {
+			// Nothing follows the id asked for; if it is still the newest,
+			// its Seq is where live delivery starts. Otherwise updates came
+			// in meanwhile: read them in another pass.
+			id, seq, err := h.store.Last(ctx)
+			switch {
+			case err != nil:
+				lined = true // duplicates are possible, losses are not
+			case id == after:
+				s.raiseMin(seq)
+				lined = true
+			}
+		}
 		s.mu.Lock()
-		if !s.overflow || s.closed || pass+1 >= h.opts.MaxReplays {
+		again := !lined || s.overflow
+		if !again || s.closed || pass+1 >= h.opts.MaxReplays {
 			overflow := s.overflow
 			s.mu.Unlock()
 			if overflow {
@@ -281,17 +311,6 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		h.metrics.Replayed(total)
 		h.metrics.Delivered(total)
 	}
-	// Drop live events that history already covered.
-	s.mu.Lock()
-	kept := s.queue[:0]
-	for _, f := range s.queue {
-		if f.seq == 0 || f.seq > lastSeq {
-			kept = append(kept, f)
-		}
-	}
-	clear(s.queue[len(kept):])
-	s.queue = kept
-	s.mu.Unlock()
 }
 
 // goLive hands the stream from the request goroutine to the writer.

@@ -29,10 +29,11 @@ type subscriber struct {
 	mu        sync.Mutex
 	queue     []*frame
 	spare     []*frame
-	flushing  bool // a writer goroutine owns the sink
-	replaying bool // the request goroutine owns the sink (headers, history)
-	overflow  bool // the queue overflowed while replaying
-	ending    bool // shutdown: end the stream once the queue is written
+	flushing  bool   // a writer goroutine owns the sink
+	replaying bool   // the request goroutine owns the sink (headers, history)
+	overflow  bool   // the queue overflowed while replaying
+	minSeq    uint64 // updates up to this Seq were sent (or precede the stream)
+	ending    bool   // shutdown: end the stream once the queue is written
 	closed    bool
 	reason    CloseReason
 	released  bool
@@ -48,7 +49,7 @@ type subscriber struct {
 func (s *subscriber) enqueue(f *frame, limit int) (start, slow bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.ending {
+	if s.closed || s.ending || (f.seq != 0 && f.seq <= s.minSeq) {
 		return false, false
 	}
 	if len(s.queue) >= limit {
@@ -67,6 +68,25 @@ func (s *subscriber) enqueue(f *frame, limit int) (start, slow bool) {
 	}
 	s.flushing = true
 	return true, false
+}
+
+// raiseMin makes sure s is never sent an update whose Seq is seq or less:
+// it drops such updates from the queue and from what is queued later.
+func (s *subscriber) raiseMin(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq <= s.minSeq {
+		return
+	}
+	s.minSeq = seq
+	kept := s.queue[:0]
+	for _, f := range s.queue {
+		if f.seq == 0 || f.seq > seq {
+			kept = append(kept, f)
+		}
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
 }
 
 // flush writes the queue until it is empty, then exits. At most one flush runs
@@ -176,9 +196,9 @@ func (s *subscriber) release() {
 	s.released = true
 	reason := s.reason
 	s.mu.Unlock()
-	close(s.done)
-	s.hub.metrics.SubscriberRemoved(reason)
 	s.hub.subscribers.Add(-1)
+	s.hub.metrics.SubscriberRemoved(reason)
+	close(s.done)
 	if s.onClose != nil {
 		s.onClose(reason)
 	}

@@ -154,7 +154,7 @@ func TestPublishBadRequest(t *testing.T) {
 			}
 		})
 	}
-	if last, _ := e.store.Last(context.Background()); last != "" {
+	if last, _, _ := e.store.Last(context.Background()); last != "" {
 		t.Errorf("refused publishes stored an update: last id %q", last)
 	}
 }
@@ -238,7 +238,7 @@ func TestPublishUnauthorized(t *testing.T) {
 			}
 		})
 	}
-	if last, _ := e.store.Last(context.Background()); last != "" {
+	if last, _, _ := e.store.Last(context.Background()); last != "" {
 		t.Errorf("unauthorized publishes stored an update: last id %q", last)
 	}
 }
@@ -321,5 +321,17 @@ func TestPublishCookieCSRF(t *testing.T) {
 	hdr.Set("Origin", "https://evil.example")
 	if resp, body := e.post(t, "topic=t&data=x", hdr); resp.StatusCode != http.StatusOK {
 		t.Errorf("header token from a foreign origin: %s %q, want 200", resp.Status, body)
+	}
+}
+
+// TestPublishWhileShuttingDown: once the hub is shutting down, publishes
+// are refused with a 503, so that publishers retry (on another node).
+func TestPublishWhileShuttingDown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	e.hub.CloseStreams()
+	resp, body := e.post(t, "topic=t&data=x", bearer(publisherToken(t)))
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.TrimSpace(body) == "" {
+		t.Errorf("publish while shutting down: %s %q, want 503 with a message", resp.Status, body)
 	}
 }

@@ -23,12 +23,14 @@ func TestResume(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envConfig{mode: m})
+			watcher := e.subscribe(t, topics("*"), nil)
 			var published []string
 			for i := range 5 {
 				published = append(published, e.publishData(t, fmt.Sprint(i), "t"))
 			}
 			chosen := e.publish(t, url.Values{"topic": {"t"}, "data": {"5"}, "id": {"chosen-id"}})
 			published = append(published, chosen)
+			watcher.until(t, chosen) // the live tail has caught up with history
 			q := topics("t")
 			// after is the index in published of the id resumed from (-1:
 			// none held); the replay is what follows it.
@@ -84,6 +86,7 @@ func TestResumeFiltersPrivate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envConfig{})
 	const book1, book2, author = "https://example.com/books/1", "https://example.com/books/2", "https://example.com/authors/1"
+	watcher := e.subscribe(t, topics("*"), bearer(subscriberToken(t, "*")))
 	var all []struct{ data, id string }
 	add := func(data string, private bool, topics ...string) {
 		f := url.Values{"topic": topics, "data": {data}}
@@ -98,6 +101,8 @@ func TestResumeFiltersPrivate(t *testing.T) {
 	add("public author", false, author)
 	add("private author", true, author)
 	add("private alternate book1", true, author, book1)
+	// Let the live tail catch up with history (hub: TestResumeWithLaggingWatch).
+	watcher.until(t, all[len(all)-1].id)
 
 	for _, tc := range []struct {
 		name string
@@ -150,10 +155,12 @@ func TestGapEvent(t *testing.T) {
 			t.Parallel()
 			// History keeps only the last few updates.
 			e := newEnv(t, envConfig{mode: m, store: memory.Options{Retention: herald.Retention{MaxCount: 3}}})
+			watcher := e.subscribe(t, topics("*"), nil)
 			var published []string
 			for i := range 10 {
 				published = append(published, e.publishData(t, fmt.Sprint(i), "t"))
 			}
+			watcher.until(t, published[len(published)-1]) // the live tail has caught up with history
 			trimmed := published[0]
 			foreign := herald.FormatID("another-instance", 9)
 			const held = "held" // the last but one id published

@@ -117,7 +117,14 @@ const jsonLDContext = "https://mercure.rocks/"
 // subscriptionID is the topic of the subscription events of one subscriber's
 // selector: /.well-known/mercure/subscriptions/{selector}/{subscriber}.
 func subscriptionID(selector, subscriber string) string {
-	return Path + "/subscriptions/" + url.QueryEscape(selector) + "/" + url.QueryEscape(subscriber)
+	return Path + "/subscriptions/" + escapeSegment(selector) + "/" + escapeSegment(subscriber)
+}
+
+// escapeSegment percent-encodes s as one path segment: "/" and every other
+// reserved character included, and a space as "%20" (never "+", which a path
+// does not decode and a URI template would not match).
+func escapeSegment(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
 // announce publishes a private subscription event for each selector of sub.

@@ -72,7 +72,7 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	last, _ := h.cfg.Hub.Store().Last(r.Context())
+	last, _, _ := h.cfg.Hub.Store().Last(r.Context())
 	if last == "" {
 		last = "earliest"
 	}

@@ -80,7 +80,7 @@ type Decoder struct {
 
 	// The stream's state.
 	lastID   string // the last event ID string, and the buffer unless idNew
-	idNew    bool   // an id field set the last event ID buffer to idBytes
+	idNew    bool   // an id field set the last event ID buffer to idBytes (maybe unchanged)
 	idBytes  []byte
 	retry    time.Duration
 	hasRetry bool
@@ -121,12 +121,22 @@ func (d *Decoder) Retry() (time.Duration, bool) {
 // as they are, and an error wrapping [ErrEventTooLarge] when the event
 // exceeds MaxEventSize. After an error, every later call returns the same
 // error.
-func (d *Decoder) Decode() (ev Event, err error) {
+func (d *Decoder) Decode() (Event, error) {
 	if d.err != nil {
 		return Event{}, d.err
 	}
 	for {
-		start, end, ok := d.nextLine()
+		var start, end int
+		ok := false
+		if d.lfOnly {
+			// The usual case, with a single short search.
+			if i := bytes.IndexByte(d.buf[d.rpos:d.wpos], '\n'); i >= 0 {
+				start, end, ok = d.rpos, d.rpos+i, true
+				d.rpos = end + 1
+			}
+		} else {
+			start, end, ok = d.nextLine()
+		}
 		if !ok {
 			if err := d.fill(); err != nil {
 				d.err = err
@@ -135,8 +145,15 @@ func (d *Decoder) Decode() (ev Event, err error) {
 			continue
 		}
 		if start == end {
-			if d.dispatch(&ev) {
-				return ev, nil
+			if data, ok := d.dispatch(); ok {
+				typ := "message"
+				if d.hasType && d.typ != "" {
+					typ = d.typ
+				}
+				d.hasType = false
+				retry := d.evRetry
+				d.evRetry = 0
+				return Event{ID: d.lastID, Type: typ, Data: data, Retry: retry}, nil
 			}
 			continue
 		}
@@ -163,15 +180,6 @@ func (d *Decoder) tooLarge() error {
 // and once for CR, remembering where the next of each is, so a line costs
 // little more than one short bytes.IndexByte whatever the line endings are.
 func (d *Decoder) nextLine() (start, end int, ok bool) {
-	if d.lfOnly {
-		// The usual case, with a single search.
-		if i := bytes.IndexByte(d.buf[d.rpos:d.wpos], '\n'); i >= 0 {
-			start, end = d.rpos, d.rpos+i
-			d.rpos = end + 1
-			return start, end, true
-		}
-		return 0, 0, false
-	}
 	if d.skipLF {
 		if d.rpos == d.wpos {
 			return 0, 0, false
@@ -257,9 +265,13 @@ func (d *Decoder) fill() error {
 		d.rpos, d.wpos = 0, n
 	}
 	if d.wpos == len(d.buf) {
-		// The partial line fills buf and is not too large: grow, but no
-		// further than a line can go.
-		nb := make([]byte, min(2*len(d.buf), d.maxSize()+initialBufSize))
+		// The partial line fills buf and is not too large: grow, but not
+		// much further than a line can go.
+		size := 2 * len(d.buf)
+		if limit := d.maxSize(); size > limit {
+			size = limit + initialBufSize
+		}
+		nb := make([]byte, size)
 		copy(nb, d.buf[:d.wpos])
 		d.buf = nb
 	}
@@ -298,8 +310,7 @@ func (d *Decoder) checkValid(start, end int) bool {
 
 // The fields the standard defines.
 const (
-	fieldOther = iota
-	fieldData
+	fieldData = iota + 1
 	fieldEvent
 	fieldID
 	fieldRetry
@@ -369,7 +380,7 @@ func (d *Decoder) processLine(start, end int) error {
 			d.idBytes = appendUTF8(d.idBytes, value)
 		}
 		// The string is made at the blank line, together with the data.
-		d.idNew = string(d.idBytes) != d.lastID
+		d.idNew = true
 	case fieldRetry:
 		if ms, ok := parseDigits(d.buf[vs:end]); ok {
 			r := time.Duration(math.MaxInt64)
@@ -428,18 +439,24 @@ func (d *Decoder) addData(vs, ve int, valid bool) {
 	d.dataLen += ve - vs + 1
 }
 
-// dispatch handles a blank line: it sets the last event ID string, sets
-// *ev to the event to dispatch and reports true if the data buffer is not
-// empty, and resets the event's buffers.
-func (d *Decoder) dispatch(ev *Event) bool {
-	retry := d.evRetry
-	d.evRetry = 0
+// setLastID sets the last event ID string to the buffer, allocating only
+// when it changed.
+func (d *Decoder) setLastID() {
+	if d.idNew && string(d.idBytes) != d.lastID {
+		d.lastID = string(d.idBytes)
+	}
+	d.idNew = false
+}
+
+// dispatch handles a blank line: it sets the last event ID string, returns
+// the event's data and true if the data buffer is not empty, and resets the
+// data buffer. The caller makes the event and resets the event type buffer
+// and retry.
+func (d *Decoder) dispatch() (string, bool) {
 	if d.dataLines == 0 {
-		if d.idNew {
-			d.lastID, d.idNew = string(d.idBytes), false
-		}
-		d.hasType = false
-		return false
+		d.setLastID()
+		d.hasType, d.evRetry = false, 0
+		return "", false
 	}
 	raw := d.data
 	if d.inBuf {
@@ -456,18 +473,11 @@ func (d *Decoder) dispatch(ev *Event) bool {
 		d.lastID, data = s[:len(d.idBytes)], s[len(d.idBytes):]
 		d.idNew = false
 	} else {
-		if d.idNew {
-			d.lastID, d.idNew = string(d.idBytes), false
-		}
+		d.setLastID()
 		data = string(raw)
 	}
-	typ := "message"
-	if d.hasType && d.typ != "" {
-		typ = d.typ
-	}
-	d.inBuf, d.hasType = false, false
+	d.inBuf = false
 	d.data = d.data[:0]
 	d.dataLines, d.dataLen = 0, 0
-	*ev = Event{ID: d.lastID, Type: typ, Data: data, Retry: retry}
-	return true
+	return data, true
 }

@@ -79,8 +79,12 @@ func invalidLen(p []byte) int {
 func validPrefix(p []byte) int {
 	i := 0
 	for i < len(p) {
-		// ASCII, eight bytes at a time.
-		for i+8 <= len(p) && binary.LittleEndian.Uint64(p[i:])&0x8080808080808080 == 0 {
+		// ASCII, sixteen then eight bytes at a time.
+		const hi = 0x8080808080808080
+		for i+16 <= len(p) && (binary.LittleEndian.Uint64(p[i:])|binary.LittleEndian.Uint64(p[i+8:]))&hi == 0 {
+			i += 16
+		}
+		if i+8 <= len(p) && binary.LittleEndian.Uint64(p[i:])&hi == 0 {
 			i += 8
 		}
 		if i == len(p) {

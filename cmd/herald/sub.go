@@ -34,7 +34,7 @@ Examples:
   herald sub http://localhost:8080/events
   herald sub --hub http://localhost:8080 --topic 'https://example.com/books/{id}' --token "$JWT"
   herald sub --json -H 'Authorization: Bearer abc' https://api.example.com/stream | jq .data
-  herald sub -X POST --data '{"prompt":"hi"}' -H 'Content-Type: application/json' https://llm.example/v1/stream
+  herald sub -X POST --body '{"prompt":"hi"}' -H 'Content-Type: application/json' https://llm.example/v1/stream
 
 Flags:
 `
@@ -46,7 +46,7 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	var (
 		headers, topics            stringsFlag
 		hub, lastID, token, method string
-		data                       string
+		body                       string
 		jsonOut, quiet             bool
 		readTimeout, retry         time.Duration
 		maxDelay                   time.Duration
@@ -59,8 +59,8 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.Var(&headers, "header", "same as -H")
 	fs.StringVar(&token, "token", "", "send `T` as a bearer token (Authorization: Bearer T)")
 	fs.StringVar(&lastID, "last-event-id", "", "resume after this event `ID` (sent as Last-Event-ID)")
-	fs.StringVar(&method, "X", "", "request `method` (default GET, or POST with --data)")
-	fs.StringVar(&data, "data", "", "request body, sent again on every reconnection; @file reads a file, @- standard input")
+	fs.StringVar(&method, "X", "", "request `method` (default GET, or POST with --body)")
+	fs.StringVar(&body, "body", "", "request body, sent again on every reconnection; @file reads a file, @- standard input")
 	fs.DurationVar(&readTimeout, "read-timeout", 0, "reconnect when nothing, not even a heartbeat, arrives for this long (0: never)")
 	fs.DurationVar(&retry, "retry", eventsource.DefaultDelay, "reconnection delay until the server sets one with retry:")
 	fs.DurationVar(&maxDelay, "max-delay", eventsource.DefaultMaxDelay, "longest backoff between failed attempts")
@@ -89,13 +89,13 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	case maxRetries < 0:
 		return usageError{errors.New("sub: --max-retries must not be negative")}
 	}
-	var body io.Reader
-	if data != "" {
-		b, err := readData(data, stdin)
+	var content io.Reader
+	if body != "" {
+		b, err := readBody(body, stdin)
 		if err != nil {
-			return usageError{fmt.Errorf("sub: --data: %v", err)}
+			return usageError{fmt.Errorf("sub: --body: %v", err)}
 		}
-		body = bytes.NewReader(b)
+		content = bytes.NewReader(b)
 		if method == "" {
 			method = http.MethodPost
 		}
@@ -103,7 +103,7 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequest(method, target, body)
+	req, err := http.NewRequest(method, target, content)
 	if err != nil {
 		return usageError{fmt.Errorf("sub: %v", err)}
 	}
@@ -216,16 +216,16 @@ func subTarget(hub string, positional, topics []string) (string, error) {
 	return u.String(), nil
 }
 
-// readData returns the request body --data gives: the text itself, or the
+// readBody returns the request body --body gives: the text itself, or the
 // contents of a file (@path) or of standard input (@-).
-func readData(data string, stdin io.Reader) ([]byte, error) {
+func readBody(arg string, stdin io.Reader) ([]byte, error) {
 	switch {
-	case data == "@-":
+	case arg == "@-":
 		return io.ReadAll(io.LimitReader(stdin, 64<<20))
-	case strings.HasPrefix(data, "@"):
-		return os.ReadFile(data[1:])
+	case strings.HasPrefix(arg, "@"):
+		return os.ReadFile(arg[1:])
 	}
-	return []byte(data), nil
+	return []byte(arg), nil
 }
 
 // subFailure turns the error that ended a stream into the command's error,

@@ -185,8 +185,8 @@ func TestSubRequestBody(t *testing.T) {
 		wantMethod string
 		wantBody   string
 	}{
-		{[]string{"--data", `{"q":1}`}, "", "POST", `{"q":1}`},
-		{[]string{"-X", "REPORT", "--data", "@-"}, "from stdin", "REPORT", "from stdin"},
+		{[]string{"--body", `{"q":1}`}, "", "POST", `{"q":1}`},
+		{[]string{"-X", "REPORT", "--body", "@-"}, "from stdin", "REPORT", "from stdin"},
 		{[]string{"-X", "DELETE"}, "", "DELETE", ""},
 	}
 	for _, tt := range tests {
@@ -331,7 +331,7 @@ func TestSubUsageErrors(t *testing.T) {
 		{[]string{"--retry", "0s", "http://a/"}, "sub: --retry must be positive"},
 		{[]string{"--read-timeout", "-1s", "http://a/"}, "sub: --read-timeout must not be negative"},
 		{[]string{"--max-retries", "-1", "http://a/"}, "sub: --max-retries must not be negative"},
-		{[]string{"--data", "@/nonexistent/file", "http://a/"}, "sub: --data: open /nonexistent/file: no such file or directory"},
+		{[]string{"--body", "@/nonexistent/file", "http://a/"}, "sub: --body: open /nonexistent/file: no such file or directory"},
 		{[]string{"-X", "BAD METHOD", "http://a/"}, `sub: net/http: invalid method "BAD METHOD"`},
 		{[]string{"--no-such-flag", "http://a/"}, "flag provided but not defined: -no-such-flag"},
 	}

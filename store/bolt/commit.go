@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -161,6 +162,12 @@ func (s *Store) drain(batch []*request) []*request {
 // in one transaction, then publishes the batch to the watchers and
 // acknowledges it: a watcher never lags an acknowledged Append.
 func (s *Store) commit(batch []*request) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil { // a file damaged after Open's check
+			s.fail(batch, damaged(r))
+		}
+	}()
 	now := time.Now().Round(0)
 	if now.Before(s.lastTime) {
 		now = s.lastTime

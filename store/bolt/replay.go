@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	bbolt "go.etcd.io/bbolt"
 	bbolterrors "go.etcd.io/bbolt/errors"
@@ -129,17 +130,19 @@ func (s *Store) notHeld(after string) error {
 }
 
 // Last implements herald.Store.
-func (s *Store) Last(ctx context.Context) (string, error) {
+func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if s.isClosed() {
-		return "", fmt.Errorf("bolt: last: %w", herald.ErrClosed)
+		return "", 0, fmt.Errorf("bolt: last: %w", herald.ErrClosed)
 	}
 	var id string
+	var last uint64
 	err := s.view(func(tx *bbolt.Tx) error {
 		k, v := tx.Bucket(bucketUpdates).Cursor().Last()
 		if k == nil {
 			return nil
 		}
 		seq, _ := unbe(k)
+		last = seq
 		_, custom, err := recordHead(v)
 		if err != nil {
 			return fmt.Errorf("bolt: last: update %d in %s: %w", seq, s.path, err)
@@ -151,7 +154,7 @@ func (s *Store) Last(ctx context.Context) (string, error) {
 		}
 		return nil
 	})
-	return id, err
+	return id, last, err
 }
 
 // Watch implements herald.Store: fn is called from the calling goroutine
@@ -161,13 +164,26 @@ func (s *Store) Watch(ctx context.Context, fn func([]herald.Update)) error {
 	return s.feed.Watch(ctx, fn)
 }
 
-// view runs fn in a read transaction; a closed database gives ErrClosed.
-func (s *Store) view(fn func(*bbolt.Tx) error) error {
-	err := s.db.View(fn)
+// view runs fn in a read transaction; a closed database gives ErrClosed. A
+// file damaged after Open's check makes bbolt panic or fault: that becomes an
+// error rather than a crash of the process.
+func (s *Store) view(fn func(*bbolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("bolt: %s: %w", s.path, damaged(r))
+		}
+	}()
+	err = s.db.View(fn)
 	if errors.Is(err, bbolterrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("bolt: %w", herald.ErrClosed)
 	}
 	return err
+}
+
+// damaged explains a panic caught while reading or writing the file.
+func damaged(r any) error {
+	return fmt.Errorf("file damaged (%v); stop herald and restore or move it away", r)
 }
 
 func (s *Store) isClosed() bool {

@@ -250,17 +250,18 @@ func (s *Store) Watch(ctx context.Context, fn func([]herald.Update)) error {
 }
 
 // Last implements herald.Store.
-func (s *Store) Last(ctx context.Context) (string, error) {
+func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return "", fmt.Errorf("memory: last: %w", herald.ErrClosed)
+		return "", 0, fmt.Errorf("memory: last: %w", herald.ErrClosed)
 	}
 	s.trimLocked(time.Now())
 	if s.off == len(s.q) {
-		return "", nil
+		return "", 0, nil
 	}
-	return s.q[len(s.q)-1].ID, nil
+	u := &s.q[len(s.q)-1]
+	return u.ID, u.Seq, nil
 }
 
 // Close drops the history and ends every Watch (after it has delivered what

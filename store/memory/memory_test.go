@@ -123,7 +123,7 @@ func TestAgeRetentionFakeClock(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(30*time.Second - time.Nanosecond)
-		if last, _ := s.Last(t.Context()); last != b.ID {
+		if last, _, _ := s.Last(t.Context()); last != b.ID {
 			t.Fatalf("Last = %q, want %q", last, b.ID)
 		}
 		if err := s.Replay(t.Context(), a.ID, func(herald.Update) error { return nil }); err != nil {
@@ -134,7 +134,7 @@ func TestAgeRetentionFakeClock(t *testing.T) {
 			t.Fatalf("a is MaxAge old: Replay(a) = %v, want ErrNotHeld", err)
 		}
 		time.Sleep(30 * time.Second)
-		if last, _ := s.Last(t.Context()); last != "" {
+		if last, _, _ := s.Last(t.Context()); last != "" {
 			t.Fatalf("Last with everything expired = %q, want \"\"", last)
 		}
 	})

@@ -186,7 +186,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		natsgo.MaxPingsOutstanding(2),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
 			s.stale.Store(true)
-			s.log.Warn("lost the connection to NATS; publishes fail until it is back", "err", err)
+			if !s.isClosed() {
+				s.log.Warn("lost the connection to NATS; publishes fail until it is back", "err", err)
+			}
 		}),
 		natsgo.ReconnectHandler(func(nc *natsgo.Conn) {
 			s.stale.Store(true)
@@ -245,7 +247,10 @@ func parseURL(rawURL string) (string, urlOptions, error) {
 		v := vs[len(vs)-1]
 		switch k {
 		case "stream":
-			if v == "" || strings.ContainsAny(v, ".*> \t\r\n/\\") {
+			if v == "" {
+				continue
+			}
+			if strings.ContainsAny(v, ".*> \t\r\n/\\") {
 				return bad("stream %q is not a valid JetStream stream name", v)
 			}
 			o.stream = v

@@ -45,6 +45,7 @@ func (s *Store) startWatch(ctx context.Context, next uint64) error {
 func (s *Store) read(cons jetstream.Consumer, it jetstream.MessagesContext, last uint64) {
 	defer s.done.Done()
 	defer s.deleteConsumer(cons)
+	inst := s.state.Load().instance
 	for {
 		msg, err := it.Next()
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -62,10 +63,10 @@ func (s *Store) read(cons jetstream.Consumer, it jetstream.MessagesContext, last
 		}
 		seq := meta.Sequence.Stream
 		if seq != last+1 {
-			s.noticeJump(last, seq)
+			inst = s.noticeJump(inst, last, seq)
 		}
 		last = seq
-		u, err := decode(msg.Data(), seq, s.state.Load().instance)
+		u, err := decode(msg.Data(), seq, inst)
 		if err != nil {
 			s.log.Error("watch: skipping a message Herald cannot read", "seq", seq, "err", err)
 			continue
@@ -76,14 +77,20 @@ func (s *Store) read(cons jetstream.Consumer, it jetstream.MessagesContext, last
 }
 
 // noticeJump is called when the consumer skips from Seq last to seq: the
-// stream was re-created (its Seqs start higher), or updates were removed
-// by retention before the consumer, reconnecting, could read them.
-func (s *Store) noticeJump(last, seq uint64) {
+// stream was re-created (its Seqs start higher), or updates were removed by
+// retention before the consumer, reconnecting, could read them. It returns
+// the instance that seq belongs to.
+func (s *Store) noticeJump(inst string, last, seq uint64) string {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	before := s.state.Load().instance
 	state, err := s.refresh(ctx)
-	if err != nil || state.instance == before {
-		s.log.Warn("watch: updates were removed by retention before they could be delivered", "from", last+1, "to", seq-1)
+	if err != nil {
+		state = s.state.Load()
 	}
+	if state.instance != inst {
+		s.log.Warn("watch: the stream was re-created; delivering the new one's updates", "old_instance", inst, "new_instance", state.instance, "first", seq)
+		return state.instance
+	}
+	s.log.Warn("watch: updates were removed by retention before they could be delivered", "from", last+1, "to", seq-1)
+	return inst
 }

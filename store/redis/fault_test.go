@@ -238,9 +238,12 @@ func TestResetWithoutPersistence(t *testing.T) {
 	for i := range 5 {
 		fresh = append(fresh, appendData(t, a, fmt.Sprintf("fresh-%d", i)).ID)
 	}
-	newInst, _, _ := herald.ParseID(fresh[0])
+	newInst, newSeq, _ := herald.ParseID(fresh[0])
 	if newInst == oldInst || newInst == "" {
 		t.Fatalf("after the reset, ids have instance %q; want a new one (was %q)", newInst, oldInst)
+	}
+	if newSeq <= pub.Seq {
+		t.Errorf("after the reset, Seq %d; want Seqs to keep increasing (was %d)", newSeq, pub.Seq)
 	}
 	for _, id := range []string{old.ID, pub.ID} {
 		err := b.Replay(t.Context(), id, func(herald.Update) error { return nil })

@@ -26,7 +26,10 @@
 // missing: if Redis restarts without persistence and loses its data, the
 // next node to touch it creates a new instance id, so clients holding ids of
 // the lost history are answered with [herald.ErrNotHeld] (a gap) instead of
-// being replayed from a wrong position. Every entry records the instance it
+// being replayed from a wrong position. A new instance starts its Seqs at the
+// time in milliseconds times 1000, so Seqs keep increasing across such a
+// reset (the hub relies on Seqs to drop what it both replayed and received
+// live). Every entry records the instance it
 // was appended under, so a watcher notices the reset at the first entry of
 // the new instance and resumes from that instance's first entry: nothing
 // appended after the reset is lost or delivered twice.

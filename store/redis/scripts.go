@@ -69,14 +69,19 @@ end
 `
 
 // initScript returns the instance id, creating it (ARGV[1]) when meta has
-// none. A new instance continues the Seqs of entries the stream may still
-// hold, and records its first Seq as base.
+// none. A new instance's first Seq (recorded as base) is above the Seqs of
+// entries the stream may still hold and at least the time in milliseconds
+// times 1000, so that Seqs keep increasing across a reset that lost the
+// history (a new base is above an old instance's Seqs unless that instance
+// averaged a million appends a second). Seqs stay below 2^53 (exact in Lua
+// numbers and sorted-set scores) until the year 2255.
 var initScript = goredis.NewScript(`
 local inst = redis.call('HGET', KEYS[2], 'instance')
 if inst then return inst end
-local seq = 0
+local now = redis.call('TIME')
+local seq = tonumber(now[1]) * 1000000 + math.floor(tonumber(now[2]) / 1000) * 1000 - 1
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if #last > 0 then seq = tonumber(string.match(last[1][1], '^(%d+)')) end
+if #last > 0 then seq = math.max(seq, tonumber(string.match(last[1][1], '^(%d+)'))) end
 redis.call('HSET', KEYS[2], 'instance', ARGV[1], 'seq', string.format('%d', seq),
   'base', string.format('%d', seq + 1), 'bytes', '0')
 return ARGV[1]

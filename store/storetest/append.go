@@ -143,28 +143,29 @@ func (s *suite) testAppendCancelled(t *testing.T) {
 	}
 }
 
-// testLast: Last is "" for an empty store, then the newest update's ID.
+// testLast: Last is "" and 0 for an empty store, then the newest update's ID
+// and Seq.
 func (s *suite) testLast(t *testing.T) {
 	st := s.store(t, herald.Retention{})
-	last := func() string {
+	last := func() (string, uint64) {
 		t.Helper()
-		id, err := st.Last(t.Context())
+		id, seq, err := st.Last(t.Context())
 		if err != nil {
 			t.Fatalf("Last: %v", err)
 		}
-		return id
+		return id, seq
 	}
-	if id := last(); id != "" {
-		t.Fatalf("Last on an empty store = %q, want \"\"", id)
+	if id, seq := last(); id != "" || seq != 0 {
+		t.Fatalf("Last on an empty store = %q, %d; want \"\", 0", id, seq)
 	}
 	us := appendN(t, st, "last", 3, 0)
-	if id := last(); id != us[2].ID {
-		t.Fatalf("Last = %q, want %q", id, us[2].ID)
+	if id, seq := last(); id != us[2].ID || seq != us[2].Seq {
+		t.Fatalf("Last = %q, %d; want %q, %d", id, seq, us[2].ID, us[2].Seq)
 	}
 	u := upd("last", "custom")
 	u.ID = "last-custom"
-	mustAppend(t, st, u)
-	if id := last(); id != u.ID {
-		t.Fatalf("Last = %q, want %q", id, u.ID)
+	stored := mustAppend(t, st, u)
+	if id, seq := last(); id != u.ID || seq != stored.Seq {
+		t.Fatalf("Last = %q, %d; want %q, %d", id, seq, u.ID, stored.Seq)
 	}
 }

@@ -42,8 +42,8 @@ func (s *suite) testRetentionCount(t *testing.T) {
 	first := len(us) - max
 	checkUpdates(t, "Replay(oldest held)", mustReplay(t, st, us[first].ID), us[first+1:])
 	checkUpdates(t, "Replay(publisher id held)", mustReplay(t, st, us[19].ID), us[20:])
-	if id, err := st.Last(t.Context()); err != nil || id != us[len(us)-1].ID {
-		t.Errorf("Last = %q, %v; want %q", id, err, us[len(us)-1].ID)
+	if id, seq, err := st.Last(t.Context()); err != nil || id != us[len(us)-1].ID || seq != us[len(us)-1].Seq {
+		t.Errorf("Last = %q, %d, %v; want %q, %d", id, seq, err, us[len(us)-1].ID, us[len(us)-1].Seq)
 	}
 }
 
@@ -96,8 +96,8 @@ func (s *suite) testRetentionAge(t *testing.T) {
 	})
 	checkNotHeld(t, st, us[2].ID)
 	checkNotHeld(t, st, us[1].ID) // publisher id
-	if id, err := st.Last(t.Context()); err != nil || id != "" {
-		t.Errorf("Last with everything expired = %q, %v; want \"\"", id, err)
+	if id, seq, err := st.Last(t.Context()); err != nil || id != "" || seq != 0 {
+		t.Errorf("Last with everything expired = %q, %d, %v; want \"\", 0", id, seq, err)
 	}
 
 	fresh := mustAppend(t, st, upd("age", "fresh"))

@@ -18,6 +18,17 @@
 // concurrent use (run it with -race), Last, Close, fn errors and context
 // cancellation. Retention is allowed to take effect "slightly later": those
 // tests poll with a bounded deadline. Other timing is never asserted.
+//
+// Where the contract leaves room, the suite reads it as follows:
+//   - Watch gives no signal that it is registered, so the suite appends probe
+//     updates until every watcher has seen one, and checks from there on.
+//   - "When Append returns nil the update will be passed to Watch" holds
+//     across Close: a watcher running when Close is called sees every
+//     acknowledged update before its Watch returns.
+//   - Replay checks its context before each call of fn, so no fn call
+//     follows a cancellation it could see.
+//   - Seq need not start at any value nor be contiguous; ids minted by the
+//     store for Seqs it never assigned are not held.
 package storetest
 
 import (

@@ -5,6 +5,7 @@ package natstest
 
 import (
 	"net"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -81,4 +82,16 @@ func (s *Server) Shutdown() {
 	s.srv.Shutdown()
 	s.srv.WaitForShutdown()
 	s.srv = nil
+}
+
+// Wipe deletes the server's storage while it is shut down, so that the next
+// Start begins empty, as a server that lost its disk would.
+func (s *Server) Wipe() {
+	s.tb.Helper()
+	if s.srv != nil {
+		s.tb.Fatal("natstest: Wipe while the server runs; Shutdown first")
+	}
+	if err := os.RemoveAll(s.opts.StoreDir); err != nil {
+		s.tb.Fatalf("natstest: %v", err)
+	}
 }

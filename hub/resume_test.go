@@ -1,0 +1,332 @@
+package hub_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/store/memory"
+)
+
+// tryPublish is publish for goroutines other than the test's.
+func (e *env) tryPublish(token, data string, topics ...string) (string, error) {
+	req, err := http.NewRequest(http.MethodPost, e.url, strings.NewReader(url.Values{"topic": topics, "data": {data}}.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("publish: %s: %s", resp.Status, b)
+	}
+	return string(b), nil
+}
+
+// TestResumeUnderConcurrentPublishing: while updates are published
+// continuously from several goroutines, subscribers connect with no
+// Last-Event-ID, with "earliest", and with ids acknowledged so far (in the
+// header and in the query). Each must receive, replay then live, a strictly
+// increasing, gap-free run of the acknowledged updates that starts right
+// after the id it gave (or after the Last-Event-ID the hub answered) and
+// ends with the last update published.
+func TestResumeUnderConcurrentPublishing(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			st := memory.New(memory.Options{Instance: "conc"})
+			e := newEnv(t, envConfig{mode: m, store: st})
+			token := publisherToken(t)
+			const publishers, perPublisher, subscribers = 4, 60, 16
+
+			var mu sync.Mutex
+			acked := map[uint64]string{} // seq -> data
+			var ackedIDs []string        // in acknowledgement order
+			ack := func(id, data string) error {
+				_, seq, ok := herald.ParseID(id)
+				if !ok {
+					return fmt.Errorf("publish answered %q, not a generated id", id)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if _, dup := acked[seq]; dup {
+					return fmt.Errorf("id %q acknowledged twice", id)
+				}
+				acked[seq] = data
+				ackedIDs = append(ackedIDs, id)
+				return nil
+			}
+			for i := range 10 {
+				data := fmt.Sprint("pre-", i)
+				if err := ack(e.publishData(t, data, "t"), data); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			var wg sync.WaitGroup
+			errs := make(chan error, publishers)
+			for p := range publishers {
+				wg.Go(func() {
+					for i := range perPublisher {
+						data := fmt.Sprintf("p%d-%d", p, i)
+						id, err := e.tryPublish(token, data, "t")
+						if err == nil {
+							err = ack(id, data)
+						}
+						if err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+
+			type sub struct {
+				how   string
+				after uint64 // the seq it must start after; ^0: any (no Last-Event-ID)
+				s     *stream
+			}
+			var subs []*sub
+			rnd := rand.New(rand.NewPCG(1, 2))
+			for i := range subscribers {
+				mu.Lock()
+				pick := ackedIDs[rnd.IntN(len(ackedIDs))]
+				mu.Unlock()
+				_, pickSeq, _ := herald.ParseID(pick)
+				var x *sub
+				switch i % 4 {
+				case 0:
+					x = &sub{how: "no Last-Event-ID", s: e.subscribe(t, topics("t"), nil)}
+					// Live from the id the hub says the stream starts after.
+					if h := x.s.resp.Header.Get("Last-Event-ID"); h != herald.EarliestID {
+						_, x.after, _ = herald.ParseID(h)
+					}
+				case 1:
+					x = &sub{how: "earliest", s: e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {herald.EarliestID}})}
+				case 2:
+					x = &sub{how: "header " + pick, after: pickSeq, s: e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {pick}})}
+				case 3:
+					x = &sub{how: "query " + pick, after: pickSeq, s: e.subscribe(t, topics("t")+"&lastEventID="+url.QueryEscape(pick), nil)}
+				}
+				subs = append(subs, x)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			last := e.publishData(t, "last", "t")
+			if err := ack(last, "last"); err != nil {
+				t.Fatal(err)
+			}
+			_, lastSeq, _ := herald.ParseID(last)
+			if want := uint64(10 + publishers*perPublisher + 1); lastSeq != want || len(acked) != int(want) {
+				t.Fatalf("%d updates acknowledged, last seq %d, want %d", len(acked), lastSeq, want)
+			}
+
+			for _, x := range subs {
+				evs := x.s.until(t, last)
+				next := x.after + 1
+				for _, ev := range evs {
+					inst, seq, ok := herald.ParseID(ev.ID)
+					if !ok || inst != "conc" {
+						t.Fatalf("%s: received id %q", x.how, ev.ID)
+					}
+					if seq != next {
+						t.Fatalf("%s: received seq %d after %d: want %d (a gap or a duplicate)", x.how, seq, next-1, next)
+					}
+					if ev.Data != acked[seq] {
+						t.Fatalf("%s: seq %d has data %q, want %q", x.how, seq, ev.Data, acked[seq])
+					}
+					next++
+				}
+				x.s.close()
+			}
+		})
+	}
+}
+
+// laggingStore is a memory store whose live tail (Watch) can be held back
+// while Append goes on, as the tail of a clustered store (Redis Streams,
+// NATS JetStream) lags behind the log by design.
+type laggingStore struct {
+	*memory.Store
+	mu   sync.Mutex
+	gate chan struct{} // batches wait until it is closed
+}
+
+func newLaggingStore(opts memory.Options) *laggingStore {
+	open := make(chan struct{})
+	close(open)
+	return &laggingStore{Store: memory.New(opts), gate: open}
+}
+
+func (s *laggingStore) Watch(ctx context.Context, fn func([]herald.Update)) error {
+	return s.Store.Watch(ctx, func(batch []herald.Update) {
+		s.mu.Lock()
+		gate := s.gate
+		s.mu.Unlock()
+		select {
+		case <-gate:
+			fn(batch)
+		case <-ctx.Done():
+		}
+	})
+}
+
+// hold holds back the batches appended from now on.
+func (s *laggingStore) hold() {
+	s.mu.Lock()
+	s.gate = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// release lets the held batches through.
+func (s *laggingStore) release() {
+	s.mu.Lock()
+	close(s.gate)
+	s.mu.Unlock()
+}
+
+// TestResumeWithLaggingWatch: history (Replay) can be ahead of the live
+// tail (Watch). An update a subscriber got from history, or one that is
+// older than the Last-Event-ID its stream was answered with, must not be
+// sent to it again when the live tail catches up.
+func TestResumeWithLaggingWatch(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			st := newLaggingStore(memory.Options{})
+			e := newEnv(t, envConfig{mode: m, store: st})
+			a := e.publishData(t, "a", "t")
+			st.hold()
+			b := e.publishData(t, "b", "t") // stored, not yet live
+			c := e.publishData(t, "c", "t")
+
+			fromA := e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {a}})             // replays b, c
+			fromC := e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {c}})             // replays nothing
+			earliest := e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {"earliest"}}) // replays a, b, c
+			fresh := e.subscribe(t, topics("t"), nil)                                           // told it starts after c
+			if got := fresh.resp.Header.Get("Last-Event-ID"); got != c {
+				t.Errorf("fresh subscription: Last-Event-ID %q, want the newest id %q", got, c)
+			}
+			st.release()
+			d := e.publishData(t, "d", "t")
+			for _, tc := range []struct {
+				name string
+				s    *stream
+				want []string
+			}{
+				{"resumed from a", fromA, []string{b, c, d}},
+				{"resumed from c", fromC, []string{d}},
+				{"resumed from earliest", earliest, []string{a, b, c, d}},
+				{"fresh", fresh, []string{d}},
+			} {
+				if got := ids(tc.s.until(t, d)); !slices.Equal(got, tc.want) {
+					t.Errorf("%s: received %q, want %q", tc.name, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// pausingStore is a memory store whose first Replay pauses at its first
+// update until resume is closed, so that a test can publish while a
+// subscriber is being replayed to.
+type pausingStore struct {
+	*memory.Store
+	once   sync.Once
+	paused chan struct{} // closed when the first Replay reached its first update
+	resume chan struct{}
+}
+
+func (s *pausingStore) Replay(ctx context.Context, after string, fn func(herald.Update) error) error {
+	return s.Store.Replay(ctx, after, func(u herald.Update) error {
+		s.once.Do(func() {
+			close(s.paused)
+			select {
+			case <-s.resume:
+			case <-ctx.Done():
+			}
+		})
+		return fn(u)
+	})
+}
+
+// TestResumeOverflowDuringReplay: when more live updates arrive during a
+// replay than the subscriber's queue holds, the hub reads history again
+// from where the replay got to instead of dropping them: the subscriber
+// still gets every update once, in order.
+func TestResumeOverflowDuringReplay(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			st := &pausingStore{Store: memory.New(memory.Options{}), paused: make(chan struct{}), resume: make(chan struct{})}
+			const queueLimit = 8
+			e := newEnv(t, envConfig{mode: m, store: st, hub: hub.Options{QueueLimit: queueLimit}})
+			var want []string
+			for i := range 5 {
+				want = append(want, e.publishData(t, fmt.Sprint("history ", i), "t"))
+			}
+			observer := e.subscribe(t, topics("t"), nil)
+
+			type result struct {
+				resp *http.Response
+				err  error
+			}
+			opened := make(chan result, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				// Returns once the headers are out, after the pause.
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"?"+topics("t"), nil)
+				req.Header.Set("Last-Event-ID", herald.EarliestID)
+				resp, err := e.client.Do(req)
+				opened <- result{resp, err}
+			}()
+			select {
+			case <-st.paused:
+			case <-time.After(waitTimeout):
+				t.Fatal("the replay did not start")
+			}
+			for i := range 3 * queueLimit {
+				want = append(want, e.publishData(t, fmt.Sprint("live ", i), "t"))
+			}
+			observer.until(t, want[len(want)-1]) // the fan-out has queued them all
+			close(st.resume)
+			var s *stream
+			select {
+			case r := <-opened:
+				if r.err != nil || r.resp.StatusCode != http.StatusOK {
+					t.Fatalf("resumed subscription: %v %v", r.resp, r.err)
+				}
+				s = startStream(t, r.resp, cancel)
+			case <-time.After(waitTimeout):
+				t.Fatal("the resumed subscription did not open")
+			}
+			last := e.publishData(t, "after", "t")
+			want = append(want, last)
+			if got := ids(s.until(t, last)); !slices.Equal(got, want) {
+				t.Errorf("received %q\nwant %q", got, want)
+			}
+		})
+	}
+}
