@@ -41,10 +41,13 @@ type Store interface {
 
 	// Watch calls fn with every update appended from now on, by this process
 	// or any other process sharing the backend, in Seq order, with no
-	// duplicates, in batches, from a single goroutine. It blocks until ctx is
-	// done or the store is closed, and returns nil then. A store may be watched
-	// by several callers; each sees every update. fn must not block for long:
-	// it delays every watcher.
+	// duplicates, in batches, from a single goroutine. Its first call to fn,
+	// made as soon as the watcher is registered, has an empty batch: every
+	// update appended after that first call returns is delivered, which lets a
+	// caller that runs Watch in a goroutine know when it is in place. It blocks
+	// until ctx is done or the store is closed, and returns nil then. A store
+	// may be watched by several callers; each sees every update. fn must not
+	// block for long: it delays every watcher.
 	Watch(ctx context.Context, fn func([]Update)) error
 
 	// Last returns the ID and Seq of the newest update held, or "" and 0 when

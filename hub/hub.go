@@ -117,7 +117,13 @@ func New(store herald.Store, opts Options) *Hub {
 	ready := make(chan struct{})
 	h.wg.Add(1)
 	go h.watch(ready)
-	<-ready
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		// A store that breaks the Watch contract (no first, empty batch):
+		// go on, but updates appended around now may not be delivered live.
+		h.log.Error("the store's Watch did not signal that it is registered within 10s")
+	}
 	if opts.Heartbeat > 0 {
 		h.wg.Add(1)
 		go h.sweep()
@@ -153,16 +159,22 @@ func (h *Hub) Publish(ctx context.Context, u herald.Update) (herald.Update, erro
 }
 
 // watch feeds the fan-out from the store until the hub closes. ready is
-// closed once Watch is (about to be) registered, so that updates appended
-// after New returns are not missed by stores that register synchronously.
+// closed once the store has registered the watcher (its first, empty batch),
+// so that every update appended after New returns is delivered.
 func (h *Hub) watch(ready chan struct{}) {
 	defer h.wg.Done()
 	once := sync.OnceFunc(func() { close(ready) })
 	defer once()
+	fanout := func(batch []herald.Update) {
+		if len(batch) == 0 {
+			once()
+			return
+		}
+		h.fanout(batch)
+	}
 	backoff := 100 * time.Millisecond
 	for h.ctx.Err() == nil {
-		once()
-		err := h.store.Watch(h.ctx, h.fanout)
+		err := h.store.Watch(h.ctx, fanout)
 		if err == nil || h.ctx.Err() != nil || errors.Is(err, herald.ErrClosed) {
 			return
 		}

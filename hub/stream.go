@@ -117,6 +117,21 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		s.expiry = time.AfterFunc(time.Until(sub.Expires), func() { s.close(ReasonExpired) })
 		s.mu.Unlock()
 	}
+	// A fresh stream starts after the newest update: read it only now that
+	// the stream is registered, so that it receives every update after it
+	// and nothing before it, even when the store's live feed lags behind;
+	// and before OnOpen, whose own publications (greetings, subscription
+	// events) must reach it.
+	last := ""
+	if !sub.Resume {
+		id, seq, err := h.store.Last(r.Context())
+		if err != nil {
+			h.log.Warn("reading the newest event id failed", "err", err)
+		} else {
+			last = id
+			s.raiseMin(seq)
+		}
+	}
 	if sub.OnOpen != nil {
 		sub.OnOpen()
 	}
@@ -150,15 +165,6 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		s.mu.Unlock()
 		cancel()
 	} else {
-		// Read the newest id only now that the stream is registered: it
-		// receives every update after it, and nothing before it, even when
-		// the store's live feed lags behind.
-		last, seq, err := h.store.Last(r.Context())
-		if err != nil {
-			h.log.Warn("reading the newest event id failed", "err", err)
-			last = ""
-		}
-		s.raiseMin(seq)
 		if last == "" {
 			last = herald.EarliestID
 		}

@@ -147,12 +147,13 @@ type node struct {
 	log    *nodeLog
 }
 
-// startNode starts a node on store and waits until it listens.
-func startNode(t testing.TB, name, store string) *node {
-	args, _ := json.Marshal([]string{
+// startNode starts a node on store and waits until it listens. extra flags
+// override the defaults (the last occurrence of a flag wins).
+func startNode(t testing.TB, name, store string, extra ...string) *node {
+	args, _ := json.Marshal(append([]string{
 		"--addr", "127.0.0.1:0", "--store", store, "--jwt-key", clusterKey,
 		"--demo=false", "--log-format", "json", "--heartbeat", "1s", "--shutdown-timeout", "2s",
-	})
+	}, extra...))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterNodeProcess$")
 	cmd.Env = append(os.Environ(), clusterNodeEnv+"="+string(args))
 	n := &node{name: name, cmd: cmd, exited: make(chan struct{}), log: &nodeLog{listening: make(chan string, 1)}}

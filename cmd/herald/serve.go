@@ -46,6 +46,7 @@ type serveConfig struct {
 	maxBody         int64
 	maxTopics       int
 	shutdownTimeout time.Duration
+	shutdownRetry   time.Duration
 	demo            bool
 	logLevel        string
 	logFormat       string
@@ -62,7 +63,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "origins allowed to use the hub from browsers on other origins, comma-separated, or *")
 	fs.DurationVar(&c.heartbeat, "heartbeat", hub.DefaultHeartbeat, "send a comment on streams silent for this long (0 disables)")
 	fs.BoolVar(&c.subscriptions, "subscriptions", false, "publish subscription events and serve the subscriptions API")
-	fs.StringVar(&c.storeURL, "store", "bolt:", "history store: bolt: (embedded, durable, in --data-dir) or memory: (no durability)")
+	fs.StringVar(&c.storeURL, "store", "bolt:", "history store: bolt: (embedded, durable, in --data-dir), memory: (no durability), or a cluster engine shared by several hubs: redis://host:6379/0?stream=herald or nats://host:4222?stream=herald")
 	fs.StringVar(&c.dataDir, "data-dir", "./herald-data", "directory of the embedded store")
 	fs.IntVar(&c.historySize, "history-size", 1_000_000, "keep at most this many updates in history (0: no count limit)")
 	fs.DurationVar(&c.historyMaxAge, "history-max-age", 0, "drop updates older than this from history (0: no age limit)")
@@ -72,6 +73,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.Int64Var(&c.maxBody, "max-body", mercure.DefaultMaxBodyBytes, "largest publish request body, in bytes")
 	fs.IntVar(&c.maxTopics, "max-topics", mercure.DefaultMaxTopics, "most topics per update and topic selectors per subscription")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	fs.DurationVar(&c.shutdownRetry, "shutdown-retry", hub.DefaultShutdownRetry, "on shutdown, tell each subscriber to reconnect after a random delay of up to this long")
 	fs.BoolVar(&c.demo, "demo", true, "let the demo page at / send messages to its demo topic without a token (the page and its debugging panel are served either way)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
@@ -146,11 +148,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		heartbeat = -1
 	}
 	h := hub.New(store, hub.Options{
-		Heartbeat:    heartbeat,
-		QueueLimit:   c.queueLimit,
-		WriteTimeout: c.writeTimeout,
-		Metrics:      m,
-		Logger:       log,
+		Heartbeat:     heartbeat,
+		QueueLimit:    c.queueLimit,
+		WriteTimeout:  c.writeTimeout,
+		ShutdownRetry: c.shutdownRetry,
+		Metrics:       m,
+		Logger:        log,
 	})
 	selectors := topic.NewCache(topic.DefaultCacheSize)
 	mh, err := mercure.New(mercure.Config{
@@ -304,17 +307,21 @@ func openStore(raw, dataDir string, r herald.Retention, log *slog.Logger) (heral
 	case "memory":
 		return openMemory(r)
 	case "redis", "rediss", "nats":
-		return nil, usageError{fmt.Errorf("--store %s: cluster stores are not built into this version yet", u.Scheme)}
+		return openCluster(u, r, log)
 	default:
-		return nil, usageError{fmt.Errorf("--store %q: unknown store; use bolt: (default) or memory:", raw)}
+		return nil, usageError{fmt.Errorf("--store %q: unknown store; use bolt: (default), memory:, redis://host:6379/0?stream=herald or nats://host:4222?stream=herald", u.Redacted())}
 	}
 }
 
+// describeStore names the store for logs, without any password in its URL.
 func describeStore(c serveConfig) string {
 	if strings.HasPrefix(c.storeURL, "bolt") {
 		return "bolt:" + c.dataDir
 	}
-	return c.storeURL
+	if u, err := url.Parse(c.storeURL); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable store URL)"
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -68,8 +69,6 @@ func (s *Store) run() {
 	now := make(chan struct{})
 	close(now)
 	batch := make([]*request, 0, s.maxBatch)
-	gather := &gatherState{timer: time.NewTimer(time.Hour)}
-	gather.timer.Stop()
 	for {
 		var trimNow <-chan struct{}
 		if s.trimPending {
@@ -77,14 +76,8 @@ func (s *Store) run() {
 		}
 		select {
 		case r := <-s.reqs:
-			batch = s.gather(append(batch[:0], r), gather)
-			start := time.Now()
+			batch = s.gather(append(batch[:0], r))
 			s.commit(batch)
-			// Publishers woken by this commit's acknowledgements come back
-			// only after the next commit has started; waiting for them,
-			// briefly, fills the next one as full as this.
-			gather.target = len(batch)
-			gather.wait = min(time.Since(start)/2, maxGatherWait)
 		case <-trimNow:
 			s.commit(nil)
 		case <-timer.C:
@@ -113,33 +106,25 @@ func (s *Store) run() {
 	}
 }
 
-// maxGatherWait bounds how long the committer waits for more requests.
-var maxGatherWait = 2 * time.Millisecond
+// yieldRounds bounds how often gather yields the processor. (Measured on
+// 2 cores, 16 publishers: 15 updates per commit with it, 8 without, twice
+// the publishes/s. A timed wait for more did worse under load.)
+const yieldRounds = 8
 
-// gatherState is what the committer knows about recent concurrency.
-type gatherState struct {
-	target int           // size of the previous batch
-	wait   time.Duration // half the previous commit's duration
-	timer  *time.Timer
-}
-
-// gather adds the requests already queued to batch and, when the previous
-// batch was larger (publishers are concurrent), waits up to g.wait for as
-// many as it had. A lone publisher never waits.
-func (s *Store) gather(batch []*request, g *gatherState) []*request {
+// gather collects everything queued while the previous commit was syncing.
+// Publishers woken by that commit's acknowledgements are runnable but may
+// not have run yet: gather yields to them while they keep coming, so that
+// they join this commit instead of the next. It never sleeps.
+func (s *Store) gather(batch []*request) []*request {
 	batch = s.drain(batch)
-	target := min(g.target, s.maxBatch)
-	if len(batch) >= target || g.wait <= 0 {
-		return batch
-	}
-	g.timer.Reset(g.wait)
-	defer g.timer.Stop()
-	for len(batch) < target {
-		select {
-		case r := <-s.reqs:
-			batch = s.drain(append(batch, r))
-		case <-g.timer.C:
-			return batch
+	for range yieldRounds {
+		n := len(batch)
+		if n >= s.maxBatch {
+			break
+		}
+		runtime.Gosched()
+		if batch = s.drain(batch); len(batch) == n {
+			break
 		}
 	}
 	return batch

@@ -36,15 +36,25 @@ func watch(t *testing.T, s herald.Store) *collector {
 	c := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	registered := make(chan struct{})
+	var once sync.Once
 	go func() {
 		defer close(done)
 		_ = s.Watch(ctx, func(b []herald.Update) {
+			once.Do(func() { close(registered) }) // the first, empty batch
 			c.mu.Lock()
 			c.got = append(c.got, b...)
 			c.mu.Unlock()
 		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-registered:
+	case <-done:
+		t.Fatal("Watch returned before registering")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not register within 10s")
+	}
 	return c
 }
 
@@ -195,7 +205,7 @@ func TestUnavailable(t *testing.T) {
 	if _, err := replayIDs(t, s, herald.EarliestID); !errors.Is(err, herald.ErrUnavailable) {
 		t.Errorf("Replay with NATS down = %v, want ErrUnavailable", err)
 	}
-	if _, err := s.Last(t.Context()); !errors.Is(err, herald.ErrUnavailable) {
+	if _, _, err := s.Last(t.Context()); !errors.Is(err, herald.ErrUnavailable) {
 		t.Errorf("Last with NATS down = %v, want ErrUnavailable", err)
 	}
 
@@ -234,6 +244,9 @@ func TestLostStorage(t *testing.T) {
 	srv.Shutdown()
 	srv.Wipe()
 	srv.Start()
+	for _, s := range []*nats.Store{a, b} {
+		eventually(t, "Healthy after the server lost its storage", func() error { return s.Healthy(t.Context()) })
+	}
 
 	var fresh []string
 	eventually(t, "Append after the server lost its storage", func() error {

@@ -83,6 +83,9 @@ const (
 const (
 	// replayChunk bounds the messages a replay's consumer buffers.
 	replayChunk = 256
+	// replayStall is how long a replay waits for its next message before
+	// checking whether retention removed it.
+	replayStall = 500 * time.Millisecond
 	// watchBuffer bounds the messages the watch consumer buffers.
 	watchBuffer = 512
 	// consumerInactive is how long JetStream keeps a consumer whose client
@@ -313,7 +316,9 @@ func (s *Store) Stream() string { return s.name }
 func (s *Store) Instance() string { return s.state.Load().instance }
 
 // Healthy reports whether NATS is connected and the stream answers, with an
-// error wrapping herald.ErrUnavailable when not.
+// error wrapping herald.ErrUnavailable when not. It re-creates the stream
+// when the server lost it, so that a wiped server is usable again without
+// waiting for a publish.
 func (s *Store) Healthy(ctx context.Context) error {
 	if s.isClosed() {
 		return fmt.Errorf("nats: %w", herald.ErrClosed)
@@ -323,10 +328,8 @@ func (s *Store) Healthy(ctx context.Context) error {
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	if _, err := s.stream.Info(ctx); err != nil {
-		return s.fail("stream info", err)
-	}
-	return nil
+	_, err := s.refresh(ctx) // re-creates a stream the server lost
+	return err
 }
 
 func (s *Store) isClosed() bool {

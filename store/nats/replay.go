@@ -26,7 +26,7 @@ func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update)
 	if err != nil || start > last {
 		return err
 	}
-	return s.consume(ctx, start, last, inst, fn)
+	return s.consume(ctx, start, last, inst, after == herald.EarliestID, fn)
 }
 
 // locate returns the first Seq to replay after after, the newest Seq held,
@@ -67,8 +67,10 @@ func (s *Store) locate(ctx context.Context, after string) (start, last uint64, i
 	return msg.Sequence + 1, last, state.instance, nil
 }
 
-// consume calls fn with the updates from start to last.
-func (s *Store) consume(ctx context.Context, start, last uint64, inst string, fn func(herald.Update) error) error {
+// consume calls fn with the updates from start to last. When earliest is
+// set, updates that retention removes before the first call of fn are
+// skipped (they were the oldest held), not reported as ErrNotHeld.
+func (s *Store) consume(ctx context.Context, start, last uint64, inst string, earliest bool, fn func(herald.Update) error) error {
 	octx, cancel := s.opContext(ctx)
 	cons, err := s.js.OrderedConsumer(octx, s.name, jetstream.OrderedConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -89,12 +91,22 @@ func (s *Store) consume(ctx context.Context, start, last uint64, inst string, fn
 		s.deleteConsumer(cons)
 	}()
 	for next := start; next <= last; {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		wctx, wcancel := context.WithTimeout(ctx, replayStall)
+		msg, err := it.Next(jetstream.NextContext(wctx))
+		wcancel()
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case s.isClosed():
 			return fmt.Errorf("nats: replay: %w", herald.ErrClosed)
+		case errors.Is(err, context.DeadlineExceeded):
+			// Nothing came for a while: retention may have removed the
+			// rest (the consumer then waits for messages that never come).
+			done, err := s.stillHeld(ctx, next, last, earliest && next == start)
+			if done || err != nil {
+				return err
+			}
+			continue
 		case err != nil:
 			return s.fail("replay", err)
 		}
@@ -103,6 +115,9 @@ func (s *Store) consume(ctx context.Context, start, last uint64, inst string, fn
 			return fmt.Errorf("nats: replay: %v", err)
 		}
 		seq := meta.Sequence.Stream
+		if seq > next && earliest && next == start {
+			next = seq // the oldest were removed before any was replayed
+		}
 		if seq > next {
 			return fmt.Errorf("nats: replay: update %d was removed by retention during the replay: %w", next, herald.ErrNotHeld)
 		}
@@ -121,6 +136,27 @@ func (s *Store) consume(ctx context.Context, start, last uint64, inst string, fn
 	return nil
 }
 
+// stillHeld checks, when a replay waits for Seq next, whether the stream
+// still holds it. It returns an error wrapping herald.ErrNotHeld when not, or
+// ErrUnavailable when it cannot tell. When skip is set, removed updates are
+// not an error: done then reports that nothing up to last is held any more.
+func (s *Store) stillHeld(ctx context.Context, next, last uint64, skip bool) (done bool, err error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return false, s.fail("replay", err)
+	}
+	removed := info.State.Msgs == 0 || info.State.FirstSeq > next
+	switch {
+	case !removed:
+		return false, nil
+	case skip:
+		return info.State.Msgs == 0 || info.State.FirstSeq > last, nil
+	}
+	return false, fmt.Errorf("nats: replay: update %d was removed by retention during the replay: %w", next, herald.ErrNotHeld)
+}
+
 // deleteConsumer deletes a consumer the Store no longer needs rather than
 // leaving it to JetStream's inactivity timeout. Failures are harmless.
 func (s *Store) deleteConsumer(cons jetstream.Consumer) {
@@ -135,26 +171,26 @@ func (s *Store) deleteConsumer(cons jetstream.Consumer) {
 
 // Last implements herald.Store with one request: the last message on any of
 // the stream's subjects.
-func (s *Store) Last(ctx context.Context) (string, error) {
+func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if s.isClosed() {
-		return "", fmt.Errorf("nats: last: %w", herald.ErrClosed)
+		return "", 0, fmt.Errorf("nats: last: %w", herald.ErrClosed)
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	state, err := s.current(ctx)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	msg, err := s.stream.GetLastMsgForSubject(ctx, s.prefix+".>")
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return "", nil
+		return "", 0, nil
 	}
 	if err != nil {
-		return "", s.fail("last", err)
+		return "", 0, s.fail("last", err)
 	}
 	u, err := decode(msg.Data, msg.Sequence, state.instance)
 	if err != nil {
-		return "", fmt.Errorf("nats: last: message %d: %v", msg.Sequence, err)
+		return "", 0, fmt.Errorf("nats: last: message %d: %v", msg.Sequence, err)
 	}
-	return u.ID, nil
+	return u.ID, u.Seq, nil
 }

@@ -36,15 +36,25 @@ func watch(t *testing.T, s herald.Store) *collector {
 	c := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	registered := make(chan struct{})
+	var once sync.Once
 	go func() {
 		defer close(done)
 		_ = s.Watch(ctx, func(b []herald.Update) {
+			once.Do(func() { close(registered) }) // the first, empty batch
 			c.mu.Lock()
 			c.got = append(c.got, b...)
 			c.mu.Unlock()
 		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-registered:
+	case <-done:
+		t.Fatal("Watch returned before registering")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not register within 10s")
+	}
 	return c
 }
 
@@ -194,7 +204,7 @@ func TestUnavailable(t *testing.T) {
 	if err := s.Replay(t.Context(), herald.EarliestID, func(herald.Update) error { return nil }); !errors.Is(err, herald.ErrUnavailable) {
 		t.Errorf("Replay with Redis down = %v, want ErrUnavailable", err)
 	}
-	if _, err := s.Last(t.Context()); !errors.Is(err, herald.ErrUnavailable) {
+	if _, _, err := s.Last(t.Context()); !errors.Is(err, herald.ErrUnavailable) {
 		t.Errorf("Last with Redis down = %v, want ErrUnavailable", err)
 	}
 	time.Sleep(300 * time.Millisecond) // let the reader fail and back off a few times

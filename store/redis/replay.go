@@ -93,20 +93,20 @@ func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update)
 }
 
 // Last implements herald.Store with one XREVRANGE.
-func (s *Store) Last(ctx context.Context) (string, error) {
+func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if s.isClosed() {
-		return "", fmt.Errorf("redis: last: %w", herald.ErrClosed)
+		return "", 0, fmt.Errorf("redis: last: %w", herald.ErrClosed)
 	}
 	ms, err := s.rdb.XRevRangeN(ctx, s.keys[0], "+", "-", 1).Result()
 	if err != nil {
-		return "", s.fail("last", err)
+		return "", 0, s.fail("last", err)
 	}
 	if len(ms) == 0 {
-		return "", nil
+		return "", 0, nil
 	}
 	u, _, err := decode(ms[0])
 	if err != nil {
-		return "", fmt.Errorf("redis: last: %v", err)
+		return "", 0, fmt.Errorf("redis: last: %v", err)
 	}
-	return u.ID, nil
+	return u.ID, u.Seq, nil
 }

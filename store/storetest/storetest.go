@@ -20,8 +20,8 @@
 // tests poll with a bounded deadline. Other timing is never asserted.
 //
 // Where the contract leaves room, the suite reads it as follows:
-//   - Watch gives no signal that it is registered, so the suite appends probe
-//     updates until every watcher has seen one, and checks from there on.
+//   - Watch's first, empty batch says it is registered: the suite waits for
+//     it, then requires the very next append to reach the watcher.
 //   - "When Append returns nil the update will be passed to Watch" holds
 //     across Close: a watcher running when Close is called sees every
 //     acknowledged update before its Watch returns.
@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T, r herald.Retention) herald.Store)
 		{"Retention/Age", s.testRetentionAge},
 		{"Retention/Bytes", s.testRetentionBytes},
 		{"Watch/EveryUpdateOnceInOrder", s.testWatch},
+		{"Watch/RegistrationSignal", s.testWatchRegistration},
 		{"Watch/ContextCancelled", s.testWatchCancelled},
 		{"Concurrent", s.testConcurrent},
 		{"Close", s.testClose},
@@ -257,21 +258,41 @@ type watcher struct {
 	cancel  context.CancelFunc
 }
 
+// startWatcher starts a Watch and waits until it is registered: Watch's
+// first call to fn, with an empty batch.
 func startWatcher(t *testing.T, st herald.Store) *watcher {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watcher{done: make(chan error, 1), cancel: cancel}
+	registered := make(chan int, 1)
+	first := true
 	go func() {
 		w.done <- st.Watch(ctx, func(b []herald.Update) {
 			if w.active.Add(1) != 1 {
 				w.overlap.Store(true)
 			}
 			defer w.active.Add(-1)
+			if first {
+				first = false
+				registered <- len(b)
+				return
+			}
 			w.mu.Lock()
 			w.batches++
 			w.got = append(w.got, b...)
 			w.mu.Unlock()
 		})
 	}()
+	select {
+	case n := <-registered:
+		if n != 0 {
+			t.Errorf("Watch's first batch holds %d updates; it must be empty (the registration signal)", n)
+		}
+	case err := <-w.done:
+		t.Fatalf("Watch returned %v before registering", err)
+	case <-time.After(Timeout):
+		t.Fatalf("Watch did not signal its registration (a first, empty batch) within %v", Timeout)
+	}
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -289,34 +310,21 @@ func (w *watcher) snapshot() []herald.Update {
 	return slices.Clone(w.got)
 }
 
-// syncWatchers makes sure every watcher is registered: Watch gives no signal,
-// so it appends probe updates until each watcher has seen one. It returns the
-// probe they all saw; from it on, every watcher must see every update.
+// syncWatchers appends a probe update and waits until every watcher (each
+// registered by startWatcher) has seen it. It returns the probe: checks of
+// what a watcher saw start there.
 func syncWatchers(t *testing.T, st herald.Store, ws ...*watcher) herald.Update {
 	t.Helper()
-	deadline := time.Now().Add(Timeout)
-	wait := 10 * time.Millisecond // grows: a registration may take a while on a loaded machine
-	for i := 0; ; i++ {
-		probe := mustAppend(t, st, upd("sync", fmt.Sprintf("probe-%d", i)))
-		until := time.Now().Add(wait)
-		wait = min(2*wait, time.Second)
-		for time.Now().Before(until) {
-			all := true
-			for _, w := range ws {
-				if !slices.ContainsFunc(w.snapshot(), func(u herald.Update) bool { return u.ID == probe.ID }) {
-					all = false
-					break
-				}
+	probe := mustAppend(t, st, upd("sync", "probe"))
+	eventually(t, func() string {
+		for i, w := range ws {
+			if w.from(probe.ID) == nil {
+				return fmt.Sprintf("watcher %d, registered before the append, has not seen the probe update", i)
 			}
-			if all {
-				return probe
-			}
-			time.Sleep(2 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("watchers did not see a probe update within %v", Timeout)
-		}
-	}
+		return ""
+	})
+	return probe
 }
 
 // from returns what w saw from the update with id on (nil when it saw none).

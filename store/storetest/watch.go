@@ -77,6 +77,15 @@ func (s *suite) testWatch(t *testing.T) {
 	ws[0].waitSeen(t, "0 (again)", more)
 }
 
+// testWatchRegistration: once Watch has signalled its registration (its
+// first, empty batch), the very next append reaches it, with no probing.
+func (s *suite) testWatchRegistration(t *testing.T) {
+	st := s.store(t, herald.Retention{})
+	w := startWatcher(t, st)
+	want := []herald.Update{mustAppend(t, st, upd("registered", "first"))}
+	w.waitSeen(t, "registered", want)
+}
+
 // testWatchCancelled: Watch returns nil once its context is done.
 func (s *suite) testWatchCancelled(t *testing.T) {
 	st := s.store(t, herald.Retention{})

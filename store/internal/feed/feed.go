@@ -58,12 +58,24 @@ func (f *Feed) Publish(batch []herald.Update) {
 
 // Watch calls fn, from the calling goroutine, with every batch published
 // after Watch was called, in order, until ctx is done or the feed is closed.
-// When the feed is closed, Watch first delivers the batches already published
-// and then returns nil. It returns nil when ctx is done.
+// Its first call to fn, once the watcher is in place, has an empty batch (as
+// herald.Store.Watch promises); on a closed feed, or with ctx already done,
+// Watch returns nil without calling fn. When the feed is closed, Watch first
+// delivers the batches already published and then returns nil. It returns
+// nil when ctx is done.
 func (f *Feed) Watch(ctx context.Context, fn func([]herald.Update)) error {
 	f.mu.Lock()
 	n := f.tail
 	f.mu.Unlock()
+	select {
+	case <-f.closed:
+		return nil
+	default:
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	fn(nil) // registered: everything published from now on reaches fn
 	for {
 		select {
 		case <-n.ready:

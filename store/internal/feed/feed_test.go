@@ -18,18 +18,27 @@ func batch(seqs ...uint64) []herald.Update {
 	return b
 }
 
-// watcher runs Watch in a goroutine and records what it sees.
+// watcher runs Watch in a goroutine and records what it sees after its
+// first, empty batch (the registration signal).
 type watcher struct {
-	seqs    []uint64
-	batches int
-	err     error
-	done    bool
+	registered bool
+	seqs       []uint64
+	batches    int
+	err        error
+	done       bool
 }
 
 func startWatcher(f *feed.Feed, ctx context.Context) *watcher {
 	w := &watcher{}
 	go func() {
 		w.err = f.Watch(ctx, func(b []herald.Update) {
+			if !w.registered {
+				if len(b) != 0 {
+					panic("first batch is not empty")
+				}
+				w.registered = true
+				return
+			}
 			w.batches++
 			for _, u := range b {
 				w.seqs = append(w.seqs, u.Seq)
@@ -62,8 +71,8 @@ func TestEveryWatcherSeesEveryBatchInOrder(t *testing.T) {
 			want    []uint64
 			batches int
 		}{{w1, []uint64{2, 3, 4, 5}, 3}, {w2, []uint64{2, 3, 4, 5}, 3}, {w3, []uint64{5}, 1}} {
-			if !tc.w.done || tc.w.err != nil {
-				t.Errorf("watcher %d: done=%v err=%v, want Watch returned nil after Close", i, tc.w.done, tc.w.err)
+			if !tc.w.registered || !tc.w.done || tc.w.err != nil {
+				t.Errorf("watcher %d: registered=%v done=%v err=%v, want registered and Watch returned nil after Close", i, tc.w.registered, tc.w.done, tc.w.err)
 			}
 			if !slices.Equal(tc.w.seqs, tc.want) || tc.w.batches != tc.batches {
 				t.Errorf("watcher %d saw %v in %d batches, want %v in %d", i, tc.w.seqs, tc.w.batches, tc.want, tc.batches)
@@ -83,6 +92,9 @@ func TestCloseDeliversPublishedBatchesFirst(t *testing.T) {
 		done := make(chan error)
 		go func() {
 			done <- f.Watch(t.Context(), func(b []herald.Update) {
+				if len(b) == 0 {
+					return // registered
+				}
 				<-release // a slow watcher: the rest is published and closed meanwhile
 				seqs = append(seqs, b[0].Seq)
 			})
@@ -98,6 +110,38 @@ func TestCloseDeliversPublishedBatchesFirst(t *testing.T) {
 		}
 		if want := []uint64{1, 2, 3}; !slices.Equal(seqs, want) {
 			t.Fatalf("saw %v, want %v", seqs, want)
+		}
+	})
+}
+
+func TestWatchSignalsRegistration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := feed.New()
+		w := startWatcher(f, t.Context())
+		synctest.Wait()
+		if !w.registered {
+			t.Fatal("Watch did not call fn with an empty batch once registered")
+		}
+		f.Publish(batch(1))
+		synctest.Wait()
+		if !slices.Equal(w.seqs, []uint64{1}) {
+			t.Fatalf("saw %v, want [1]", w.seqs)
+		}
+		f.Close()
+		synctest.Wait()
+		// No signal when there is nothing to watch.
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		for _, c := range []context.Context{t.Context(), ctx} {
+			g := feed.New()
+			if c == ctx {
+				defer g.Close()
+			} else {
+				g.Close()
+			}
+			if err := g.Watch(c, func([]herald.Update) { t.Error("fn called with nothing to watch") }); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }
