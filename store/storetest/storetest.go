@@ -45,17 +45,15 @@ import (
 	"github.com/herald-sse/herald"
 )
 
-// Open returns a new, empty store that keeps history as r says. It is called
-// once per subtest; Run closes every store it gets (and tolerates a second
-// Close after a subtest closed the store itself). Open may register cleanup
-// with t.Cleanup; it runs after the store is closed.
-type Open func(t *testing.T, r herald.Retention) herald.Store
-
 // Timeout bounds every wait in the suite: retention taking effect, watchers
 // catching up, Watch returning after Close.
 const Timeout = 20 * time.Second
 
-// Run runs the conformance suite as subtests of t.
+// Run runs the conformance suite as subtests of t. open must return a new,
+// empty store that keeps history as r says; it is called once per subtest.
+// Run closes every store it gets (and tolerates a second Close after a
+// subtest closed the store itself). open may register cleanup with
+// t.Cleanup; it runs after the store is closed.
 func Run(t *testing.T, open func(t *testing.T, r herald.Retention) herald.Store) {
 	s := &suite{open: open}
 	tests := []struct {
