@@ -34,6 +34,7 @@ type subscriber struct {
 	overflow  bool   // the queue overflowed while replaying
 	minSeq    uint64 // updates up to this Seq were sent (or precede the stream)
 	ending    bool   // shutdown: end the stream once the queue is written
+	slow      bool   // overflowed: queue nothing more; the stream is being closed
 	closed    bool
 	reason    CloseReason
 	released  bool
@@ -49,7 +50,7 @@ type subscriber struct {
 func (s *subscriber) enqueue(f *frame, limit int) (start, slow bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.ending || (f.seq != 0 && f.seq <= s.minSeq) {
+	if s.closed || s.ending || s.slow || (f.seq != 0 && f.seq <= s.minSeq) {
 		return false, false
 	}
 	if len(s.queue) >= limit {
@@ -60,6 +61,10 @@ func (s *subscriber) enqueue(f *frame, limit int) (start, slow bool) {
 			s.queue = s.queue[:0]
 			return false, false
 		}
+		// From now on nothing more is queued, so that the client never
+		// receives an update that follows the one dropped here: it resumes
+		// from the last one it got, and history fills the gap.
+		s.slow = true
 		return false, true
 	}
 	s.queue = append(s.queue, f)

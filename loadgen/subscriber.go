@@ -195,14 +195,15 @@ func (s *subscriber) run(ctx context.Context, pending *sync.WaitGroup) {
 	g.sem <- struct{}{}
 	err := s.dial(ctx, "")
 	<-g.sem
-	pending.Done()
 	if err != nil {
 		g.connErrors.Add(1)
 		g.noteErr(err)
+		pending.Done()
 		return
 	}
 	g.connected.Add(1)
 	defer g.connected.Add(-1)
+	pending.Done() // after counting, so that connect's stats include it
 	onEvent := s.onEvent
 	attempts := 0
 	for {

@@ -95,6 +95,12 @@ func rerender(o options) error {
 	}
 	rep := newReport(o, plans, sr.Results, time.Duration(sr.Elapsed*float64(time.Second)))
 	rep.when = sr.Date
+	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(o.outDir, "results.json"), rep.saved()); err != nil {
+		return err
+	}
 	return rep.write()
 }
 
@@ -308,6 +314,8 @@ func machine() []string {
 		"kernel: Linux " + read("/proc/sys/kernel/osrelease"),
 		"Go: " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		"open files per process: 20,000; load generator and server on the same machine, over loopback",
+		"load average (1, 5, 15 min) when the report was written: " + strings.Join(strings.Fields(read("/proc/loadavg"))[:3], ", ") +
+			" (other engineers' builds and tests shared the 2 cores)",
 	}
 }
 
