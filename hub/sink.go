@@ -43,6 +43,24 @@ type connSink struct {
 	chunked bool
 	timeout time.Duration
 	proto   string
+	// deadline is the write deadline set on conn. It is moved forward only
+	// once half of the timeout has passed: setting it on every write costs
+	// a timer update per delivery. A write thus times out after between
+	// timeout/2 and timeout.
+	deadline time.Time
+}
+
+// extendDeadline makes sure a write has at least timeout/2 to complete.
+func (c *connSink) extendDeadline() error {
+	if c.timeout <= 0 {
+		return nil
+	}
+	now := time.Now()
+	if c.deadline.Sub(now) > c.timeout/2 {
+		return nil
+	}
+	c.deadline = now.Add(c.timeout)
+	return c.conn.SetWriteDeadline(c.deadline)
 }
 
 var crlf = []byte("\r\n")
@@ -69,10 +87,8 @@ func (c *connSink) writeHeader(h http.Header) error {
 }
 
 func (c *connSink) writeRaw(b []byte) error {
-	if c.timeout > 0 {
-		if err := c.conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-			return err
-		}
+	if err := c.extendDeadline(); err != nil {
+		return err
 	}
 	_, err := c.conn.Write(b)
 	return err
@@ -117,10 +133,8 @@ func (c *connSink) write(frames []*frame) error {
 	if c.chunked {
 		bufs = append(bufs, crlf)
 	}
-	if c.timeout > 0 {
-		if err := c.conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-			return err
-		}
+	if err := c.extendDeadline(); err != nil {
+		return err
 	}
 	_, err := bufs.WriteTo(c.conn)
 	return err

@@ -56,6 +56,33 @@ func (f *Feed) Publish(batch []herald.Update) {
 	close(n.ready)
 }
 
+// maxGather bounds how many updates Watch hands over in one call.
+const maxGather = 4096
+
+// gather returns the batch of n, a ready node, joined with the batches of the
+// ready nodes that follow it (up to maxGather updates), and the first node
+// not taken. A watcher that fell behind thus catches up in one call, which
+// lets the hub write what piled up for a subscriber in one write.
+func gather(n *node) ([]herald.Update, *node) {
+	batch := n.batch
+	n = n.next
+	copied := false
+	for len(batch) < maxGather {
+		select {
+		case <-n.ready:
+		default:
+			return batch, n
+		}
+		if !copied { // a published batch is shared: never append to it
+			batch = append(make([]herald.Update, 0, 2*(len(batch)+len(n.batch))), batch...)
+			copied = true
+		}
+		batch = append(batch, n.batch...)
+		n = n.next
+	}
+	return batch, n
+}
+
 // Watch calls fn, from the calling goroutine, with every batch published
 // after Watch was called, in order, until ctx is done or the feed is closed.
 // Its first call to fn, once the watcher is in place, has an empty batch (as
@@ -82,8 +109,9 @@ func (f *Feed) Watch(ctx context.Context, fn func([]herald.Update)) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			fn(n.batch)
-			n = n.next
+			var batch []herald.Update
+			batch, n = gather(n)
+			fn(batch)
 		case <-ctx.Done():
 			return nil
 		case <-f.closed:
