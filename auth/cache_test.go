@@ -31,7 +31,7 @@ func TestTokenCacheBounded(t *testing.T) {
 		if c.Subject != fmt.Sprint(i) {
 			t.Fatalf("Subject = %q, want %d", c.Subject, i)
 		}
-		if n := v.cache.len(); n > size {
+		if n := v.cache.Len(); n > size {
 			t.Fatalf("cache holds %d tokens, want at most %d", n, size)
 		}
 		// Used between every insertion, the hot token stays cached.
@@ -39,9 +39,7 @@ func TestTokenCacheBounded(t *testing.T) {
 			t.Fatalf("hot token: %p, %v; want the cached claims %p", c, err, hotClaims)
 		}
 	}
-	n := 0
-	v.cache.m.Range(func(any, any) bool { n++; return true })
-	if n != size {
-		t.Errorf("cache index holds %d tokens, want %d", n, size)
+	if n := v.cache.Len(); n != size {
+		t.Errorf("cache holds %d tokens, want %d (full, bounded)", n, size)
 	}
 }

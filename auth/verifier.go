@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/internal/clockcache"
 	"github.com/herald-sse/herald/topic"
 )
 
@@ -62,7 +63,7 @@ type Verifier struct {
 	audience  string
 	issuer    string
 	selectors *topic.Cache
-	cache     *tokenCache // nil when disabled
+	cache     *clockcache.Cache[*Claims] // verified tokens; nil when disabled
 }
 
 // NewVerifier returns a Verifier for cfg. It fails, with an error wrapping
@@ -124,7 +125,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		size = DefaultCacheSize
 	}
 	if size > 0 {
-		v.cache = newTokenCache(size)
+		v.cache = clockcache.New[*Claims](size)
 	}
 	return v, nil
 }
@@ -165,7 +166,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: token is %d bytes long, the limit is %d", herald.ErrUnauthorized, len(token), MaxTokenLength)
 	}
 	if v.cache != nil {
-		if c, ok := v.cache.get(token); ok {
+		if c, ok := v.cache.Get(token); ok {
 			if err := v.checkTime(c, time.Now()); err != nil {
 				return nil, err
 			}
@@ -182,7 +183,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		return nil, err
 	}
 	if v.cache != nil {
-		c = v.cache.add(token, c)
+		c = v.cache.Add(token, c)
 	}
 	return c, nil
 }

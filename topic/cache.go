@@ -1,5 +1,7 @@
 package topic
 
+import "github.com/herald-sse/herald/internal/clockcache"
+
 // DefaultCacheSize is the number of compiled selectors a [Cache] holds when
 // [NewCache] is given a size of zero or less.
 const DefaultCacheSize = 10_000
@@ -14,7 +16,7 @@ const DefaultCacheSize = 10_000
 // An evicted selector stays valid for whoever holds it; compiling the same
 // string again yields a new *Selector. Invalid selectors are not cached.
 type Cache struct {
-	selectors *clockCache[*Selector]
+	selectors *clockcache.Cache[*Selector]
 }
 
 // NewCache returns an empty cache of at most size compiled selectors, or
@@ -23,13 +25,13 @@ func NewCache(size int) *Cache {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	return &Cache{selectors: newClockCache[*Selector](size)}
+	return &Cache{selectors: clockcache.New[*Selector](size)}
 }
 
 // Compile returns the compiled selector for s, from the cache when it is
 // there, and otherwise compiles it with [Compile] and caches the result.
 func (c *Cache) Compile(s string) (*Selector, error) {
-	if sel, ok := c.selectors.get(s); ok {
+	if sel, ok := c.selectors.Get(s); ok {
 		return sel, nil
 	}
 	sel, err := Compile(s)
@@ -39,8 +41,8 @@ func (c *Cache) Compile(s string) (*Selector, error) {
 	if sel.kind == kindAll {
 		return sel, nil
 	}
-	return c.selectors.add(s, sel), nil
+	return c.selectors.Add(s, sel), nil
 }
 
 // Len returns the number of selectors the cache holds now.
-func (c *Cache) Len() int { return c.selectors.len() }
+func (c *Cache) Len() int { return c.selectors.Len() }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/internal/clockcache"
 	"github.com/yosida95/uritemplate/v3"
 )
 
@@ -50,8 +51,8 @@ const (
 type Selector struct {
 	raw     string
 	kind    kind
-	re      *regexp.Regexp    // template only
-	matches *clockCache[bool] // template only: topic -> matched
+	re      *regexp.Regexp          // template only
+	matches *clockcache.Cache[bool] // template only: topic -> matched
 }
 
 var all = &Selector{raw: All, kind: kindAll}
@@ -79,7 +80,7 @@ func Compile(s string) (*Selector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: topic selector %s is not a valid URI template (RFC 6570): %s", herald.ErrInvalid, quote(s), err)
 	}
-	return &Selector{raw: s, kind: kindTemplate, re: re, matches: newClockCache[bool](MatchCacheSize)}, nil
+	return &Selector{raw: s, kind: kindTemplate, re: re, matches: clockcache.New[bool](MatchCacheSize)}, nil
 }
 
 // templateRegexp parses s as a URI template and returns the regular
@@ -164,10 +165,10 @@ func (s *Selector) Match(topic string) bool {
 	case s.kind == kindExact:
 		return false
 	}
-	if m, ok := s.matches.get(topic); ok {
+	if m, ok := s.matches.Get(topic); ok {
 		return m
 	}
-	return s.matches.add(topic, s.re.MatchString(topic))
+	return s.matches.Add(topic, s.re.MatchString(topic))
 }
 
 // String returns the selector as it was given to Compile.

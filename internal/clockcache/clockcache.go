@@ -1,4 +1,7 @@
-package topic
+// Package clockcache is a bounded, concurrent map from strings to values with
+// CLOCK (second-chance) eviction, shared by the caches of compiled topic
+// selectors, template match results and verified tokens.
+package clockcache
 
 import (
 	"strings"
@@ -6,58 +9,60 @@ import (
 	"sync/atomic"
 )
 
-// clockCache is a bounded map from strings to values with CLOCK
-// (second-chance) eviction. Reads are lock-free (a sync.Map load and at most
-// one atomic store); inserts take a mutex. It holds at most size entries.
-type clockCache[V any] struct {
-	m    sync.Map // string -> *clockEntry[V]
+// Cache is a bounded map from strings to values with CLOCK (second-chance)
+// eviction. Reads are lock-free (a sync.Map load and at most one atomic
+// store); inserts take a mutex. It holds at most size entries. It is safe for
+// concurrent use.
+type Cache[V any] struct {
+	m    sync.Map // string -> *entry[V]
 	size int
 
 	mu   sync.Mutex // guards ring and hand
-	ring []*clockEntry[V]
+	ring []*entry[V]
 	hand int
 }
 
-type clockEntry[V any] struct {
+type entry[V any] struct {
 	key string
 	val V
 	ref atomic.Bool // set on each hit, cleared as the clock hand passes
 }
 
-func newClockCache[V any](size int) *clockCache[V] {
+// New returns a Cache of at most size entries (at least 1).
+func New[V any](size int) *Cache[V] {
 	if size < 1 {
 		size = 1
 	}
-	return &clockCache[V]{size: size, ring: make([]*clockEntry[V], 0, min(size, 64))}
+	return &Cache[V]{size: size, ring: make([]*entry[V], 0, min(size, 64))}
 }
 
-// get returns the value cached for key and marks it recently used.
-func (c *clockCache[V]) get(key string) (V, bool) {
+// Get returns the value cached for key and marks it recently used.
+func (c *Cache[V]) Get(key string) (V, bool) {
 	v, ok := c.m.Load(key)
 	if !ok {
 		var zero V
 		return zero, false
 	}
-	e := v.(*clockEntry[V])
+	e := v.(*entry[V])
 	if !e.ref.Load() { // avoid writing a shared cache line on every hit
 		e.ref.Store(true)
 	}
 	return e.val, true
 }
 
-// add caches val under key unless key is already cached, and returns the
+// Add caches val under key unless key is already cached, and returns the
 // cached value: val, or the value another goroutine added first. When the
 // cache is full it evicts the first entry the clock hand finds unused since
 // its last pass.
-func (c *clockCache[V]) add(key string, val V) V {
+func (c *Cache[V]) Add(key string, val V) V {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v, ok := c.m.Load(key); ok {
-		return v.(*clockEntry[V]).val
+		return v.(*entry[V]).val
 	}
 	// Clone so that a key sliced from a larger string (a header, a form
 	// body) does not keep that string alive.
-	e := &clockEntry[V]{key: strings.Clone(key), val: val}
+	e := &entry[V]{key: strings.Clone(key), val: val}
 	if len(c.ring) < c.size {
 		c.ring = append(c.ring, e)
 	} else {
@@ -80,8 +85,8 @@ func (c *clockCache[V]) add(key string, val V) V {
 	return val
 }
 
-// len returns the number of cached entries.
-func (c *clockCache[V]) len() int {
+// Len returns the number of cached entries.
+func (c *Cache[V]) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.ring)
