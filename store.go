@@ -34,9 +34,13 @@ type Store interface {
 
 	// Replay calls fn, in order, for every held update that follows the one
 	// whose ID is after, up to the newest update held when Replay started.
-	// after == EarliestID replays everything held. If a publisher reused an
-	// ID, after refers to its most recent use. Replay stops and returns fn's
-	// error if fn fails, and ctx's error if ctx is done.
+	// after == EarliestID replays everything held (updates that retention
+	// removes while Replay runs are skipped). For any other after, if
+	// retention removes updates Replay has not sent yet, it returns
+	// ErrNotHeld part-way, after fn was called: the subscriber has a gap. If
+	// a publisher reused an ID, after refers to its most recent use. Replay
+	// stops and returns fn's error if fn fails, and ctx's error if ctx is
+	// done.
 	Replay(ctx context.Context, after string, fn func(Update) error) error
 
 	// Watch calls fn with every update appended from now on, by this process

@@ -47,5 +47,8 @@ if [ -n "$bad" ]; then
   echo "non-standard imports:"; echo "$bad"; exit 1
 fi
 
+echo "== go vet (bench/, the separate comparison module)"
+(cd bench && go vet ./...)
+
 echo "== go test -race"
 go test -race -timeout 25m "$@" ./...

@@ -253,9 +253,16 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		})
 		switch {
 		case errors.Is(err, herald.ErrNotHeld) && pass == 0:
+			// Not held at all (nothing sent yet: the header says
+			// "earliest"), or retention removed updates while they were
+			// being read (send what was read, then signal the gap).
 			h.metrics.HistoryGap()
-			lined = true // nothing to line up with: live starts now
-			err = sendHeader(herald.EarliestID)
+			if yielded {
+				err = write()
+			} else {
+				lined = true // nothing to line up with: live starts now
+				err = sendHeader(herald.EarliestID)
+			}
 			if err == nil && sub.GapEvent {
 				data, _ := json.Marshal(map[string]string{"lastEventID": sub.LastEventID})
 				gap := &frame{data: fmt.Appendf(nil, "event: %s\ndata: %s\n\n", GapEventType, data)}

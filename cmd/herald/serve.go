@@ -198,10 +198,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	srv.RegisterOnShutdown(h.CloseStreams)
 
 	base := "http://" + ln.Addr().String()
-	log.Info("herald is listening", "url", base, "hub", base+mercure.Path, "store", describeStore(c), "anonymous", c.anonymous)
 	if devKey != "" {
 		printDevKey(stdout, base, devKey)
 	}
+	// Logged last: whoever waits for this line finds everything set up.
+	log.Info("herald is listening", "url", base, "hub", base+mercure.Path, "store", describeStore(c), "anonymous", c.anonymous)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

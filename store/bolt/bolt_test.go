@@ -374,45 +374,67 @@ func TestReplayAcrossChunks(t *testing.T) {
 	}
 }
 
-func TestReplayFailsWhenTrimmedUnderIt(t *testing.T) {
-	dir := t.TempDir()
-	const n = 2000
-	if err := bolt.BulkLoad(dir, n, "d"); err != nil {
-		t.Fatal(err)
-	}
-	s := mustOpen(t, dir, bolt.Options{Retention: herald.Retention{MaxCount: n}})
-	first, _ := bolt.Chunks()
-	calls := 0
-	err := s.Replay(t.Context(), herald.EarliestID, func(u herald.Update) error {
-		calls++
-		if calls > 1 {
-			return nil
-		}
-		// Push the replay's next chunk out of the history.
-		var wg sync.WaitGroup
-		for g := range 10 {
-			wg.Go(func() {
-				for i := range 2 * first / 10 {
-					if _, err := s.Append(context.Background(), herald.Update{Topics: []string{"t"}, Data: fmt.Sprint(g, i)}); err != nil {
-						t.Error(err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		gone := herald.FormatID(s.Instance(), uint64(first+1))
-		deadline := time.Now().Add(storetest.Timeout)
-		for !errors.Is(s.Replay(t.Context(), gone, func(herald.Update) error { return nil }), herald.ErrNotHeld) {
-			if time.Now().After(deadline) {
-				t.Fatal("retention did not trim")
+// TestReplayWhenTrimmedUnderIt: when retention removes the updates a replay
+// was about to send, a replay after an id fails part-way with ErrNotHeld (the
+// subscriber has a gap), and a replay of everything held ("earliest") goes
+// on from the oldest update still held, in order.
+func TestReplayWhenTrimmedUnderIt(t *testing.T) {
+	for _, fromEarliest := range []bool{false, true} {
+		t.Run(fmt.Sprint("earliest=", fromEarliest), func(t *testing.T) {
+			dir := t.TempDir()
+			const n = 2000
+			if err := bolt.BulkLoad(dir, n, "d"); err != nil {
+				t.Fatal(err)
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		return nil
-	})
-	if !errors.Is(err, herald.ErrNotHeld) || calls != first {
-		t.Fatalf("Replay = %v after %d calls; want ErrNotHeld after the first chunk (%d)", err, calls, first)
+			s := mustOpen(t, dir, bolt.Options{Retention: herald.Retention{MaxCount: n}})
+			first, _ := bolt.Chunks()
+			after := herald.EarliestID
+			if !fromEarliest {
+				after = herald.FormatID(s.Instance(), 1)
+			}
+			calls := 0
+			var prev uint64
+			err := s.Replay(t.Context(), after, func(u herald.Update) error {
+				calls++
+				if u.Seq <= prev {
+					t.Fatalf("Replay went from Seq %d to %d", prev, u.Seq)
+				}
+				prev = u.Seq
+				if calls > 1 {
+					return nil
+				}
+				// Push the replay's next chunk out of the history.
+				var wg sync.WaitGroup
+				for g := range 10 {
+					wg.Go(func() {
+						for i := range 2 * first / 10 {
+							if _, err := s.Append(context.Background(), herald.Update{Topics: []string{"t"}, Data: fmt.Sprint(g, i)}); err != nil {
+								t.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				gone := herald.FormatID(s.Instance(), uint64(first+2))
+				deadline := time.Now().Add(storetest.Timeout)
+				for !errors.Is(s.Replay(t.Context(), gone, func(herald.Update) error { return nil }), herald.ErrNotHeld) {
+					if time.Now().After(deadline) {
+						t.Fatal("retention did not trim")
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				return nil
+			})
+			switch {
+			case fromEarliest && err != nil:
+				t.Fatalf("Replay(earliest) = %v after %d calls; want it to go on from the oldest held", err, calls)
+			case fromEarliest && prev != n:
+				t.Fatalf("Replay(earliest) ended at Seq %d, want %d (the newest when it started)", prev, n)
+			case !fromEarliest && (!errors.Is(err, herald.ErrNotHeld) || calls != first):
+				t.Fatalf("Replay(after 1) = %v after %d calls; want ErrNotHeld after the first chunk (%d)", err, calls, first)
+			}
+		})
 	}
 }
 

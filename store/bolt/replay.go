@@ -90,6 +90,11 @@ func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update)
 		err := s.view(func(tx *bbolt.Tx) error {
 			var err error
 			buf, err = s.readChunk(tx.Bucket(bucketUpdates).Cursor(), next, upper, chunk, buf[:0])
+			if err == nil && after == herald.EarliestID {
+				// "Everything held": what retention removed meanwhile is
+				// no longer held; go on from the oldest update that is.
+				return nil
+			}
 			if err == nil && (len(buf) == 0 || buf[0].Seq != next) {
 				// Seqs are contiguous and retention removes the oldest:
 				// next is missing only when it was trimmed meanwhile.
