@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
@@ -217,13 +216,15 @@ func hijack(w http.ResponseWriter, r *http.Request, timeout time.Duration) (s *c
 	if r.ProtoMajor != 1 {
 		return nil, false
 	}
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	// A subscriber sends nothing after its request: whatever the server had
+	// buffered from it (pipelined requests) is discarded with the returned
+	// bufio.ReadWriter.
+	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return nil, false
 	}
 	// The server's request deadlines no longer apply; ours do.
 	_ = conn.SetDeadline(time.Time{})
-	var _ *bufio.ReadWriter = brw // buffered request bytes (pipelining) are discarded
 	proto := "HTTP/1.1"
 	if !r.ProtoAtLeast(1, 1) {
 		proto = "HTTP/1.0"
