@@ -315,7 +315,7 @@ func machine() []string {
 		"Go: " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		"open files per process: 20,000; load generator and server on the same machine, over loopback",
 		"load average (1, 5, 15 min) when the report was written: " + strings.Join(strings.Fields(read("/proc/loadavg"))[:3], ", ") +
-			" (other engineers' builds and tests shared the 2 cores)",
+			" (the comparison itself keeps both cores busy)",
 	}
 }
 
@@ -358,8 +358,8 @@ func rateText(r float64) string {
 const notes = `
 ## Reading these numbers
 
-- The machine has 2 cores, shared by the load generator, the server and, while these figures were
-  taken, other engineers' builds and tests: absolute numbers are noisy. Medians of alternating runs
+- The machine has 2 cores, shared by the load generator and the server (and by anything else that
+  runs meanwhile): absolute numbers are noisy. Medians of alternating runs
   and the server's CPU-seconds per million deliveries (which noise disturbs least) are the figures to
   compare. The load generator itself costs CPU on the same cores (see ` + "`loadgen_cpu_s`" + ` in results.json).
 - Throughput scenarios (B, D, E) publish as fast as the server acknowledges: a server that accepts
