@@ -1,9 +1,7 @@
 package eventsource
 
 import (
-	"bufio"
 	"io"
-	"strings"
 	"time"
 )
 
@@ -51,25 +49,4 @@ func (b watchedReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.w.disarm()
 	return n, err
-}
-
-const bom = "\xEF\xBB\xBF"
-
-// seedLastEventID returns body preceded by a block that sets the last event
-// ID to id without dispatching an event, so that a new connection's
-// [sse.Decoder] starts from the last event ID in force, as a browser's
-// EventSource keeps it across reconnections. Because the block goes before
-// the body, a byte order mark starting the body, which the decoder would
-// strip only at the very start, is stripped here.
-func seedLastEventID(body io.Reader, id string) io.Reader {
-	if id == "" {
-		return body
-	}
-	br := bufio.NewReaderSize(body, 16)
-	if p, _ := br.Peek(len(bom)); string(p) == bom {
-		br.Discard(len(bom))
-	}
-	// One space after the colon: the decoder removes exactly one, so an id
-	// that itself starts with a space survives.
-	return io.MultiReader(strings.NewReader("id: "+id+"\n\n"), br)
 }

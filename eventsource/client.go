@@ -210,7 +210,10 @@ func (s *stream) attempt(ctx context.Context, yield func(sse.Event, error) bool)
 	s.notify(StateChange{State: StateOpen, Attempt: s.attempts, Failures: s.failures, Response: resp})
 
 	opened := time.Now()
-	dec := sse.NewDecoder(seedLastEventID(body, s.lastID))
+	// As a browser's EventSource, carry the last event ID over from the
+	// previous connection.
+	dec := sse.NewDecoder(body)
+	dec.SetLastEventID(s.lastID)
 	dec.MaxEventSize = s.c.MaxEventSize
 	events := 0
 	for {

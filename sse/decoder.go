@@ -106,6 +106,19 @@ func (d *Decoder) LastEventID() string {
 	return d.lastID
 }
 
+// SetLastEventID sets the stream's last event ID string to id, as an
+// EventSource carries it over from its previous connection: events
+// dispatched before the stream sets an id of its own carry it, and
+// LastEventID reports it. An id holding NUL is ignored, as an "id" field
+// holding NUL is. Call it before the first Decode.
+func (d *Decoder) SetLastEventID(id string) {
+	if strings.IndexByte(id, 0) >= 0 {
+		return
+	}
+	d.lastID = id
+	d.idNew = false
+}
+
 // Retry returns the reconnection time set by the latest valid "retry" field
 // read so far anywhere in the stream (also in a block that dispatched no
 // event, or whose blank line has not arrived yet), and whether there was

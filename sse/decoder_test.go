@@ -415,3 +415,29 @@ func (r *loopReader) Read(b []byte) (int, error) {
 	r.off = (r.off + n) % len(r.p)
 	return n, nil
 }
+
+// TestDecoderSetLastEventID: a last event ID carried over from a previous
+// connection is in force until the stream sets its own, and one holding NUL
+// is ignored.
+func TestDecoderSetLastEventID(t *testing.T) {
+	d := sse.NewDecoder(strings.NewReader("\xEF\xBB\xBFdata: a\n\nid: 7\ndata: b\n\nid\ndata: c\n\n"))
+	d.SetLastEventID("6")
+	if got := d.LastEventID(); got != "6" {
+		t.Fatalf("LastEventID before any read = %q, want %q", got, "6")
+	}
+	for _, want := range []sse.Event{
+		{ID: "6", Type: "message", Data: "a"},
+		{ID: "7", Type: "message", Data: "b"},
+		{ID: "", Type: "message", Data: "c"},
+	} {
+		ev, err := d.Decode()
+		if err != nil || ev != want {
+			t.Fatalf("Decode = %+v, %v; want %+v", ev, err, want)
+		}
+	}
+	n := sse.NewDecoder(strings.NewReader("data: x\n\n"))
+	n.SetLastEventID("bad\x00id")
+	if ev, _ := n.Decode(); ev.ID != "" {
+		t.Fatalf("an id holding NUL was taken: %q", ev.ID)
+	}
+}
