@@ -207,7 +207,7 @@ func (h *Hub) fanout(batch []herald.Update) {
 				return
 			}
 			s.gen = gen
-			if u.Private && (s.canReceive == nil || !s.canReceive(u.Topics)) {
+			if !s.allowed(u.Topics, u.Private) {
 				return
 			}
 			start, slow := s.enqueue(f, limit)
@@ -219,11 +219,7 @@ func (h *Hub) fanout(batch []herald.Update) {
 		})
 	}
 	h.index.mu.RUnlock()
-	for i, s := range h.starts {
-		go s.flush()
-		h.starts[i] = nil
-	}
-	h.starts = h.starts[:0]
+	h.starts = startFlushes(h.starts)
 	for i, s := range h.slow {
 		s.close(ReasonSlow)
 		h.slow[i] = nil
@@ -254,13 +250,19 @@ func (h *Hub) sweep() {
 				}
 			}
 			h.index.mu.RUnlock()
-			for i, s := range starts {
-				go s.flush()
-				starts[i] = nil
-			}
-			starts = starts[:0]
+			starts = startFlushes(starts)
 		}
 	}
+}
+
+// startFlushes starts a writer for each subscriber of starts, and returns
+// starts emptied for reuse.
+func startFlushes(starts []*subscriber) []*subscriber {
+	for i, s := range starts {
+		go s.flush()
+		starts[i] = nil
+	}
+	return starts[:0]
 }
 
 // CloseStreams ends every stream gracefully: each subscriber is sent a random
@@ -270,13 +272,7 @@ func (h *Hub) sweep() {
 // wait; use Close for that. It suits http.Server.RegisterOnShutdown.
 func (h *Hub) CloseStreams() {
 	h.closing.Store(true)
-	h.index.mu.RLock()
-	subs := make([]*subscriber, 0, len(h.index.all))
-	for s := range h.index.all {
-		subs = append(subs, s)
-	}
-	h.index.mu.RUnlock()
-	for _, s := range subs {
+	for _, s := range h.index.snapshot() {
 		s.shutdown(h.retryFrame())
 	}
 }
@@ -305,13 +301,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		case <-done:
 			// Out of patience: abort what is left; aborted writes fail at once.
 			err = ctx.Err()
-			h.index.mu.RLock()
-			subs := make([]*subscriber, 0, len(h.index.all))
-			for s := range h.index.all {
-				subs = append(subs, s)
-			}
-			h.index.mu.RUnlock()
-			for _, s := range subs {
+			for _, s := range h.index.snapshot() {
 				s.close(ReasonShutdown)
 			}
 			done = nil

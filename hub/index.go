@@ -111,8 +111,14 @@ func matchAny(sel *topic.Selector, topics []string) bool {
 	return false
 }
 
-func (x *index) len() int {
+// snapshot returns every registered subscriber, for work done outside the
+// lock (closing them takes it).
+func (x *index) snapshot() []*subscriber {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.all)
+	subs := make([]*subscriber, 0, len(x.all))
+	for s := range x.all {
+		subs = append(subs, s)
+	}
+	return subs
 }

@@ -94,7 +94,7 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		done:       make(chan struct{}),
 	}
 	if s.id == "" {
-		s.id = newUUID()
+		s.id = NewID()
 	}
 	var cs *connSink
 	if !h.opts.NoHijack {
@@ -356,7 +356,9 @@ func (s *subscriber) readUntilClosed(c *connSink) {
 	}
 }
 
-func newUUID() string {
+// NewID returns a random subscriber id, "urn:uuid:..." (a version 4 UUID),
+// as Subscription.ID takes.
+func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

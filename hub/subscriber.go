@@ -209,9 +209,16 @@ func (s *subscriber) release() {
 	}
 }
 
-// matches reports whether u's topics are selected by s and s may receive it.
+// allowed reports whether s may receive an update about topics: any public
+// one, and a private one only when its authorization selects a topic.
+func (s *subscriber) allowed(topics []string, private bool) bool {
+	return !private || (s.canReceive != nil && s.canReceive(topics))
+}
+
+// wants reports whether an update about topics is selected by s and s may
+// receive it.
 func (s *subscriber) wants(topics []string, private bool) bool {
-	if private && (s.canReceive == nil || !s.canReceive(topics)) {
+	if !s.allowed(topics, private) {
 		return false
 	}
 	for _, sel := range s.selectors {

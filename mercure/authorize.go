@@ -40,7 +40,7 @@ func (h *Handler) token(r *http.Request, v *auth.Verifier, role string) (*auth.C
 	return c, from, nil
 }
 
-// sameOriginAllowed reports whether a browser request that carried its token
+// originAllowed reports whether a browser request that carried its token
 // in a cookie comes from an origin allowed to use it. Cookies are sent by
 // browsers on cross-site requests too, so without this check any web page
 // could publish with a visitor's cookie (CSRF).

@@ -56,7 +56,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	u, err := h.parseUpdate(r)
 	if err != nil {
 		h.cfg.Metrics.PublishError("invalid")
-		httpError(w, http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), herald.ErrInvalid.Error()+": "))
+		httpError(w, http.StatusBadRequest, "%s", reason(err))
 		return
 	}
 	for _, t := range u.Topics {

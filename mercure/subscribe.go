@@ -31,7 +31,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := herald.ValidateTopic(s); err != nil {
-			httpError(w, http.StatusBadRequest, "bad topic selector %q: %s", s, strings.TrimPrefix(err.Error(), herald.ErrInvalid.Error()+": "))
+			httpError(w, http.StatusBadRequest, "bad topic selector %q: %s", s, reason(err))
 			return
 		}
 		if seen[s] {
@@ -40,7 +40,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		seen[s] = true
 		sel, err := h.cfg.Selectors.Compile(s)
 		if err != nil {
-			httpError(w, http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), herald.ErrInvalid.Error()+": "))
+			httpError(w, http.StatusBadRequest, "%s", reason(err))
 			return
 		}
 		sels = append(sels, sel)
@@ -70,7 +70,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sub := hub.Subscription{
-		ID:          newID(),
+		ID:          hub.NewID(),
 		Selectors:   sels,
 		Resume:      last != "",
 		LastEventID: last,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/mercure"
 )
 
 func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -119,8 +120,13 @@ func hubEndpoint(raw string) (string, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", fmt.Errorf("%q is not an http(s) URL", raw)
 	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = "/.well-known/mercure"
-	}
+	withHubPath(u)
 	return u.String(), nil
+}
+
+// withHubPath gives a hub URL that has no path the Mercure well-known path.
+func withHubPath(u *url.URL) {
+	if u.Path == "" || u.Path == "/" {
+		u.Path, u.RawPath = mercure.Path, ""
+	}
 }

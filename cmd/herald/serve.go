@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -104,7 +105,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 // serve runs the hub until ctx is done. When ready is not nil it receives the
 // listening address once the hub accepts connections.
 func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer, ready chan<- string) error {
-	pubKey, subKey := firstNonEmpty(c.publisherKey, c.jwtKey), firstNonEmpty(c.subscriberKey, c.jwtKey)
+	pubKey, subKey := cmp.Or(c.publisherKey, c.jwtKey), cmp.Or(c.subscriberKey, c.jwtKey)
 	devKey := ""
 	if pubKey == "" && subKey == "" {
 		devKey = randomHex(32)
@@ -348,15 +349,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func randomHex(n int) string {

@@ -205,9 +205,7 @@ func subTarget(hub string, positional, topics []string) (string, error) {
 	if len(topics) == 0 {
 		return u.String(), nil
 	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path, u.RawPath = "/.well-known/mercure", ""
-	}
+	withHubPath(u)
 	q := u.Query()
 	for _, t := range topics {
 		q.Add("topic", t)
