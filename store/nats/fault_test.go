@@ -12,6 +12,7 @@ import (
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/store/nats"
 	"github.com/herald-sse/herald/store/nats/natstest"
+	"github.com/herald-sse/herald/store/storetest"
 )
 
 // open opens a Store on srv's stream and closes it when t ends.
@@ -23,72 +24,6 @@ func open(t *testing.T, srv *natstest.Server, stream string) *nats.Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
-}
-
-// collector records what one Watch call delivers.
-type collector struct {
-	mu  sync.Mutex
-	got []herald.Update
-}
-
-func watch(t *testing.T, s herald.Store) *collector {
-	t.Helper()
-	c := &collector{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	registered := make(chan struct{})
-	var once sync.Once
-	go func() {
-		defer close(done)
-		_ = s.Watch(ctx, func(b []herald.Update) {
-			once.Do(func() { close(registered) }) // the first, empty batch
-			c.mu.Lock()
-			c.got = append(c.got, b...)
-			c.mu.Unlock()
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-registered:
-	case <-done:
-		t.Fatal("Watch returned before registering")
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not register within 10s")
-	}
-	return c
-}
-
-func (c *collector) ids() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ids := make([]string, len(c.got))
-	for i, u := range c.got {
-		ids[i] = u.ID
-	}
-	return ids
-}
-
-// waitFor waits until c has delivered want (and then a little longer, for a
-// duplicate to show), and fails t unless what c delivered from want[0] on
-// is exactly want.
-func (c *collector) waitFor(t *testing.T, name string, want []string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := c.ids()
-		if i := slices.Index(got, want[0]); i >= 0 && len(got)-i >= len(want) {
-			time.Sleep(20 * time.Millisecond)
-			got = c.ids()[i:]
-			if !slices.Equal(got, want) {
-				t.Fatalf("%s delivered %q,\nwant %q", name, got, want)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s delivered %q after 20s, want %q at the end", name, got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func appendData(t *testing.T, s herald.Store, data string) herald.Update {
@@ -133,7 +68,7 @@ func TestCrossNode(t *testing.T) {
 	srv := natstest.Start(t)
 	stream := newStream()
 	a, b := open(t, srv, stream), open(t, srv, stream)
-	wa, wb := watch(t, a), watch(t, b)
+	wa, wb := storetest.StartWatcher(t, a), storetest.StartWatcher(t, b)
 
 	var mu sync.Mutex
 	acked := map[uint64]string{}
@@ -163,9 +98,9 @@ func TestCrossNode(t *testing.T) {
 		want = append(want, acked[seq])
 	}
 	// The watchers started in Open, before any append: they see everything.
-	wa.waitFor(t, "node a", want)
-	wb.waitFor(t, "node b", want)
-	if got := wa.ids(); len(got) != len(want) {
+	wa.WaitFor(t, "node a", want)
+	wb.WaitFor(t, "node b", want)
+	if got := wa.IDs(); len(got) != len(want) {
 		t.Fatalf("node a delivered %d updates, want %d", len(got), len(want))
 	}
 	if got, err := replayIDs(t, b, want[9]); err != nil || !slices.Equal(got, want[10:]) {
@@ -183,9 +118,9 @@ func TestCrossNode(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	srv := natstest.Start(t)
 	s := open(t, srv, newStream())
-	w := watch(t, s)
+	w := storetest.StartWatcher(t, s)
 	before := []string{appendData(t, s, "before-0").ID, appendData(t, s, "before-1").ID}
-	w.waitFor(t, "watcher", before)
+	w.WaitFor(t, "watcher", before)
 	inst := s.Instance()
 
 	srv.Shutdown()
@@ -215,7 +150,7 @@ func TestUnavailable(t *testing.T) {
 	for i := range 5 {
 		after = append(after, appendData(t, s, fmt.Sprintf("after-%d", i)).ID)
 	}
-	w.waitFor(t, "watcher", after)
+	w.WaitFor(t, "watcher", after)
 	if s.Instance() != inst {
 		t.Errorf("instance changed from %q to %q across a restart that kept the stream", inst, s.Instance())
 	}
@@ -232,13 +167,13 @@ func TestLostStorage(t *testing.T) {
 	srv := natstest.Start(t)
 	stream := newStream()
 	a, b := open(t, srv, stream), open(t, srv, stream)
-	wa, wb := watch(t, a), watch(t, b)
+	wa, wb := storetest.StartWatcher(t, a), storetest.StartWatcher(t, b)
 	old := appendData(t, a, "old")
 	pub, err := a.Append(t.Context(), herald.Update{Topics: []string{"t"}, ID: "publisher-id", Data: "old"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wb.waitFor(t, "node b", []string{old.ID, pub.ID})
+	wb.WaitFor(t, "node b", []string{old.ID, pub.ID})
 	oldInst := a.Instance()
 
 	srv.Shutdown()
@@ -268,8 +203,8 @@ func TestLostStorage(t *testing.T) {
 		fresh = append(fresh, appendData(t, a, fmt.Sprintf("fresh-a-%d", i)).ID)
 		fresh = append(fresh, appendData(t, b, fmt.Sprintf("fresh-b-%d", i)).ID)
 	}
-	wa.waitFor(t, "node a", fresh)
-	wb.waitFor(t, "node b", fresh)
+	wa.WaitFor(t, "node a", fresh)
+	wb.WaitFor(t, "node b", fresh)
 	if got, err := replayIDs(t, b, herald.EarliestID); err != nil || !slices.Equal(got, fresh) {
 		t.Fatalf("Replay(earliest) after the loss = %q, %v; want %q", got, err, fresh)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/store/redis"
 	"github.com/herald-sse/herald/store/redis/redistest"
+	"github.com/herald-sse/herald/store/storetest"
 )
 
 // open opens a Store on srv's stream and closes it when t ends.
@@ -25,72 +26,6 @@ func open(t *testing.T, srv *redistest.Server, stream string) *redis.Store {
 	return s
 }
 
-// collector records what one Watch call delivers.
-type collector struct {
-	mu  sync.Mutex
-	got []herald.Update
-}
-
-func watch(t *testing.T, s herald.Store) *collector {
-	t.Helper()
-	c := &collector{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	registered := make(chan struct{})
-	var once sync.Once
-	go func() {
-		defer close(done)
-		_ = s.Watch(ctx, func(b []herald.Update) {
-			once.Do(func() { close(registered) }) // the first, empty batch
-			c.mu.Lock()
-			c.got = append(c.got, b...)
-			c.mu.Unlock()
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-registered:
-	case <-done:
-		t.Fatal("Watch returned before registering")
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not register within 10s")
-	}
-	return c
-}
-
-func (c *collector) ids() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ids := make([]string, len(c.got))
-	for i, u := range c.got {
-		ids[i] = u.ID
-	}
-	return ids
-}
-
-// waitFor waits until c has delivered want (and then a little longer, for a
-// duplicate to show), and fails t unless what c delivered from want[0] on
-// is exactly want.
-func (c *collector) waitFor(t *testing.T, name string, want []string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := c.ids()
-		if i := slices.Index(got, want[0]); i >= 0 && len(got)-i >= len(want) {
-			time.Sleep(20 * time.Millisecond)
-			got = c.ids()[i:]
-			if !slices.Equal(got, want) {
-				t.Fatalf("%s delivered %q,\nwant %q", name, got, want)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s delivered %q after 20s, want %q at the end", name, got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func appendData(t *testing.T, s herald.Store, data string) herald.Update {
 	t.Helper()
 	u, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}, Data: data})
@@ -102,13 +37,13 @@ func appendData(t *testing.T, s herald.Store, data string) herald.Update {
 
 // probe appends until c has seen one of the appended updates, so that c is
 // known to be registered; it returns that update's id.
-func probe(t *testing.T, s herald.Store, c *collector) string {
+func probe(t *testing.T, s herald.Store, c *storetest.Watcher) string {
 	t.Helper()
 	for i := 0; ; i++ {
 		u := appendData(t, s, fmt.Sprintf("probe-%d", i))
 		deadline := time.Now().Add(time.Duration(i+1) * 20 * time.Millisecond)
 		for time.Now().Before(deadline) {
-			if slices.Contains(c.ids(), u.ID) {
+			if slices.Contains(c.IDs(), u.ID) {
 				return u.ID
 			}
 			time.Sleep(2 * time.Millisecond)
@@ -126,7 +61,7 @@ func TestCrossNode(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	stream := newStream(t)
 	a, b := open(t, srv, stream), open(t, srv, stream)
-	wa, wb := watch(t, a), watch(t, b)
+	wa, wb := storetest.StartWatcher(t, a), storetest.StartWatcher(t, b)
 	first := probe(t, a, wa)
 	probe(t, a, wb)
 
@@ -157,9 +92,9 @@ func TestCrossNode(t *testing.T) {
 	for _, seq := range seqs {
 		want = append(want, acked[seq])
 	}
-	i := slices.Index(wa.ids(), first)
-	wa.waitFor(t, "node a", want)
-	wb.waitFor(t, "node b", want)
+	i := slices.Index(wa.IDs(), first)
+	wa.WaitFor(t, "node a", want)
+	wb.WaitFor(t, "node b", want)
 	if i < 0 {
 		t.Fatal("node a lost its probe")
 	}
@@ -185,10 +120,10 @@ func TestCrossNode(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{Persist: true})
 	s := open(t, srv, newStream(t))
-	w := watch(t, s)
+	w := storetest.StartWatcher(t, s)
 	p := probe(t, s, w)
 	before := appendData(t, s, "before")
-	w.waitFor(t, "watcher", []string{p, before.ID})
+	w.WaitFor(t, "watcher", []string{p, before.ID})
 
 	srv.Kill()
 	start := time.Now()
@@ -217,8 +152,8 @@ func TestUnavailable(t *testing.T) {
 	for i := range 5 {
 		after = append(after, appendData(t, s, fmt.Sprintf("after-%d", i)).ID)
 	}
-	w.waitFor(t, "watcher", after)
-	if got := w.ids(); slices.Contains(got, "lost") {
+	w.WaitFor(t, "watcher", after)
+	if got := w.IDs(); slices.Contains(got, "lost") {
 		t.Fatalf("watcher got an update whose Append failed: %q", got)
 	}
 }
@@ -231,7 +166,7 @@ func TestResetWithoutPersistence(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{Persist: false})
 	stream := newStream(t)
 	a, b := open(t, srv, stream), open(t, srv, stream)
-	wa, wb := watch(t, a), watch(t, b)
+	wa, wb := storetest.StartWatcher(t, a), storetest.StartWatcher(t, b)
 	probe(t, a, wa)
 	probe(t, a, wb)
 	old := appendData(t, a, "old")
@@ -264,8 +199,8 @@ func TestResetWithoutPersistence(t *testing.T) {
 	for i := range 5 {
 		fresh = append(fresh, appendData(t, b, fmt.Sprintf("fresh-b-%d", i)).ID)
 	}
-	wa.waitFor(t, "node a", fresh)
-	wb.waitFor(t, "node b", fresh)
+	wa.WaitFor(t, "node a", fresh)
+	wb.WaitFor(t, "node b", fresh)
 	var replayed []string
 	if err := b.Replay(t.Context(), herald.EarliestID, func(u herald.Update) error {
 		replayed = append(replayed, u.ID)

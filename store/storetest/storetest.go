@@ -351,3 +351,51 @@ func (w *watcher) waitSeen(t *testing.T, name string, want []herald.Update) {
 		t.Errorf("watcher %s: fn was called concurrently with itself; Watch must call it from a single goroutine", name)
 	}
 }
+
+// Watcher records what one Watch call delivers, for a backend's own tests
+// beyond this suite (faults, several nodes on one log).
+type Watcher struct{ w *watcher }
+
+// StartWatcher starts a Watch on st that lasts until t ends, and returns once
+// it is registered (Watch's first, empty batch).
+func StartWatcher(t *testing.T, st herald.Store) *Watcher {
+	t.Helper()
+	return &Watcher{startWatcher(t, st)}
+}
+
+// IDs returns the ids of the updates delivered so far, in order.
+func (w *Watcher) IDs() []string {
+	got := w.w.snapshot()
+	ids := make([]string, len(got))
+	for i, u := range got {
+		ids[i] = u.ID
+	}
+	return ids
+}
+
+// WaitFor waits (up to Timeout) until w has delivered the updates with the
+// ids of want, from want[0] on, then checks that from want[0] on it delivered
+// exactly those, in order, once each, and that fn calls never overlapped.
+func (w *Watcher) WaitFor(t *testing.T, name string, want []string) {
+	t.Helper()
+	from := func() []string {
+		ids := w.IDs()
+		if i := slices.Index(ids, want[0]); i >= 0 {
+			return ids[i:]
+		}
+		return nil
+	}
+	eventually(t, func() string {
+		if got := from(); len(got) < len(want) {
+			return fmt.Sprintf("watcher %s delivered %d of %d updates", name, len(got), len(want))
+		}
+		return ""
+	})
+	time.Sleep(20 * time.Millisecond) // give a duplicate a chance to show up
+	if got := from(); !slices.Equal(got, want) {
+		t.Errorf("watcher %s delivered %q,\nwant %q", name, got, want)
+	}
+	if w.w.overlap.Load() {
+		t.Errorf("watcher %s: fn was called concurrently with itself; Watch must call it from a single goroutine", name)
+	}
+}
