@@ -20,7 +20,8 @@ import (
 var benchData = `{"id":"https://example.com/books/1","title":"` + strings.Repeat("x", 60) + `"}`
 
 // BenchmarkAppend measures durable publishes/s (each acknowledged after its
-// group commit's fsync) with 1, 16 and 64 concurrent publishers.
+// group commit's fdatasync of the write-ahead log) with 1, 16 and 64
+// concurrent publishers.
 func BenchmarkAppend(b *testing.B) {
 	for _, p := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("%d-publishers", p), func(b *testing.B) {

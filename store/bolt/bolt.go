@@ -1,16 +1,25 @@
 // Package bolt is Herald's embedded durable [herald.Store], the default of
-// `herald serve`: one bbolt file, <dir>/herald.db.
+// `herald serve`: a bbolt file, <dir>/herald.db, in front of which sits a
+// write-ahead log, <dir>/herald.wal.
 //
-// Appends are group-committed: one goroutine writes every pending update in
-// one transaction (one fsync), then acknowledges them all and passes the
-// batch to the watchers, so Append returns only once its update is on disk
-// and concurrent publishers share fsyncs.
+// Appends are group-committed to the log: one goroutine (the committer)
+// writes every pending update with one write and one fdatasync of the
+// preallocated log, then acknowledges them all and passes the batch to the
+// watchers. Append returns only once its update is on disk, concurrent
+// publishers share syncs, and a sync costs one disk flush rather than a
+// bbolt commit's two plus its page writes. A second goroutine (the applier)
+// moves acknowledged updates into herald.db in large transactions, a few
+// milliseconds later; until then Replay and Last read them from memory
+// (the tail). When the log passes 64 MiB and herald.db holds all of it, it
+// is reset. Open moves whatever the log holds that herald.db lacks (what a
+// crash left) into herald.db before it starts. See wal.go for the log's
+// format and how a torn last write is told apart.
 //
-// File layout (see also record.go):
+// herald.db's layout (see also record.go):
 //
 //	meta     format    "herald-history/1"
 //	         instance  the store's instance id, random, made once
-//	         last      big-endian uint64: the last Seq assigned
+//	         last      big-endian uint64: the last Seq in herald.db
 //	         count     big-endian uint64: updates held
 //	         bytes     big-endian uint64: sum of key+record sizes held
 //	updates  big-endian Seq -> record (Seqs are contiguous; retention removes
@@ -18,13 +27,14 @@
 //	ids      publisher-chosen id -> big-endian Seq of its most recent use
 //
 // Replay seeks the updates bucket (a B+tree) to its position: O(log n) from
-// any position. Retention (count, age, bytes) is applied by the committer in
-// bounded steps within its transactions, so it never stalls an Append for
-// long, and the running count and byte total make it need no scan.
+// any position. Retention (count, age, bytes) is applied by the applier in
+// bounded steps within its transactions, so it never stalls an Append, and
+// the running count and byte total make it need no scan.
 //
 // Open never modifies a file it did not create: a file that is not a valid
-// bbolt database, or one without Herald's meta bucket, is refused with an
-// error naming it.
+// bbolt database, one without Herald's meta bucket, and a log that is not
+// one, belongs to another history or does not continue herald.db, are
+// refused with an error naming them.
 package bolt
 
 import (
@@ -61,7 +71,7 @@ const (
 	// DefaultLockTimeout is how long Open waits for another process to
 	// release the file.
 	DefaultLockTimeout = time.Second
-	// DefaultMaxBatch is the most updates written in one transaction.
+	// DefaultMaxBatch is the most updates written to the log at once.
 	DefaultMaxBatch = 4096
 )
 
@@ -109,14 +119,16 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process holding the
 	// file; zero means DefaultLockTimeout.
 	LockTimeout time.Duration
-	// MaxBatch is the most updates written in one transaction; zero means
-	// DefaultMaxBatch.
+	// MaxBatch is the most updates written to the log at once (one write,
+	// one sync); zero means DefaultMaxBatch.
 	MaxBatch int
-	// Logger receives errors from background retention; nil means
-	// slog.Default().
+	// Logger receives errors from the background writes to herald.db;
+	// nil means slog.Default().
 	Logger *slog.Logger
 
-	trimBatch int // tests only; zero means defaultTrimBatch
+	trimBatch int   // tests only; zero means defaultTrimBatch
+	walLimit  int64 // tests only; zero means walLimit
+	holdApply bool  // tests only: herald.db gets nothing after Open
 }
 
 // Store is the embedded durable herald.Store. It is safe for concurrent use.
@@ -127,6 +139,7 @@ type Store struct {
 	ret      herald.Retention
 	maxBatch int
 	trim     int
+	walLimit int64
 	log      *slog.Logger
 	feed     *feed.Feed
 
@@ -138,20 +151,35 @@ type Store struct {
 	closed   bool
 	inflight sync.WaitGroup // Appends between their closed check and return
 
-	// Owned by the committer goroutine after Open.
-	last        uint64    // the last Seq assigned
-	count       int64     // updates held
-	bytes       int64     // key+record bytes held
-	lastTime    time.Time // Times never go back
-	oldest      time.Time // Time of the oldest update held (zero: none)
-	trimPending bool      // retention has work left
-	retryAt     time.Time // after a failed retention transaction
-	arena       []byte    // reused encoding buffer
+	tail *tail // acknowledged, maybe not yet in herald.db
 
-	commits, committed atomic.Int64 // transactions with appends, updates in them
+	// Owned by the committer goroutine after Open.
+	wal      *wal
+	last     uint64    // the last Seq assigned
+	lastTime time.Time // Times never go back
+
+	// Owned by the applier goroutine after Open.
+	kickc       chan struct{}
+	applyQuit   chan struct{}
+	applyWG     sync.WaitGroup // the applier
+	holdApply   bool           // Options.holdApply
+	applied     uint64         // the last Seq in herald.db
+	count       int64          // updates held in herald.db
+	bytes       int64          // key+record bytes held in herald.db
+	oldest      time.Time      // Time of the oldest update held (zero: none)
+	trimPending bool           // retention has work left
+
+	errMu    sync.Mutex
+	walErr   error // sticky: the log could not be written
+	applyErr error // the applier's last attempt failed
+
+	commits, committed, applies atomic.Int64 // log writes, updates in them; herald.db transactions
 }
 
-var _ herald.Store = (*Store)(nil)
+var (
+	_ herald.Store         = (*Store)(nil)
+	_ herald.HealthChecker = (*Store)(nil)
+)
 
 // Open opens the history in dir (created if needed) and starts its
 // committer. A new file is created under a temporary name and linked into
@@ -170,6 +198,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.trimBatch <= 0 {
 		opts.trimBatch = defaultTrimBatch
 	}
+	if opts.walLimit <= 0 {
+		opts.walLimit = walLimit
+	}
 	if opts.Retention == (herald.Retention{}) {
 		opts.Retention.MaxCount = DefaultMaxCount
 	}
@@ -183,6 +214,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if _, err := os.Lstat(filepath.Join(dir, WALName)); err == nil {
+			return nil, fmt.Errorf("bolt: open %s: %s is missing but its write-ahead log %s is there; refusing to start a new history beside it (restore %s, or move %s away to start afresh): %w",
+				dir, FileName, WALName, FileName, WALName, herald.ErrInvalid)
+		}
 		if err := create(dir, path, opts.LockTimeout); err != nil {
 			return nil, err
 		}
@@ -210,10 +245,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		ret:         opts.Retention,
 		maxBatch:    opts.MaxBatch,
 		trim:        opts.trimBatch,
+		walLimit:    opts.walLimit,
 		log:         opts.Logger,
 		feed:        feed.New(),
 		reqs:        make(chan *request, opts.MaxBatch),
 		quit:        make(chan struct{}),
+		tail:        newTail(),
+		kickc:       make(chan struct{}, 1),
+		applyQuit:   make(chan struct{}),
 		trimPending: true, // apply the (maybe new) retention at once
 	}
 	err = db.View(func(tx *bbolt.Tx) error {
@@ -221,7 +260,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		if err != nil {
 			return err
 		}
-		s.instance, s.last, s.count, s.bytes = m.instance, m.last, int64(m.count), int64(m.bytes)
+		s.instance, s.applied, s.count, s.bytes = m.instance, m.last, int64(m.count), int64(m.bytes)
 		if _, v := tx.Bucket(bucketUpdates).Cursor().First(); v != nil {
 			if s.oldest, _, err = recordHead(v); err != nil {
 				return err
@@ -238,9 +277,65 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: open %s: %v; refusing to modify it: %w", path, err, herald.ErrInvalid)
 	}
+	if err := s.recover(dir); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.last = s.applied
+	s.holdApply = opts.holdApply
 	s.wg.Add(1)
 	go s.run()
+	s.applyWG.Add(1)
+	go s.apply()
 	return s, nil
+}
+
+// recover opens the write-ahead log and moves into herald.db the updates
+// it holds that herald.db does not (those acknowledged before a crash),
+// then empties it.
+func (s *Store) recover(dir string) error {
+	w, frames, err := openWAL(dir, s.instance, s.walLimit)
+	if err != nil {
+		return err
+	}
+	var es []entry
+	for _, f := range frames {
+		if f.seq <= s.applied {
+			continue // herald.db has it
+		}
+		if len(es) == 0 && f.seq != s.applied+1 {
+			w.close()
+			return fmt.Errorf("bolt: open %s: the write-ahead log continues at update %d but %s ends at %d; refusing to modify them: %w", w.path, f.seq, FileName, s.applied, herald.ErrInvalid)
+		}
+		u, err := decodeRecord(f.rec, f.seq, s.instance)
+		if err != nil {
+			w.close()
+			return fmt.Errorf("bolt: open %s: update %d: %v; refusing to modify it: %w", w.path, f.seq, err, herald.ErrInvalid)
+		}
+		_, custom, _ := recordHead(f.rec)
+		es = append(es, entry{u: u, rec: f.rec, custom: custom != nil})
+		if u.Time.After(s.lastTime) {
+			s.lastTime = u.Time
+		}
+	}
+	if len(es) > 0 {
+		s.tail.push(es)
+		for s.applyOnce() {
+		}
+		if err := s.applyError(); err != nil {
+			w.close()
+			return fmt.Errorf("bolt: open %s: moving %d updates from the write-ahead log: %w", s.path, len(es), err)
+		}
+		s.log.Info("bolt: recovered updates from the write-ahead log", "path", w.path, "updates", len(es), "last", s.applied)
+	}
+	if len(frames) > 0 {
+		if err := w.reset(); err != nil {
+			w.close()
+			return fmt.Errorf("bolt: open: %w", err)
+		}
+	}
+	s.wal = w
+	return nil
 }
 
 // create makes a new, initialised history file at path, atomically.
@@ -439,9 +534,17 @@ func (s *Store) Close() error {
 	s.inflight.Wait()
 	close(s.quit)
 	s.wg.Wait()
+	close(s.applyQuit)
+	s.applyWG.Wait()
 	s.feed.Close()
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("bolt: close %s: %w", s.path, err)
+	var errs []error
+	if s.walError() == nil && s.applyError() == nil && s.tail.len() == 0 && s.wal.off > walHeaderSize {
+		// herald.db holds everything: the next Open need not read the log.
+		errs = append(errs, s.wal.reset())
 	}
-	return nil
+	errs = append(errs, s.wal.close())
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("bolt: close %s: %w", s.path, err))
+	}
+	return errors.Join(errs...)
 }

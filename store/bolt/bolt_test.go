@@ -103,8 +103,8 @@ func TestReopenKeepsHistoryAndInstance(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != bolt.FileName {
-		t.Fatalf("data directory holds %v, want only %s", entries, bolt.FileName)
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 || entries[0].Name() != bolt.FileName || entries[1].Name() != bolt.WALName {
+		t.Fatalf("data directory holds %v, want only %s and %s", entries, bolt.FileName, bolt.WALName)
 	}
 
 	s = mustOpen(t, dir, bolt.Options{})

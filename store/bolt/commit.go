@@ -1,15 +1,11 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"time"
-
-	bbolt "go.etcd.io/bbolt"
 
 	"github.com/herald-sse/herald"
 )
@@ -20,10 +16,11 @@ type request struct {
 	done chan error    // buffered; receives exactly one value
 }
 
-// Append implements herald.Store. It returns once the update's transaction
-// is fsync'd; concurrent Appends share that transaction. Errors: ErrInvalid,
-// ErrTooLarge (Data over 256 MiB), ErrClosed, ErrUnavailable (the
-// transaction failed; nothing was stored), or ctx's error.
+// Append implements herald.Store. It returns once the update is in the
+// write-ahead log and fdatasync'd; concurrent Appends share that write and
+// sync. Errors: ErrInvalid, ErrTooLarge (Data over 256 MiB), ErrClosed,
+// ErrUnavailable (the log cannot be written; nothing was stored), or ctx's
+// error.
 func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, error) {
 	if err := u.Validate(); err != nil {
 		return herald.Update{}, fmt.Errorf("bolt: append: %w", err)
@@ -61,48 +58,27 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 	}
 }
 
-// run is the committer: the only writer of the file.
+// run is the committer: the only writer of the write-ahead log.
 func (s *Store) run() {
 	defer s.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	now := make(chan struct{})
-	close(now)
 	batch := make([]*request, 0, s.maxBatch)
 	for {
-		var trimNow <-chan struct{}
-		if s.trimPending {
-			trimNow = now
-		}
 		select {
 		case r := <-s.reqs:
 			batch = s.gather(append(batch[:0], r))
 			s.commit(batch)
-		case <-trimNow:
-			s.commit(nil)
-		case <-timer.C:
-			s.commit(nil)
 		case <-s.quit:
 			// Close waited for every Append, but some gave up on their
 			// context after queueing: commit those too.
 			for {
 				batch = s.drain(batch[:0])
 				if len(batch) == 0 {
-					timer.Stop()
 					return
 				}
 				s.commit(batch)
 			}
 		}
 		clear(batch) // drop references to served requests
-		if s.ret.MaxAge > 0 && !s.oldest.IsZero() {
-			// Wake when the oldest update expires (not before a retry is due).
-			next := s.oldest.Add(s.ret.MaxAge + time.Millisecond)
-			if next.Before(s.retryAt) {
-				next = s.retryAt
-			}
-			timer.Reset(time.Until(next))
-		}
 	}
 }
 
@@ -143,32 +119,32 @@ func (s *Store) drain(batch []*request) []*request {
 	return batch
 }
 
-// commit writes batch (possibly empty) and a bounded amount of retention work
-// in one transaction, then publishes the batch to the watchers and
-// acknowledges it: a watcher never lags an acknowledged Append.
+// maxTail bounds the updates acknowledged but not yet in herald.db: past
+// it, the committer waits for the applier (which writes thousands per
+// transaction, so it only waits when herald.db's disk is far slower).
+const maxTail = 1 << 16
+
+// commit makes batch durable with one write and one fdatasync of the
+// write-ahead log, then hands it to the applier, publishes it to the
+// watchers and acknowledges it: a watcher never lags an acknowledged Append.
 func (s *Store) commit(batch []*request) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil { // a file damaged after Open's check
-			s.fail(batch, damaged(r))
-		}
-	}()
+	if err := s.walError(); err != nil {
+		s.fail(batch, err)
+		return
+	}
+	if err := s.applyError(); err != nil && s.tail.len() >= maxTail {
+		s.fail(batch, fmt.Errorf("bolt: append: %d updates wait for %s, which cannot be written: %v: %w", maxTail, s.path, err, herald.ErrUnavailable))
+		return
+	}
 	now := time.Now().Round(0)
 	if now.Before(s.lastTime) {
 		now = s.lastTime
 	}
-	tx, err := s.db.Begin(true)
-	if err != nil {
-		s.fail(batch, err)
-		return
-	}
-	defer tx.Rollback() // no-op after Commit
-	updates, ids := tx.Bucket(bucketUpdates), tx.Bucket(bucketIDs)
-	updates.FillPercent = 1 // keys only ever grow: pack pages full
-
-	seq, count, size := s.last, s.count, s.bytes
-	out := make([]herald.Update, len(batch))
-	arena := s.arena[:0]
+	seq := s.last
+	// A new buffer each time: the tail keeps the records, which are
+	// slices of it (growing it leaves earlier slices on the old array).
+	frames := make([]byte, 0, 256*len(batch))
+	es := make([]entry, len(batch))
 	for i, r := range batch {
 		seq++
 		u := r.u
@@ -177,122 +153,82 @@ func (s *Store) commit(batch []*request) {
 		if !custom {
 			u.ID = herald.FormatID(s.instance, seq)
 		}
-		// bbolt keeps key and value slices until Commit: carve them from an
-		// arena that is not reused before then (growing it leaves the
-		// earlier slices on the old array, untouched).
-		start := len(arena)
-		arena = appendRecord(binary8(arena, seq), &u, custom)
-		key, rec := arena[start:start+8:start+8], arena[start+8:len(arena):len(arena)]
-		if err := updates.Put(key, rec); err != nil {
-			s.fail(batch, err)
-			return
-		}
-		if custom {
-			if err := ids.Put([]byte(u.ID), key); err != nil {
-				s.fail(batch, err)
-				return
-			}
-		}
-		count++
-		size += int64(len(key) + len(rec))
-		out[i] = u
+		var start int
+		frames, start = beginFrame(frames)
+		frames = appendRecord(frames, &u, custom)
+		s.wal.sealFrame(frames[start:], seq)
+		es[i] = entry{u: u, custom: custom, rec: frames[start+frameHeader : len(frames) : len(frames)]}
 	}
-	deleted, more, err := s.retain(updates, ids, now, &count, &size)
-	if err != nil {
+	if err := s.wal.write(frames); err != nil {
+		// What reached the disk is unknown: accept nothing more until a
+		// restart reads the log back.
+		err = s.setWALError(err)
+		s.log.Error("bolt: the write-ahead log cannot be written; appends fail until herald restarts", "path", s.wal.path, "err", err)
 		s.fail(batch, err)
 		return
 	}
-	if len(batch) == 0 && deleted == 0 {
-		s.trimPending = false
-		return // nothing to write: no fsync
-	}
-	var oldest time.Time
-	if _, v := updates.Cursor().First(); v != nil {
-		oldest, _, _ = recordHead(v)
-	}
-	meta := tx.Bucket(bucketMeta)
-	for _, kv := range [...]struct {
-		k []byte
-		v uint64
-	}{{keyLast, seq}, {keyCount, uint64(count)}, {keyBytes, uint64(size)}} {
-		if err := meta.Put(kv.k, be(kv.v)); err != nil {
-			s.fail(batch, err)
-			return
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		s.fail(batch, err)
-		return
-	}
-	s.last, s.count, s.bytes, s.oldest, s.trimPending = seq, count, size, oldest, more
-	if len(batch) > 0 {
-		s.lastTime = now
-		s.commits.Add(1)
-		s.committed.Add(int64(len(batch)))
-	}
-	if cap(arena) <= 4<<20 {
-		s.arena = arena[:0]
+	s.last, s.lastTime = seq, now
+	s.commits.Add(1)
+	s.committed.Add(int64(len(batch)))
+	s.tail.push(es)
+	out := make([]herald.Update, len(es))
+	for i := range es {
+		out[i] = es[i].u
 	}
 	s.feed.Publish(out)
 	for i, r := range batch {
 		r.u = out[i]
 		r.done <- nil
 	}
+	s.kick()
+
+	// Keep the tail and the log bounded. The log is reset only once
+	// herald.db holds all of it.
+	if s.tail.len() > maxTail {
+		s.tail.waitBelow(maxTail/2, s.applyFailing)
+	}
+	if s.wal.off > s.walLimit {
+		s.tail.waitBelow(0, s.applyFailing)
+		if s.tail.len() == 0 {
+			if err := s.wal.reset(); err != nil {
+				s.setWALError(err)
+				s.log.Error("bolt: the write-ahead log cannot be reset; appends fail until herald restarts", "path", s.wal.path, "err", err)
+			}
+		}
+	}
 }
 
-// fail reports a failed transaction to every request of batch: nothing of
-// it was stored, and no Seq was consumed. A failure of retention alone is
-// logged and retried a second later.
+// fail reports a failed commit to every request of batch: nothing of it was
+// acknowledged, and no Seq was consumed.
 func (s *Store) fail(batch []*request, err error) {
-	if len(batch) == 0 {
-		s.log.Error("bolt: retention failed; retrying in a second", "path", s.path, "err", err)
-		s.trimPending = false
-		s.retryAt = time.Now().Add(time.Second)
-		return
-	}
-	err = fmt.Errorf("bolt: append to %s: %v: %w", s.path, err, herald.ErrUnavailable)
 	for _, r := range batch {
 		r.done <- err
 	}
 }
 
-// retain removes the oldest updates while the history is over a retention
-// bound, at most s.trim of them. more reports that it stopped at that limit.
-func (s *Store) retain(updates, ids *bbolt.Bucket, now time.Time, count, size *int64) (deleted int, more bool, err error) {
-	r := s.ret
-	cutoff := now.Add(-r.MaxAge)
-	c := updates.Cursor()
-	for {
-		k, v := c.First()
-		if k == nil {
-			return deleted, false, nil
-		}
-		over := (r.MaxCount > 0 && *count > int64(r.MaxCount)) || (r.MaxBytes > 0 && *size > r.MaxBytes)
-		t, id, herr := recordHead(v)
-		if !over && r.MaxAge > 0 && herr == nil {
-			over = t.Before(cutoff)
-		}
-		if !over {
-			return deleted, false, nil
-		}
-		if deleted == s.trim {
-			return deleted, true, nil
-		}
-		if id != nil && bytes.Equal(ids.Get(id), k) {
-			if err := ids.Delete(bytes.Clone(id)); err != nil {
-				return deleted, false, err
-			}
-		}
-		*count--
-		*size -= int64(len(k) + len(v))
-		if err := c.Delete(); err != nil {
-			return deleted, false, err
-		}
-		deleted++
-	}
+// setWALError makes every later Append fail: what reached the disk is
+// unknown, and only a restart, reading the log back, knows.
+func (s *Store) setWALError(err error) error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	s.walErr = fmt.Errorf("bolt: %v; restart herald to recover: %w", err, herald.ErrUnavailable)
+	return s.walErr
 }
 
-// binary8 appends seq as 8 big-endian bytes.
-func binary8(b []byte, seq uint64) []byte {
-	return append(b, byte(seq>>56), byte(seq>>48), byte(seq>>40), byte(seq>>32), byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq))
+func (s *Store) walError() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.walErr
+}
+
+// Healthy implements herald.HealthChecker: it fails once the write-ahead
+// log cannot be written (until a restart), and while herald.db cannot be.
+func (s *Store) Healthy(context.Context) error {
+	if err := s.walError(); err != nil {
+		return err
+	}
+	if err := s.applyError(); err != nil {
+		return fmt.Errorf("bolt: %s cannot be written (acknowledged updates are safe in the write-ahead log): %v: %w", s.path, err, herald.ErrUnavailable)
+	}
+	return nil
 }

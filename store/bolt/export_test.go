@@ -18,8 +18,8 @@ func WithTrimBatch(o Options, n int) Options {
 	return o
 }
 
-// Commits reports how many transactions wrote appends, and how many updates
-// they wrote.
+// Commits reports how many group commits (log writes) there were, and how
+// many updates they wrote.
 func Commits(s *Store) (commits, updates int64) { return s.commits.Load(), s.committed.Load() }
 
 // Chunks reports Replay's chunk sizes (first read, later reads).
@@ -138,3 +138,44 @@ func Check(path string) error {
 		return err
 	})
 }
+
+// WithWALLimit returns o with the write-ahead log reset (and preallocated)
+// at n bytes instead of 64 MiB.
+func WithWALLimit(o Options, n int64) Options {
+	o.walLimit = n
+	return o
+}
+
+// WithHeldApply returns o with nothing moved from the write-ahead log to
+// herald.db after Open: Close then leaves the directory as a crash right
+// after the last acknowledgement would.
+func WithHeldApply(o Options) Options {
+	o.holdApply = true
+	return o
+}
+
+// WALFrames reads the write-ahead log in dir (of history instance) and
+// returns the Seq and file offset of each frame it holds, and its
+// generation.
+func WALFrames(dir, instance string) (seqs []uint64, offsets []int64, gen uint64, err error) {
+	w, frames, err := openWAL(dir, instance, walLimit)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer w.close()
+	off := int64(walHeaderSize)
+	for _, f := range frames {
+		seqs = append(seqs, f.seq)
+		offsets = append(offsets, off)
+		off += frameHeader + int64(len(f.rec))
+	}
+	return seqs, offsets, w.gen, nil
+}
+
+// Applies reports how many transactions moved updates into herald.db or
+// applied retention.
+func Applies(s *Store) int64 { return s.applies.Load() }
+
+// BreakWAL closes the write-ahead log's file under the store, so that its
+// next write fails.
+func BreakWAL(s *Store) { s.wal.f.Close() }

@@ -15,10 +15,11 @@ import (
 
 // Replay implements herald.Store. It finds after with one B+tree seek (a
 // generated id holds its Seq; a publisher-chosen id goes through the ids
-// bucket) and reads in chunks, each in its own short read transaction,
-// calling fn with no transaction open. If retention removes the next update
-// while a slow fn runs, Replay returns an error wrapping herald.ErrNotHeld
-// instead of skipping it.
+// bucket, or the tail's index when it is that recent) and reads in chunks,
+// from the tail when it holds them and otherwise each in its own short read
+// transaction, calling fn with no transaction or lock held. If retention
+// removes the next update while a slow fn runs, Replay returns an error
+// wrapping herald.ErrNotHeld instead of skipping it.
 func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -26,49 +27,46 @@ func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update)
 	if s.isClosed() {
 		return fmt.Errorf("bolt: replay: %w", herald.ErrClosed)
 	}
-	var (
-		next, upper uint64
-		buf         []herald.Update
-		found       bool
-	)
-	err := s.view(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketUpdates).Cursor()
-		k, _ := c.Last()
-		if k == nil {
-			if after == herald.EarliestID {
-				return nil
-			}
-			return s.notHeld(after)
-		}
-		upper, _ = unbe(k)
-		if after == herald.EarliestID {
-			k, _ = c.First()
-			next, _ = unbe(k)
-		} else {
-			var key []byte
-			if instance, seq, ok := herald.ParseID(after); ok {
-				if instance != s.instance {
-					return s.notHeld(after)
-				}
-				key = be(seq)
-			} else if key = tx.Bucket(bucketIDs).Get([]byte(after)); key == nil {
-				return s.notHeld(after)
-			}
-			if k, _ := c.Seek(key); !bytes.Equal(k, key) {
-				return s.notHeld(after)
-			}
-			seq, _ := unbe(key)
-			next = seq + 1
-		}
-		found = true
-		var err error
-		buf, err = s.readChunk(c, next, upper, firstChunk, buf)
-		return err
-	})
-	if err != nil || !found {
+	next, upper, err := s.start(after)
+	if err != nil || next > upper {
 		return err
 	}
-	for {
+	var buf []herald.Update
+	max := firstChunk
+	for next <= upper {
+		if s.isClosed() {
+			return fmt.Errorf("bolt: replay: %w", herald.ErrClosed)
+		}
+		var ok bool
+		if buf, ok = s.tail.read(next, upper, max, buf[:0]); !ok {
+			// Not in the tail: herald.db has it, unless retention
+			// removed it.
+			err := s.view(func(tx *bbolt.Tx) error {
+				var err error
+				buf, err = s.readChunk(tx.Bucket(bucketUpdates).Cursor(), next, upper, max, buf)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if len(buf) == 0 || buf[0].Seq != next {
+			if after != herald.EarliestID {
+				// Seqs are contiguous and retention removes the oldest:
+				// next is missing only when it was trimmed meanwhile.
+				return fmt.Errorf("bolt: replay after %q: update %d was removed by retention during the replay: %w", after, next, herald.ErrNotHeld)
+			}
+			// "Everything held": what retention removed meanwhile is no
+			// longer held; go on from the oldest update that is.
+			if len(buf) == 0 {
+				first, _, ok := s.tail.bounds()
+				if !ok || first <= next {
+					return nil // nothing newer is held
+				}
+				next = first
+				continue
+			}
+		}
 		for _, u := range buf {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -77,35 +75,70 @@ func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update)
 				return err
 			}
 		}
-		if len(buf) == 0 {
-			return nil
-		}
 		next = buf[len(buf)-1].Seq + 1
-		if next > upper {
-			return nil
-		}
-		if s.isClosed() {
-			return fmt.Errorf("bolt: replay: %w", herald.ErrClosed)
-		}
-		err := s.view(func(tx *bbolt.Tx) error {
-			var err error
-			buf, err = s.readChunk(tx.Bucket(bucketUpdates).Cursor(), next, upper, chunk, buf[:0])
-			if err == nil && after == herald.EarliestID {
-				// "Everything held": what retention removed meanwhile is
-				// no longer held; go on from the oldest update that is.
-				return nil
-			}
-			if err == nil && (len(buf) == 0 || buf[0].Seq != next) {
-				// Seqs are contiguous and retention removes the oldest:
-				// next is missing only when it was trimmed meanwhile.
-				return fmt.Errorf("bolt: replay after %q: update %d was removed by retention during the replay: %w", after, next, herald.ErrNotHeld)
-			}
-			return err
-		})
-		if err != nil {
-			return err
+		max = chunk
+	}
+	return nil
+}
+
+// start returns the Seq Replay(after) starts from and the newest Seq held
+// now, where it stops; next > upper means there is nothing to replay.
+func (s *Store) start(after string) (next, upper uint64, err error) {
+	// The tail first: an update leaves it only once herald.db has it, so
+	// what is older than the tail's first update is in herald.db (or was
+	// trimmed from it).
+	tfirst, tlast, inTail := s.tail.bounds()
+	var custom uint64
+	if _, _, generated := herald.ParseID(after); !generated && after != herald.EarliestID {
+		var ok bool
+		if custom, ok = s.tail.id(after); ok {
+			return custom + 1, tlast, nil
 		}
 	}
+	err = s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketUpdates).Cursor()
+		k, _ := c.Last()
+		switch {
+		case inTail:
+			upper = tlast
+		case k != nil:
+			upper, _ = unbe(k)
+		}
+		if after == herald.EarliestID {
+			next = tfirst
+			if k, _ := c.First(); k != nil {
+				next, _ = unbe(k)
+			}
+			if k == nil && !inTail {
+				next = 1 // empty: upper is 0
+			}
+			return nil
+		}
+		var seq uint64
+		if instance, gseq, ok := herald.ParseID(after); ok {
+			if instance != s.instance {
+				return s.notHeld(after)
+			}
+			seq = gseq
+			if inTail && seq >= tfirst {
+				if seq > tlast {
+					return s.notHeld(after) // not assigned yet
+				}
+				next = seq + 1
+				return nil
+			}
+		} else if key := tx.Bucket(bucketIDs).Get([]byte(after)); key != nil {
+			seq, _ = unbe(key)
+		} else {
+			return s.notHeld(after)
+		}
+		if k, _ := c.Seek(be(seq)); !bytes.Equal(k, be(seq)) {
+			return s.notHeld(after)
+		}
+		next = seq + 1
+		return nil
+	})
+	return next, upper, err
 }
 
 // readChunk decodes up to max updates (and about chunkBytes) from Seq next
@@ -139,6 +172,10 @@ func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if s.isClosed() {
 		return "", 0, fmt.Errorf("bolt: last: %w", herald.ErrClosed)
 	}
+	if e, ok := s.tail.last(); ok {
+		return e.u.ID, e.u.Seq, nil
+	}
+	// The tail is empty: herald.db holds everything acknowledged.
 	var id string
 	var last uint64
 	err := s.view(func(tx *bbolt.Tx) error {

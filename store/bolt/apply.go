@@ -1,0 +1,211 @@
+package bolt
+
+import (
+	"bytes"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// applyBatch is the most updates the applier writes in one transaction.
+const applyBatch = 8192
+
+// applyDelay is how long the applier lets updates gather after a kick:
+// under load herald.db gets one transaction per applyDelay rather than one
+// per log write, and its syncs compete less with the log's.
+const applyDelay = 10 * time.Millisecond
+
+// apply is the applier: the only writer of herald.db after Open. It moves
+// the tail into herald.db in large transactions (bbolt's own two syncs each)
+// and applies retention, in bounded steps, in the same transactions. It
+// wakes applyDelay after the committer kicks it, when the oldest update
+// expires, and a second after a failure; on Close it writes everything.
+func (s *Store) apply() {
+	defer s.applyWG.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-s.kickc:
+			select {
+			case <-time.After(applyDelay):
+			case <-s.applyQuit:
+				for s.applyOnce() {
+				}
+				timer.Stop()
+				return
+			}
+		case <-timer.C:
+			s.trimPending = true // an update may have expired, or a retry is due
+		case <-s.applyQuit:
+			for s.applyOnce() {
+			}
+			timer.Stop()
+			return
+		}
+		for s.applyOnce() {
+		}
+		switch {
+		case s.applyError() != nil:
+			timer.Reset(time.Second)
+		case s.ret.MaxAge > 0 && !s.oldest.IsZero():
+			// Wake when the oldest update expires.
+			timer.Reset(time.Until(s.oldest.Add(s.ret.MaxAge + time.Millisecond)))
+		}
+	}
+}
+
+// kick wakes the applier (without waiting).
+func (s *Store) kick() {
+	select {
+	case s.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// applyOnce writes the front of the tail and a step of retention in one
+// transaction. It reports whether it did something and there may be more.
+func (s *Store) applyOnce() bool {
+	if s.holdApply {
+		return false
+	}
+	es := s.tail.front(applyBatch)
+	if len(es) == 0 && !s.trimPending {
+		return false
+	}
+	did, err := s.applyTx(es)
+	s.setApplyError(err)
+	if err != nil {
+		s.log.Error("bolt: writing the history file failed; retrying in a second (acknowledged updates are safe in the write-ahead log)", "path", s.path, "err", err)
+		s.tail.attempted()
+		return false
+	}
+	s.tail.drop(len(es))
+	return did
+}
+
+// applyTx writes es (possibly none) and a bounded amount of retention work
+// in one transaction. did reports that it wrote something.
+func (s *Store) applyTx(es []entry) (did bool, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil { // a file damaged after Open's check
+			err = damaged(r)
+		}
+	}()
+	now := time.Now()
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() // no-op after Commit
+	updates, ids := tx.Bucket(bucketUpdates), tx.Bucket(bucketIDs)
+	updates.FillPercent = 1 // keys only ever grow: pack pages full
+
+	applied, count, size := s.applied, s.count, s.bytes
+	keys := make([]byte, 0, 8*len(es)) // bbolt keeps keys until Commit
+	for _, e := range es {
+		if e.u.Seq != applied+1 {
+			return false, fmt.Errorf("bolt: update %d follows %d in the write-ahead log", e.u.Seq, applied)
+		}
+		applied = e.u.Seq
+		keys = binary8(keys, applied)
+		key := keys[len(keys)-8 : len(keys) : len(keys)]
+		if err := updates.Put(key, e.rec); err != nil {
+			return false, err
+		}
+		if e.custom {
+			if err := ids.Put([]byte(e.u.ID), key); err != nil {
+				return false, err
+			}
+		}
+		count++
+		size += int64(len(key) + len(e.rec))
+	}
+	deleted, more, err := s.retain(updates, ids, now, &count, &size)
+	if err != nil {
+		return false, err
+	}
+	if len(es) == 0 && deleted == 0 {
+		s.trimPending = false
+		return false, nil // nothing to write: no fsync
+	}
+	var oldest time.Time
+	if _, v := updates.Cursor().First(); v != nil {
+		oldest, _, _ = recordHead(v)
+	}
+	meta := tx.Bucket(bucketMeta)
+	for _, kv := range [...]struct {
+		k []byte
+		v uint64
+	}{{keyLast, applied}, {keyCount, uint64(count)}, {keyBytes, uint64(size)}} {
+		if err := meta.Put(kv.k, be(kv.v)); err != nil {
+			return false, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	s.applied, s.count, s.bytes, s.oldest, s.trimPending = applied, count, size, oldest, more
+	s.applies.Add(1)
+	return true, nil
+}
+
+// retain removes the oldest updates while the history is over a retention
+// bound, at most s.trim of them. more reports that it stopped at that limit.
+func (s *Store) retain(updates, ids *bbolt.Bucket, now time.Time, count, size *int64) (deleted int, more bool, err error) {
+	r := s.ret
+	cutoff := now.Add(-r.MaxAge)
+	c := updates.Cursor()
+	for {
+		k, v := c.First()
+		if k == nil {
+			return deleted, false, nil
+		}
+		over := (r.MaxCount > 0 && *count > int64(r.MaxCount)) || (r.MaxBytes > 0 && *size > r.MaxBytes)
+		t, id, herr := recordHead(v)
+		if !over && r.MaxAge > 0 && herr == nil {
+			over = t.Before(cutoff)
+		}
+		if !over {
+			return deleted, false, nil
+		}
+		if deleted == s.trim {
+			return deleted, true, nil
+		}
+		if id != nil && bytes.Equal(ids.Get(id), k) {
+			if err := ids.Delete(bytes.Clone(id)); err != nil {
+				return deleted, false, err
+			}
+		}
+		*count--
+		*size -= int64(len(k) + len(v))
+		if err := c.Delete(); err != nil {
+			return deleted, false, err
+		}
+		deleted++
+	}
+}
+
+// setApplyError records the outcome of the applier's last attempt.
+func (s *Store) setApplyError(err error) {
+	s.errMu.Lock()
+	s.applyErr = err
+	s.errMu.Unlock()
+}
+
+// applyError returns the error of the applier's last attempt, if it failed.
+func (s *Store) applyError() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.applyErr
+}
+
+func (s *Store) applyFailing() bool { return s.applyError() != nil }
+
+// binary8 appends seq as 8 big-endian bytes.
+func binary8(b []byte, seq uint64) []byte {
+	return append(b, byte(seq>>56), byte(seq>>48), byte(seq>>40), byte(seq>>32), byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq))
+}

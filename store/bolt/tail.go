@@ -1,0 +1,145 @@
+package bolt
+
+import (
+	"sync"
+
+	"github.com/herald-sse/herald"
+)
+
+// tail holds the updates that are durable in the write-ahead log but not yet
+// in herald.db, in Seq order, so that Replay and Last see every acknowledged
+// update. The committer adds to its end; the applier removes from its front
+// once a herald.db transaction holding them has committed, so an update is
+// always in the tail, in herald.db, or both.
+type tail struct {
+	mu   sync.Mutex
+	cond *sync.Cond // broadcast when the applier has made an attempt
+	ents []entry    // ents[off:] are held
+	off  int
+	ids  map[string]uint64 // publisher-chosen id -> Seq of its newest use in ents
+}
+
+// entry is one update of the tail.
+type entry struct {
+	u      herald.Update // as stored
+	rec    []byte        // its record (record.go); never modified
+	custom bool          // u.ID was chosen by the publisher
+}
+
+func newTail() *tail {
+	t := &tail{ids: make(map[string]uint64)}
+	t.cond = sync.NewCond(&t.mu)
+	return t
+}
+
+// push adds es, which follow the tail's last Seq.
+func (t *tail) push(es []entry) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.off > 0 && t.off >= len(t.ents)/2 { // compact: amortised O(1)
+		n := copy(t.ents, t.ents[t.off:])
+		clear(t.ents[n:])
+		t.ents, t.off = t.ents[:n], 0
+	}
+	t.ents = append(t.ents, es...)
+	for _, e := range es {
+		if e.custom {
+			t.ids[e.u.ID] = e.u.Seq
+		}
+	}
+}
+
+// len returns how many updates the tail holds.
+func (t *tail) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.ents) - t.off
+}
+
+// front returns a copy of up to max entries from the front.
+func (t *tail) front(max int) []entry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	held := t.ents[t.off:]
+	return append([]entry(nil), held[:min(max, len(held))]...)
+}
+
+// drop removes the n entries at the front (herald.db now holds them) and
+// wakes whoever waits for the applier.
+func (t *tail) drop(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := t.off; i < t.off+n; i++ {
+		e := &t.ents[i]
+		if e.custom && t.ids[e.u.ID] == e.u.Seq {
+			delete(t.ids, e.u.ID)
+		}
+		*e = entry{}
+	}
+	t.off += n
+	if t.off == len(t.ents) {
+		t.ents, t.off = t.ents[:0], 0
+	}
+	t.cond.Broadcast()
+}
+
+// attempted wakes whoever waits for the applier, after a failed attempt.
+func (t *tail) attempted() {
+	t.mu.Lock()
+	t.cond.Broadcast()
+	t.mu.Unlock()
+}
+
+// waitBelow waits until the tail holds at most n updates or stop reports
+// true (checked after each applier attempt, with the lock held).
+func (t *tail) waitBelow(n int, stop func() bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(t.ents)-t.off > n && !stop() {
+		t.cond.Wait()
+	}
+}
+
+// last returns the newest entry, if any.
+func (t *tail) last() (entry, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.off == len(t.ents) {
+		return entry{}, false
+	}
+	return t.ents[len(t.ents)-1], true
+}
+
+// bounds returns the first and last Seq held (ok false when empty).
+func (t *tail) bounds() (first, last uint64, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.off == len(t.ents) {
+		return 0, 0, false
+	}
+	return t.ents[t.off].u.Seq, t.ents[len(t.ents)-1].u.Seq, true
+}
+
+// id returns the Seq of the newest use of a publisher-chosen id in the tail.
+func (t *tail) id(id string) (uint64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seq, ok := t.ids[id]
+	return seq, ok
+}
+
+// read appends to buf the updates from Seq next to Seq upper, at most max,
+// if the tail holds next; ok is false when it does not (next is then in
+// herald.db, or was removed from it by retention).
+func (t *tail) read(next, upper uint64, max int, buf []herald.Update) ([]herald.Update, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	held := t.ents[t.off:]
+	if len(held) == 0 || next < held[0].u.Seq {
+		return buf, false
+	}
+	for i := next - held[0].u.Seq; i < uint64(len(held)) && held[i].u.Seq <= upper && max > 0; i, max = i+1, max-1 {
+		buf = append(buf, held[i].u)
+	}
+	return buf, true
+}

@@ -1,0 +1,248 @@
+package bolt
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/herald-sse/herald"
+)
+
+// WALName is the name of the write-ahead log in the directory given to Open.
+const WALName = "herald.wal"
+
+// The write-ahead log makes an Append durable with one write and one
+// fdatasync of a preallocated file, instead of a bbolt commit (which writes
+// pages and syncs twice). Updates reach herald.db shortly after, in large
+// transactions; the log only holds what herald.db may not have yet.
+//
+// Layout:
+//
+//	header  magic     8 bytes  "HRLDWAL1"
+//	        gen       uint64   generation, incremented by every reset
+//	        instance  16 bytes the history's instance id, zero-padded
+//	        crc       uint32   CRC-32C of the 32 bytes above
+//	        pad       4 bytes
+//	frames  len       uint32   record length (> 0)
+//	        crc       uint32   CRC-32C of gen, len, seq and record
+//	        seq       uint64
+//	        record    len bytes (record.go)
+//
+// All integers are big-endian. A frame belongs to the log only if its CRC,
+// which covers the header's generation, matches and its Seq follows the
+// previous frame's: reading stops at the first frame that does not, which is
+// where the last write ended (a crash can tear only the frames of the last,
+// unacknowledged write). A reset writes a header with the next generation,
+// which turns every older frame into garbage; the log is reset only when
+// herald.db holds everything in it.
+const (
+	walMagic      = "HRLDWAL1"
+	walHeaderSize = 40
+	frameHeader   = 16
+	// walLimit is the log size past which the committer resets it (once
+	// herald.db has caught up), and the size preallocated when it is made.
+	walLimit = 64 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// wal is the write-ahead log file. Only the committer writes it after Open.
+type wal struct {
+	f        *os.File
+	path     string
+	instance string
+	gen      uint64
+	off      int64 // where the next frame goes
+}
+
+// walFrame is one update read back from the log.
+type walFrame struct {
+	seq uint64
+	rec []byte
+}
+
+// openWAL opens the log in dir for the history instance, creating it when
+// missing, and returns it with the frames it holds. A log that is not one,
+// is damaged in its header, or belongs to another instance is refused,
+// unmodified, with an error wrapping herald.ErrInvalid.
+func openWAL(dir, instance string, prealloc int64) (*wal, []walFrame, error) {
+	path := filepath.Join(dir, WALName)
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := createWAL(dir, path, instance, prealloc); err != nil {
+			return nil, nil, err
+		}
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	w := &wal{f: f, path: path, instance: instance}
+	frames, err := w.read()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return w, frames, nil
+}
+
+// createWAL makes an empty log at path, atomically, with size bytes
+// preallocated.
+func createWAL(dir, path, instance string, size int64) error {
+	f, err := os.CreateTemp(dir, WALName+".new-*")
+	if err != nil {
+		return fmt.Errorf("bolt: create %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(walHeader(instance, 1))
+	if err == nil {
+		err = preallocate(f, size)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("bolt: create %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("bolt: create %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+// walHeader returns the header of generation gen.
+func walHeader(instance string, gen uint64) []byte {
+	h := make([]byte, walHeaderSize)
+	copy(h, walMagic)
+	binary.BigEndian.PutUint64(h[8:], gen)
+	copy(h[16:32], instance)
+	binary.BigEndian.PutUint32(h[32:], crc32.Checksum(h[:32], castagnoli))
+	return h
+}
+
+// read checks the header and returns the frames of the current generation,
+// setting w.gen and w.off (just after the last valid frame).
+func (w *wal) read() ([]walFrame, error) {
+	refuse := func(why string, args ...any) error {
+		return fmt.Errorf("bolt: open %s: %s; refusing to modify it: %w", w.path, fmt.Sprintf(why, args...), herald.ErrInvalid)
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(w.f, 0, 1<<62), 1<<20)
+	h := make([]byte, walHeaderSize)
+	if _, err := io.ReadFull(r, h); err != nil {
+		return nil, refuse("not a Herald write-ahead log (%d-byte header expected: %v)", walHeaderSize, err)
+	}
+	if string(h[:8]) != walMagic {
+		return nil, refuse("not a Herald write-ahead log (magic %q)", h[:8])
+	}
+	if crc32.Checksum(h[:32], castagnoli) != binary.BigEndian.Uint32(h[32:]) {
+		return nil, refuse("damaged write-ahead log header (checksum mismatch)")
+	}
+	if inst := string(bytes.TrimRight(h[16:32], "\x00")); inst != w.instance {
+		return nil, refuse("the write-ahead log belongs to history instance %q, %s is instance %q (move one of them away)", inst, FileName, w.instance)
+	}
+	w.gen = binary.BigEndian.Uint64(h[8:])
+	w.off = walHeaderSize
+	fi, err := w.f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", w.path, err)
+	}
+
+	var frames []walFrame
+	fh := make([]byte, frameHeader)
+	for {
+		if _, err := io.ReadFull(r, fh); err != nil {
+			break // the end of the file
+		}
+		n := binary.BigEndian.Uint32(fh)
+		seq := binary.BigEndian.Uint64(fh[8:])
+		if n == 0 || int64(n) > fi.Size()-w.off-frameHeader || (len(frames) > 0 && seq != frames[len(frames)-1].seq+1) {
+			break
+		}
+		rec := make([]byte, n)
+		if _, err := io.ReadFull(r, rec); err != nil {
+			break // torn
+		}
+		if frameCRC(w.gen, fh, rec) != binary.BigEndian.Uint32(fh[4:]) {
+			break // torn, or left over from an older generation
+		}
+		frames = append(frames, walFrame{seq: seq, rec: rec})
+		w.off += frameHeader + int64(n)
+	}
+	return frames, nil
+}
+
+// frameCRC is the checksum of a frame whose header (with any crc) is fh.
+func frameCRC(gen uint64, fh, rec []byte) uint32 {
+	var g [8]byte
+	binary.BigEndian.PutUint64(g[:], gen)
+	c := crc32.Update(0, castagnoli, g[:])
+	c = crc32.Update(c, castagnoli, fh[:4])
+	c = crc32.Update(c, castagnoli, fh[8:frameHeader])
+	return crc32.Update(c, castagnoli, rec)
+}
+
+// beginFrame appends room for a frame header to b; append the record next,
+// then seal the frame with sealFrame(b[start:], seq).
+func beginFrame(b []byte) (_ []byte, start int) {
+	return append(b, make([]byte, frameHeader)...), len(b)
+}
+
+// sealFrame fills in the header of frame (header and record) at seq.
+func (w *wal) sealFrame(frame []byte, seq uint64) {
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-frameHeader))
+	binary.BigEndian.PutUint64(frame[8:], seq)
+	binary.BigEndian.PutUint32(frame[4:], frameCRC(w.gen, frame, frame[frameHeader:]))
+}
+
+// write makes frames (from beginFrame and sealFrame) durable at the end of the log.
+func (w *wal) write(frames []byte) error {
+	if _, err := w.f.WriteAt(frames, w.off); err != nil {
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	if err := datasync(w.f); err != nil {
+		return fmt.Errorf("sync %s: %w", w.path, err)
+	}
+	w.off += int64(len(frames))
+	return nil
+}
+
+// reset empties the log by starting the next generation. Call it only when
+// herald.db holds every frame.
+func (w *wal) reset() error {
+	if _, err := w.f.WriteAt(walHeader(w.instance, w.gen+1), 0); err != nil {
+		return fmt.Errorf("reset %s: %w", w.path, err)
+	}
+	if err := datasync(w.f); err != nil {
+		return fmt.Errorf("reset %s: %w", w.path, err)
+	}
+	w.gen++
+	w.off = walHeaderSize
+	return nil
+}
+
+func (w *wal) close() error { return w.f.Close() }
+
+// syncDir makes a new directory entry in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
