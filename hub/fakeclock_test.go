@@ -14,6 +14,7 @@ import (
 
 	"github.com/herald-sse/herald/auth"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/store/memory"
 )
@@ -78,8 +79,8 @@ func newFakeHub(t *testing.T, opts hub.Options) *fakeHub {
 	h := hub.New(st, opts)
 	mh, err := mercure.New(mercure.Config{
 		Hub:         h,
-		Publishers:  hmacVerifier(t, pubKey),
-		Subscribers: hmacVerifier(t, subKey),
+		Publishers:  hubtest.HMACVerifier(t, hubtest.PubKey),
+		Subscribers: hubtest.HMACVerifier(t, hubtest.SubKey),
 		Logger:      discard,
 	})
 	if err != nil {
@@ -94,7 +95,7 @@ func newFakeHub(t *testing.T, opts hub.Options) *fakeHub {
 	}()
 	tr := &http.Transport{DialContext: ln.dial}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), hubtest.WaitTimeout)
 		defer cancel()
 		if err := h.Close(ctx); err != nil {
 			t.Errorf("hub.Close: %v", err)
@@ -181,7 +182,7 @@ func testHeartbeatTiming(t *testing.T, noHijack bool) {
 	synctest.Test(t, func(t *testing.T) {
 		const period = 15 * time.Second
 		f := newFakeHub(t, hub.Options{Heartbeat: period, NoHijack: noHijack})
-		resp := f.open(t, topics("t"), nil)
+		resp := f.open(t, hubtest.Topics("t"), nil)
 		raw := readRaw(resp.Body)
 
 		time.Sleep(period - time.Millisecond)
@@ -222,7 +223,7 @@ func testHeartbeatTiming(t *testing.T, noHijack bool) {
 func TestHeartbeatDisabledTiming(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeHub(t, hub.Options{Heartbeat: -1})
-		raw := readRaw(f.open(t, topics("t"), nil).Body)
+		raw := readRaw(f.open(t, hubtest.Topics("t"), nil).Body)
 		time.Sleep(24 * time.Hour)
 		synctest.Wait()
 		if b := raw.take(); len(b) != 0 {
@@ -242,8 +243,8 @@ func TestTokenExpiryTiming(t *testing.T) {
 func testTokenExpiryTiming(t *testing.T, noHijack bool) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeHub(t, hub.Options{Heartbeat: -1, NoHijack: noHijack})
-		tok := sign(t, subKey, auth.Grant{Subscribe: []string{"t"}, TTL: time.Hour})
-		raw := readRaw(f.open(t, topics("t"), bearer(tok)).Body)
+		tok := hubtest.Sign(t, hubtest.SubKey, auth.Grant{Subscribe: []string{"t"}, TTL: time.Hour})
+		raw := readRaw(f.open(t, hubtest.Topics("t"), hubtest.Bearer(tok)).Body)
 
 		// The fake clock starts on a whole second: exp is exactly an hour
 		// away.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/sse"
 	"github.com/herald-sse/herald/store/memory"
 )
@@ -20,13 +21,13 @@ import (
 // TestHeartbeat: a stream with nothing to send gets a comment line every
 // Options.Heartbeat, which EventSource ignores, on every delivery path.
 func TestHeartbeat(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envConfig{mode: m, hub: hub.Options{Heartbeat: 50 * time.Millisecond}})
+			e := hubtest.New(t, hubtest.Config{Mode: m, Hub: hub.Options{Heartbeat: 50 * time.Millisecond}})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			resp := e.get(t, ctx, "?"+topics("t"), nil)
+			resp := e.Get(t, ctx, "?"+hubtest.Topics("t"), nil)
 			defer resp.Body.Close()
 			got := make(chan []byte, 1)
 			go func() {
@@ -47,8 +48,8 @@ func TestHeartbeat(t *testing.T) {
 				if !bytes.Equal(b, []byte(":\n:\n:\n")) {
 					t.Errorf("an idle stream sent %q, want three heartbeat comments %q", b, ":\n")
 				}
-			case <-time.After(waitTimeout):
-				t.Fatalf("no heartbeat within %v", waitTimeout)
+			case <-time.After(hubtest.WaitTimeout):
+				t.Fatalf("no heartbeat within %v", hubtest.WaitTimeout)
 			}
 		})
 	}
@@ -59,35 +60,35 @@ func TestHeartbeat(t *testing.T) {
 // path; the delays differ, so that clients do not all come back at once;
 // subscriptions after that are turned away.
 func TestClose(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			const shutdownRetry = 2 * time.Second
 			st := memory.New(memory.Options{})
-			e := newEnv(t, envConfig{mode: m, store: st, hub: hub.Options{ShutdownRetry: shutdownRetry}})
-			var streams []*stream
+			e := hubtest.New(t, hubtest.Config{Mode: m, Store: st, Hub: hub.Options{ShutdownRetry: shutdownRetry}})
+			var streams []*hubtest.Stream
 			for range 20 {
-				streams = append(streams, e.subscribe(t, topics("t"), nil))
+				streams = append(streams, e.Subscribe(t, hubtest.Topics("t"), nil))
 			}
-			id := e.publishData(t, "before", "t")
+			id := e.PublishData(t, "before", "t")
 			for _, s := range streams {
-				s.until(t, id)
+				s.Until(t, id)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), hubtest.WaitTimeout)
 			defer cancel()
-			if err := e.hub.Close(ctx); err != nil {
+			if err := e.Hub.Close(ctx); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
 			retries := map[time.Duration]bool{}
 			for i, s := range streams {
-				evs, err := s.end(t)
+				evs, err := s.End(t)
 				if len(evs) != 0 {
 					t.Errorf("stream %d: events at shutdown: %+v", i, evs)
 				}
 				if !errors.Is(err, io.EOF) {
 					t.Errorf("stream %d ended with %v, want a clean end (io.EOF)", i, err)
 				}
-				r, ok := s.dec.Retry()
+				r, ok := s.Decoder.Retry()
 				if !ok || r < shutdownRetry/10 || r > shutdownRetry {
 					t.Errorf("stream %d: retry %v (%v), want within [%v, %v]", i, r, ok, shutdownRetry/10, shutdownRetry)
 				}
@@ -97,7 +98,7 @@ func TestClose(t *testing.T) {
 				t.Errorf("all %d streams got the same retry %v: no jitter", len(streams), retries)
 			}
 			checkComeBackLater(t, e, shutdownRetry)
-			if n := e.hub.Subscribers(); n != 0 {
+			if n := e.Hub.Subscribers(); n != 0 {
 				t.Errorf("%d subscribers after Close", n)
 			}
 		})
@@ -108,13 +109,13 @@ func TestClose(t *testing.T) {
 // the streams without waiting, and turns new subscriptions away.
 func TestCloseStreams(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
-	s := e.subscribe(t, topics("t"), nil)
-	e.hub.CloseStreams()
-	if _, err := s.end(t); !errors.Is(err, io.EOF) {
+	e := hubtest.New(t, hubtest.Config{})
+	s := e.Subscribe(t, hubtest.Topics("t"), nil)
+	e.Hub.CloseStreams()
+	if _, err := s.End(t); !errors.Is(err, io.EOF) {
 		t.Errorf("stream ended with %v, want a clean end", err)
 	}
-	if _, ok := s.dec.Retry(); !ok {
+	if _, ok := s.Decoder.Retry(); !ok {
 		t.Error("no retry before the end")
 	}
 	checkComeBackLater(t, e, hub.DefaultShutdownRetry)
@@ -125,39 +126,39 @@ func TestCloseStreams(t *testing.T) {
 // returns the context's error.
 func TestCloseAbortsStuckStreams(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{listener: func(l net.Listener) net.Listener { return smallBufferListener{l} }})
-	client := smallBufferClient(e.client)
+	e := hubtest.New(t, hubtest.Config{Listener: func(l net.Listener) net.Listener { return smallBufferListener{l} }})
+	client := smallBufferClient(e.Client)
 	defer client.Transport.(*http.Transport).CloseIdleConnections()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"?"+topics("t"), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"?"+hubtest.Topics("t"), nil)
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	// Fill the connection so that the hub's writes block.
-	reader := e.subscribe(t, topics("t"), nil)
+	reader := e.Subscribe(t, hubtest.Topics("t"), nil)
 	big := strings.Repeat("x", 128<<10)
 	var last herald.Update
 	for range 16 {
-		if last, err = e.hub.Publish(context.Background(), update("t", big)); err != nil {
+		if last, err = e.Hub.Publish(context.Background(), update("t", big)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	reader.until(t, last.ID)
+	reader.Until(t, last.ID)
 
 	closeCtx, closeCancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer closeCancel()
 	start := time.Now()
-	err = e.hub.Close(closeCtx)
+	err = e.Hub.Close(closeCtx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Close = %v, want context.DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > waitTimeout {
+	if d := time.Since(start); d > hubtest.WaitTimeout {
 		t.Errorf("Close took %v", d)
 	}
-	if n := e.hub.Subscribers(); n != 0 {
+	if n := e.Hub.Subscribers(); n != 0 {
 		t.Errorf("%d subscribers after Close", n)
 	}
 }
@@ -166,10 +167,10 @@ func TestCloseAbortsStuckStreams(t *testing.T) {
 // stream, but not an error status either, which would make an EventSource
 // give up for good: a 200 event stream that holds only a reconnection delay
 // within [shutdownRetry/10, shutdownRetry], and ends.
-func checkComeBackLater(t *testing.T, e *env, shutdownRetry time.Duration) {
+func checkComeBackLater(t *testing.T, e *hubtest.Env, shutdownRetry time.Duration) {
 	t.Helper()
-	resp, body := e.getText(t, "?"+topics("t"), nil)
-	if resp.StatusCode != http.StatusOK || mediaType(resp) != "text/event-stream" {
+	resp, body := e.GetText(t, "?"+hubtest.Topics("t"), nil)
+	if resp.StatusCode != http.StatusOK || hubtest.MediaType(resp) != "text/event-stream" {
 		t.Fatalf("subscribe while shutting down: %s %s %q, want 200 text/event-stream", resp.Status, resp.Header.Get("Content-Type"), body)
 	}
 	dec := sse.NewDecoder(strings.NewReader(body))

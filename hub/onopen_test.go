@@ -8,6 +8,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/store/memory"
 	"github.com/herald-sse/herald/topic"
 )
@@ -45,14 +46,14 @@ func TestOnOpenPublicationsReachTheStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := startStream(t, resp, cancel)
-		if ev := s.next(t); ev.Type != "welcome" || ev.Data != "hello" {
+		s := hubtest.StartStream(t, resp, cancel)
+		if ev := s.Next(t); ev.Type != "welcome" || ev.Data != "hello" {
 			t.Errorf("resume=%v: first event = %+v, want the welcome published by OnOpen", resume, ev)
 		}
 		h.Publish(context.Background(), herald.Update{Topics: []string{"greet"}, Data: "after"})
-		if ev := s.next(t); ev.Data != "after" {
+		if ev := s.Next(t); ev.Data != "after" {
 			t.Errorf("resume=%v: second event = %+v, want \"after\" (the welcome must arrive once)", resume, ev)
 		}
-		s.close()
+		s.Close()
 	}
 }

@@ -8,18 +8,19 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/store/memory"
 )
 
 // TestPublishInProcess: a Go program publishes with Hub.Publish, and
 // subscribers over HTTP receive the update, on every delivery path.
 func TestPublishInProcess(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envConfig{mode: m, store: memory.New(memory.Options{Instance: "inproc"})})
-			s := e.subscribe(t, topics("https://example.com/books/{id}"), nil)
-			stored, err := e.hub.Publish(context.Background(), herald.Update{
+			e := hubtest.New(t, hubtest.Config{Mode: m, Store: memory.New(memory.Options{Instance: "inproc"})})
+			s := e.Subscribe(t, hubtest.Topics("https://example.com/books/{id}"), nil)
+			stored, err := e.Hub.Publish(context.Background(), herald.Update{
 				Topics: []string{"https://example.com/books/1"},
 				Type:   "book.updated",
 				Data:   "in process",
@@ -31,7 +32,7 @@ func TestPublishInProcess(t *testing.T) {
 			if inst, seq, ok := herald.ParseID(stored.ID); !ok || inst != "inproc" || seq != stored.Seq || stored.Time.IsZero() {
 				t.Errorf("Publish returned %+v: want a generated id matching its Seq, and a Time", stored)
 			}
-			ev := s.next(t)
+			ev := s.Next(t)
 			if ev.ID != stored.ID || ev.Type != "book.updated" || ev.Data != "in process" || ev.Retry != time.Second {
 				t.Errorf("received %+v, want the published update %+v", ev, stored)
 			}

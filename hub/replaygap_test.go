@@ -9,6 +9,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/store/memory"
 	"github.com/herald-sse/herald/topic"
 )
@@ -70,18 +71,18 @@ func TestReplayTrimmedPartway(t *testing.T) {
 	if got := resp.Header.Get("Last-Event-ID"); got != ids[0] {
 		t.Errorf("Last-Event-ID = %q, want the id asked for, %q", got, ids[0])
 	}
-	s := startStream(t, resp, cancel)
-	defer s.close()
+	s := hubtest.StartStream(t, resp, cancel)
+	defer s.Close()
 	for _, want := range []string{"b", "c", "d"} {
-		if ev := s.next(t); ev.Data != want {
+		if ev := s.Next(t); ev.Data != want {
 			t.Fatalf("got %q, want %q (what was read before the trim)", ev.Data, want)
 		}
 	}
-	if ev := s.next(t); ev.Type != hub.GapEventType {
+	if ev := s.Next(t); ev.Type != hub.GapEventType {
 		t.Fatalf("got %+v, want the %s event", ev, hub.GapEventType)
 	}
 	h.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: "live"})
-	if ev := s.next(t); ev.Data != "live" {
+	if ev := s.Next(t); ev.Data != "live" {
 		t.Fatalf("got %q, want the live update", ev.Data)
 	}
 }

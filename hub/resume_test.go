@@ -15,18 +15,19 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/store/memory"
 )
 
-// tryPublish is publish for goroutines other than the test's.
-func (e *env) tryPublish(token, data string, topics ...string) (string, error) {
-	req, err := http.NewRequest(http.MethodPost, e.url, strings.NewReader(url.Values{"topic": topics, "data": {data}}.Encode()))
+// tryPublish is e.Publish for goroutines other than the test's, with token.
+func tryPublish(e *hubtest.Env, token, data string, topics ...string) (string, error) {
+	req, err := http.NewRequest(http.MethodPost, e.URL, strings.NewReader(url.Values{"topic": topics, "data": {data}}.Encode()))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := e.client.Do(req)
+	resp, err := e.Client.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -49,12 +50,12 @@ func (e *env) tryPublish(token, data string, topics ...string) (string, error) {
 // after the id it gave (or after the Last-Event-ID the hub answered) and
 // ends with the last update published.
 func TestResumeUnderConcurrentPublishing(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			st := memory.New(memory.Options{Instance: "conc"})
-			e := newEnv(t, envConfig{mode: m, store: st})
-			token := publisherToken(t)
+			e := hubtest.New(t, hubtest.Config{Mode: m, Store: st})
+			token := hubtest.PublisherToken(t)
 			const publishers, perPublisher, subscribers = 4, 60, 16
 
 			var mu sync.Mutex
@@ -76,7 +77,7 @@ func TestResumeUnderConcurrentPublishing(t *testing.T) {
 			}
 			for i := range 10 {
 				data := fmt.Sprint("pre-", i)
-				if err := ack(e.publishData(t, data, "t"), data); err != nil {
+				if err := ack(e.PublishData(t, data, "t"), data); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -87,7 +88,7 @@ func TestResumeUnderConcurrentPublishing(t *testing.T) {
 				wg.Go(func() {
 					for i := range perPublisher {
 						data := fmt.Sprintf("p%d-%d", p, i)
-						id, err := e.tryPublish(token, data, "t")
+						id, err := tryPublish(e, token, data, "t")
 						if err == nil {
 							err = ack(id, data)
 						}
@@ -102,7 +103,7 @@ func TestResumeUnderConcurrentPublishing(t *testing.T) {
 			type sub struct {
 				how   string
 				after uint64 // the seq it must start after; ^0: any (no Last-Event-ID)
-				s     *stream
+				s     *hubtest.Stream
 			}
 			var subs []*sub
 			rnd := rand.New(rand.NewPCG(1, 2))
@@ -114,17 +115,17 @@ func TestResumeUnderConcurrentPublishing(t *testing.T) {
 				var x *sub
 				switch i % 4 {
 				case 0:
-					x = &sub{how: "no Last-Event-ID", s: e.subscribe(t, topics("t"), nil)}
+					x = &sub{how: "no Last-Event-ID", s: e.Subscribe(t, hubtest.Topics("t"), nil)}
 					// Live from the id the hub says the stream starts after.
-					if h := x.s.resp.Header.Get("Last-Event-ID"); h != herald.EarliestID {
+					if h := x.s.Response.Header.Get("Last-Event-ID"); h != herald.EarliestID {
 						_, x.after, _ = herald.ParseID(h)
 					}
 				case 1:
-					x = &sub{how: "earliest", s: e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {herald.EarliestID}})}
+					x = &sub{how: "earliest", s: e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {herald.EarliestID}})}
 				case 2:
-					x = &sub{how: "header " + pick, after: pickSeq, s: e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {pick}})}
+					x = &sub{how: "header " + pick, after: pickSeq, s: e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {pick}})}
 				case 3:
-					x = &sub{how: "query " + pick, after: pickSeq, s: e.subscribe(t, topics("t")+"&lastEventID="+url.QueryEscape(pick), nil)}
+					x = &sub{how: "query " + pick, after: pickSeq, s: e.Subscribe(t, hubtest.Topics("t")+"&lastEventID="+url.QueryEscape(pick), nil)}
 				}
 				subs = append(subs, x)
 			}
@@ -133,7 +134,7 @@ func TestResumeUnderConcurrentPublishing(t *testing.T) {
 			for err := range errs {
 				t.Fatal(err)
 			}
-			last := e.publishData(t, "last", "t")
+			last := e.PublishData(t, "last", "t")
 			if err := ack(last, "last"); err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +144,7 @@ func TestResumeUnderConcurrentPublishing(t *testing.T) {
 			}
 
 			for _, x := range subs {
-				evs := x.s.until(t, last)
+				evs := x.s.Until(t, last)
 				next := x.after + 1
 				for _, ev := range evs {
 					inst, seq, ok := herald.ParseID(ev.ID)
@@ -158,7 +159,7 @@ func TestResumeUnderConcurrentPublishing(t *testing.T) {
 					}
 					next++
 				}
-				x.s.close()
+				x.s.Close()
 			}
 		})
 	}
@@ -211,28 +212,28 @@ func (s *laggingStore) release() {
 // older than the Last-Event-ID its stream was answered with, must not be
 // sent to it again when the live tail catches up.
 func TestResumeWithLaggingWatch(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			st := newLaggingStore(memory.Options{})
-			e := newEnv(t, envConfig{mode: m, store: st})
-			a := e.publishData(t, "a", "t")
+			e := hubtest.New(t, hubtest.Config{Mode: m, Store: st})
+			a := e.PublishData(t, "a", "t")
 			st.hold()
-			b := e.publishData(t, "b", "t") // stored, not yet live
-			c := e.publishData(t, "c", "t")
+			b := e.PublishData(t, "b", "t") // stored, not yet live
+			c := e.PublishData(t, "c", "t")
 
-			fromA := e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {a}})             // replays b, c
-			fromC := e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {c}})             // replays nothing
-			earliest := e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {"earliest"}}) // replays a, b, c
-			fresh := e.subscribe(t, topics("t"), nil)                                           // told it starts after c
-			if got := fresh.resp.Header.Get("Last-Event-ID"); got != c {
+			fromA := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {a}})             // replays b, c
+			fromC := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {c}})             // replays nothing
+			earliest := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {"earliest"}}) // replays a, b, c
+			fresh := e.Subscribe(t, hubtest.Topics("t"), nil)                                           // told it starts after c
+			if got := fresh.Response.Header.Get("Last-Event-ID"); got != c {
 				t.Errorf("fresh subscription: Last-Event-ID %q, want the newest id %q", got, c)
 			}
 			st.release()
-			d := e.publishData(t, "d", "t")
+			d := e.PublishData(t, "d", "t")
 			for _, tc := range []struct {
 				name string
-				s    *stream
+				s    *hubtest.Stream
 				want []string
 			}{
 				{"resumed from a", fromA, []string{b, c, d}},
@@ -240,7 +241,7 @@ func TestResumeWithLaggingWatch(t *testing.T) {
 				{"resumed from earliest", earliest, []string{a, b, c, d}},
 				{"fresh", fresh, []string{d}},
 			} {
-				if got := ids(tc.s.until(t, d)); !slices.Equal(got, tc.want) {
+				if got := hubtest.IDs(tc.s.Until(t, d)); !slices.Equal(got, tc.want) {
 					t.Errorf("%s: received %q, want %q", tc.name, got, tc.want)
 				}
 			}
@@ -276,17 +277,17 @@ func (s *pausingStore) Replay(ctx context.Context, after string, fn func(herald.
 // from where the replay got to instead of dropping them: the subscriber
 // still gets every update once, in order.
 func TestResumeOverflowDuringReplay(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			st := &pausingStore{Store: memory.New(memory.Options{}), paused: make(chan struct{}), resume: make(chan struct{})}
 			const queueLimit = 8
-			e := newEnv(t, envConfig{mode: m, store: st, hub: hub.Options{QueueLimit: queueLimit}})
+			e := hubtest.New(t, hubtest.Config{Mode: m, Store: st, Hub: hub.Options{QueueLimit: queueLimit}})
 			var want []string
 			for i := range 5 {
-				want = append(want, e.publishData(t, fmt.Sprint("history ", i), "t"))
+				want = append(want, e.PublishData(t, fmt.Sprint("history ", i), "t"))
 			}
-			observer := e.subscribe(t, topics("t"), nil)
+			observer := e.Subscribe(t, hubtest.Topics("t"), nil)
 
 			type result struct {
 				resp *http.Response
@@ -297,34 +298,34 @@ func TestResumeOverflowDuringReplay(t *testing.T) {
 			defer cancel()
 			go func() {
 				// Returns once the headers are out, after the pause.
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"?"+topics("t"), nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"?"+hubtest.Topics("t"), nil)
 				req.Header.Set("Last-Event-ID", herald.EarliestID)
-				resp, err := e.client.Do(req)
+				resp, err := e.Client.Do(req)
 				opened <- result{resp, err}
 			}()
 			select {
 			case <-st.paused:
-			case <-time.After(waitTimeout):
+			case <-time.After(hubtest.WaitTimeout):
 				t.Fatal("the replay did not start")
 			}
 			for i := range 3 * queueLimit {
-				want = append(want, e.publishData(t, fmt.Sprint("live ", i), "t"))
+				want = append(want, e.PublishData(t, fmt.Sprint("live ", i), "t"))
 			}
-			observer.until(t, want[len(want)-1]) // the fan-out has queued them all
+			observer.Until(t, want[len(want)-1]) // the fan-out has queued them all
 			close(st.resume)
-			var s *stream
+			var s *hubtest.Stream
 			select {
 			case r := <-opened:
 				if r.err != nil || r.resp.StatusCode != http.StatusOK {
 					t.Fatalf("resumed subscription: %v %v", r.resp, r.err)
 				}
-				s = startStream(t, r.resp, cancel)
-			case <-time.After(waitTimeout):
+				s = hubtest.StartStream(t, r.resp, cancel)
+			case <-time.After(hubtest.WaitTimeout):
 				t.Fatal("the resumed subscription did not open")
 			}
-			last := e.publishData(t, "after", "t")
+			last := e.PublishData(t, "after", "t")
 			want = append(want, last)
-			if got := ids(s.until(t, last)); !slices.Equal(got, want) {
+			if got := hubtest.IDs(s.Until(t, last)); !slices.Equal(got, want) {
 				t.Errorf("received %q\nwant %q", got, want)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/sse"
 	"github.com/herald-sse/herald/store/memory"
@@ -93,7 +94,7 @@ func TestServeStream(t *testing.T) {
 		if r != hub.ReasonClient {
 			t.Errorf("OnClose(%q), want %q", r, hub.ReasonClient)
 		}
-	case <-time.After(waitTimeout):
+	case <-time.After(hubtest.WaitTimeout):
 		t.Fatal("OnClose was not called after the client left")
 	}
 	if infos := h.SubscriberInfos(); len(infos) != 0 {
@@ -136,8 +137,8 @@ func TestServeStreamRefusals(t *testing.T) {
 // delimited by the connection's end.
 func TestHTTP10(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
-	conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
+	e := hubtest.New(t, hubtest.Config{})
+	conn, err := net.Dial("tcp", e.Server.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestHTTP10(t *testing.T) {
 	if _, err := fmt.Fprintf(conn, "GET %s?topic=t HTTP/1.0\r\nHost: hub\r\n\r\n", mercure.Path); err != nil {
 		t.Fatal(err)
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(waitTimeout))
+	_ = conn.SetReadDeadline(time.Now().Add(hubtest.WaitTimeout))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestHTTP10(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.ProtoMinor != 0 || len(resp.TransferEncoding) != 0 || !resp.Close {
 		t.Fatalf("HTTP/1.0 response: %s %s, Transfer-Encoding %q, Close %v", resp.Proto, resp.Status, resp.TransferEncoding, resp.Close)
 	}
-	id := e.publishData(t, "to an HTTP/1.0 client", "t")
+	id := e.PublishData(t, "to an HTTP/1.0 client", "t")
 	ev, err := sse.NewDecoder(resp.Body).Decode()
 	if err != nil || ev.ID != id || ev.Data != "to an HTTP/1.0 client" {
 		t.Fatalf("received %+v (%v), want %q", ev, err, id)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/sse"
 	"github.com/herald-sse/herald/store/memory"
 )
@@ -79,29 +80,29 @@ func smallBufferClient(base *http.Client) *http.Client {
 // delaying the others; when it reconnects with its Last-Event-ID, history
 // gives it everything it missed, then live events follow.
 func TestSlowSubscriberDisconnected(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			metrics := newCounters()
 			st := memory.New(memory.Options{})
-			e := newEnv(t, envConfig{
-				mode:     m,
-				store:    st,
-				hub:      hub.Options{QueueLimit: 8, Metrics: metrics},
-				listener: func(l net.Listener) net.Listener { return smallBufferListener{l} },
+			e := hubtest.New(t, hubtest.Config{
+				Mode:     m,
+				Store:    st,
+				Hub:      hub.Options{QueueLimit: 8, Metrics: metrics},
+				Listener: func(l net.Listener) net.Listener { return smallBufferListener{l} },
 			})
-			slowClient := smallBufferClient(e.client)
+			slowClient := smallBufferClient(e.Client)
 			defer slowClient.Transport.(*http.Transport).CloseIdleConnections()
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"?"+topics("t"), nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"?"+hubtest.Topics("t"), nil)
 			resp, err := slowClient.Do(req)
 			if err != nil || resp.StatusCode != http.StatusOK {
 				t.Fatalf("slow subscriber: %v %v", resp, err)
 			}
 			defer resp.Body.Close()
-			fast := e.subscribe(t, topics("t"), nil)
+			fast := e.Subscribe(t, hubtest.Topics("t"), nil)
 
 			// Publish big events until the hub gives up on the subscriber
 			// that does not read; the one that reads gets each at once. An
@@ -111,12 +112,12 @@ func TestSlowSubscriberDisconnected(t *testing.T) {
 			var published []string
 			slow := false
 			for i := 0; i < 400 && !slow; i++ {
-				u, err := e.hub.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: data})
+				u, err := e.Hub.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: data})
 				if err != nil {
 					t.Fatal(err)
 				}
 				published = append(published, u.ID)
-				if ev := fast.next(t); ev.ID != u.ID {
+				if ev := fast.Next(t); ev.ID != u.ID {
 					t.Fatalf("the subscriber that reads received %q, want %q", ev.ID, u.ID)
 				}
 				select {
@@ -150,12 +151,12 @@ func TestSlowSubscriberDisconnected(t *testing.T) {
 			if resumeFrom == "" {
 				resumeFrom = herald.EarliestID
 			}
-			again := e.subscribe(t, topics("t"), http.Header{"Last-Event-ID": {resumeFrom}})
-			live, err := e.hub.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: "live"})
+			again := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {resumeFrom}})
+			live, err := e.Hub.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: "live"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			rest := ids(again.until(t, live.ID))
+			rest := hubtest.IDs(again.Until(t, live.ID))
 			all := append(got, rest...)
 			want := append(published, live.ID)
 			if len(all) != len(want) {
@@ -175,8 +176,8 @@ func TestSlowSubscriberDisconnected(t *testing.T) {
 	}
 }
 
-// readUntilEnd decodes events until the stream ends, within waitTimeout,
-// and returns their ids.
+// readUntilEnd decodes events until the stream ends, within
+// hubtest.WaitTimeout, and returns their ids.
 func readUntilEnd(t *testing.T, dec *sse.Decoder) []string {
 	t.Helper()
 	type result struct {
@@ -199,8 +200,8 @@ func readUntilEnd(t *testing.T, dec *sse.Decoder) []string {
 	select {
 	case r := <-done:
 		return r.ids
-	case <-time.After(waitTimeout):
-		t.Fatalf("the stream did not end within %v", waitTimeout)
+	case <-time.After(hubtest.WaitTimeout):
+		t.Fatalf("the stream did not end within %v", hubtest.WaitTimeout)
 		return nil
 	}
 }
@@ -208,20 +209,20 @@ func readUntilEnd(t *testing.T, dec *sse.Decoder) []string {
 // TestWriteTimeoutDisconnects: a write to a subscriber that takes longer
 // than Options.WriteTimeout ends its stream, even when its queue has room.
 func TestWriteTimeoutDisconnects(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			metrics := newCounters()
-			e := newEnv(t, envConfig{
-				mode:     m,
-				hub:      hub.Options{QueueLimit: 1 << 20, WriteTimeout: 100 * time.Millisecond, Metrics: metrics},
-				listener: func(l net.Listener) net.Listener { return smallBufferListener{l} },
+			e := hubtest.New(t, hubtest.Config{
+				Mode:     m,
+				Hub:      hub.Options{QueueLimit: 1 << 20, WriteTimeout: 100 * time.Millisecond, Metrics: metrics},
+				Listener: func(l net.Listener) net.Listener { return smallBufferListener{l} },
 			})
-			client := smallBufferClient(e.client)
+			client := smallBufferClient(e.Client)
 			defer client.Transport.(*http.Transport).CloseIdleConnections()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"?"+topics("t"), nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"?"+hubtest.Topics("t"), nil)
 			resp, err := client.Do(req)
 			if err != nil || resp.StatusCode != http.StatusOK {
 				t.Fatalf("subscribe: %v %v", resp, err)
@@ -230,7 +231,7 @@ func TestWriteTimeoutDisconnects(t *testing.T) {
 			// More than the kernel's and an HTTP/2 client's buffers hold.
 			data := strings.Repeat("x", 64<<10)
 			for range 96 {
-				if _, err := e.hub.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: data}); err != nil {
+				if _, err := e.Hub.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: data}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -240,13 +241,13 @@ func TestWriteTimeoutDisconnects(t *testing.T) {
 				// cancels the request's context as soon as a write fails
 				// (HTTP/1.x) or the stream is reset on its write deadline
 				// (HTTP/2), which the hub may notice first.
-				if r != hub.ReasonWrite && (r != hub.ReasonClient || !(m.noHijack || m.http2)) {
+				if r != hub.ReasonWrite && (r != hub.ReasonClient || !(m.NoHijack || m.HTTP2)) {
 					t.Errorf("the stream ended for reason %q, want %q", r, hub.ReasonWrite)
 				}
-			case <-time.After(waitTimeout):
-				t.Fatalf("the stream of a client that does not read was not ended within %v (subscribers %d, removed %v)", waitTimeout, e.hub.Subscribers(), metrics.removedCopy())
+			case <-time.After(hubtest.WaitTimeout):
+				t.Fatalf("the stream of a client that does not read was not ended within %v (subscribers %d, removed %v)", hubtest.WaitTimeout, e.Hub.Subscribers(), metrics.removedCopy())
 			}
-			if infos := e.hub.SubscriberInfos(); len(infos) != 0 {
+			if infos := e.Hub.SubscriberInfos(); len(infos) != 0 {
 				t.Errorf("%d subscribers left", len(infos))
 			}
 		})

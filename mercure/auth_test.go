@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 )
 
@@ -29,30 +30,30 @@ const secretTopic = "https://example.com/secret/1"
 // 401 even if a good one is in a later location.
 func TestTokenLocations(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
-	good := subscriberToken(t, secretTopic)
-	bad := sign(t, []byte("wrong key"), auth.Grant{Subscribe: []string{"*"}})
+	e := hubtest.New(t, hubtest.Config{})
+	good := hubtest.SubscriberToken(t, secretTopic)
+	bad := hubtest.Sign(t, []byte("wrong key"), auth.Grant{Subscribe: []string{"*"}})
 	cookie := func(tok string) string { return (&http.Cookie{Name: auth.CookieName, Value: tok}).String() }
-	q := topics(secretTopic, sentinel)
+	q := hubtest.Topics(secretTopic, hubtest.Sentinel)
 
-	var streams []*stream
+	var streams []*hubtest.Stream
 	for _, tc := range []struct {
 		name  string
 		query string
 		hdr   http.Header
 	}{
-		{"header", q, bearer(good)},
+		{"header", q, hubtest.Bearer(good)},
 		{"query", q + "&authorization=" + url.QueryEscape(good), nil},
 		{"cookie", q, http.Header{"Cookie": {cookie(good)}}},
 		{"good header, bad query and cookie", q + "&authorization=" + url.QueryEscape(bad), http.Header{"Authorization": {"Bearer " + good}, "Cookie": {cookie(bad)}}},
 		{"good query, bad cookie", q + "&authorization=" + url.QueryEscape(good), http.Header{"Cookie": {cookie(bad)}}},
 	} {
-		s := e.subscribe(t, tc.query, tc.hdr)
+		s := e.Subscribe(t, tc.query, tc.hdr)
 		streams = append(streams, s)
 	}
-	id := e.publish(t, url.Values{"topic": {secretTopic}, "data": {"secret"}, "private": {"on"}})
-	for i, evs := range e.flush(t, streams...) {
-		if got := ids(evs); !slices.Equal(got, []string{id}) {
+	id := e.Publish(t, url.Values{"topic": {secretTopic}, "data": {"secret"}, "private": {"on"}})
+	for i, evs := range e.Flush(t, streams...) {
+		if got := hubtest.IDs(evs); !slices.Equal(got, []string{id}) {
 			t.Errorf("subscriber %d received %q, want the private update %q", i, got, id)
 		}
 	}
@@ -63,14 +64,14 @@ func TestTokenLocations(t *testing.T) {
 		hdr   http.Header
 	}{
 		{"bad header, good cookie", q, http.Header{"Authorization": {"Bearer " + bad}, "Cookie": {cookie(good)}}},
-		{"bad header, good query", q + "&authorization=" + url.QueryEscape(good), bearer(bad)},
+		{"bad header, good query", q + "&authorization=" + url.QueryEscape(good), hubtest.Bearer(bad)},
 		{"bad query, good cookie", q + "&authorization=" + url.QueryEscape(bad), http.Header{"Cookie": {cookie(good)}}},
 		{"malformed header, good cookie", q, http.Header{"Authorization": {"Basic Zm9vOmJhcg=="}, "Cookie": {cookie(good)}}},
 		{"empty query parameter, good cookie", q + "&authorization=", http.Header{"Cookie": {cookie(good)}}},
 		{"bad cookie", q, http.Header{"Cookie": {cookie(bad)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := e.getText(t, "?"+tc.query, tc.hdr)
+			resp, body := e.GetText(t, "?"+tc.query, tc.hdr)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("%s %q, want 401", resp.Status, body)
 			}
@@ -83,18 +84,18 @@ func TestTokenLocations(t *testing.T) {
 	// Publishers may use every location too.
 	for name, hdr := range map[string]http.Header{
 		"query":  nil,
-		"cookie": {"Cookie": {cookie(publisherToken(t))}},
+		"cookie": {"Cookie": {cookie(hubtest.PublisherToken(t))}},
 	} {
-		target := e.url
+		target := e.URL
 		if name == "query" {
-			target += "?authorization=" + url.QueryEscape(publisherToken(t))
+			target += "?authorization=" + url.QueryEscape(hubtest.PublisherToken(t))
 		}
 		req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader("topic=t&data=x"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		for k, v := range hdr {
 			req.Header[k] = v
 		}
-		resp, err := e.client.Do(req)
+		resp, err := e.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,22 +111,22 @@ func TestTokenLocations(t *testing.T) {
 // mercure.subscribe claim selects one of its topics; anonymous subscribers
 // and others get the public updates only.
 func TestPrivateUpdates(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envConfig{mode: m})
+			e := hubtest.New(t, hubtest.Config{Mode: m})
 			const book1, book9, author1 = "https://example.com/books/1", "https://example.com/books/9", "https://example.com/authors/1"
-			anon := e.subscribe(t, topics("*"), nil)
-			books := e.subscribe(t, topics("*"), bearer(subscriberToken(t, "https://example.com/books/{id}")))
-			author := e.subscribe(t, topics("*"), bearer(subscriberToken(t, author1)))
-			everything := e.subscribe(t, topics(book1, author1, "urn:other", sentinel), bearer(subscriberToken(t, "*")))
-			noClaim := e.subscribe(t, topics("*"), bearer(sign(t, subKey, auth.Grant{Payload: "x"})))
+			anon := e.Subscribe(t, hubtest.Topics("*"), nil)
+			books := e.Subscribe(t, hubtest.Topics("*"), hubtest.Bearer(hubtest.SubscriberToken(t, "https://example.com/books/{id}")))
+			author := e.Subscribe(t, hubtest.Topics("*"), hubtest.Bearer(hubtest.SubscriberToken(t, author1)))
+			everything := e.Subscribe(t, hubtest.Topics(book1, author1, "urn:other", hubtest.Sentinel), hubtest.Bearer(hubtest.SubscriberToken(t, "*")))
+			noClaim := e.Subscribe(t, hubtest.Topics("*"), hubtest.Bearer(hubtest.Sign(t, hubtest.SubKey, auth.Grant{Payload: "x"})))
 
-			e.publishData(t, "public", book1)
-			e.publish(t, url.Values{"topic": {book1}, "data": {"book1"}, "private": {"on"}})
-			e.publish(t, url.Values{"topic": {author1}, "data": {"author1"}, "private": {"on"}})
-			e.publish(t, url.Values{"topic": {"urn:other", book9}, "data": {"alternate"}, "private": {"on"}})
-			got := e.flush(t, anon, books, author, everything, noClaim)
+			e.PublishData(t, "public", book1)
+			e.Publish(t, url.Values{"topic": {book1}, "data": {"book1"}, "private": {"on"}})
+			e.Publish(t, url.Values{"topic": {author1}, "data": {"author1"}, "private": {"on"}})
+			e.Publish(t, url.Values{"topic": {"urn:other", book9}, "data": {"alternate"}, "private": {"on"}})
+			got := e.Flush(t, anon, books, author, everything, noClaim)
 			for i, want := range [][]string{
 				{"public"},
 				{"public", "book1", "alternate"},
@@ -133,7 +134,7 @@ func TestPrivateUpdates(t *testing.T) {
 				{"public", "book1", "author1", "alternate"},
 				{"public"},
 			} {
-				if g := datas(got[i]); !slices.Equal(g, want) {
+				if g := hubtest.Datas(got[i]); !slices.Equal(g, want) {
 					t.Errorf("subscriber %d received %q, want %q", i, g, want)
 				}
 			}
@@ -144,14 +145,14 @@ func TestPrivateUpdates(t *testing.T) {
 // TestNoAnonymous: with Config.NoAnonymous a subscriber must present a token.
 func TestNoAnonymous(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{cfg: mercure.Config{NoAnonymous: true}})
-	resp, body := e.getText(t, "?"+topics("t"), nil)
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{NoAnonymous: true}})
+	resp, body := e.GetText(t, "?"+hubtest.Topics("t"), nil)
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "token") {
 		t.Errorf("anonymous subscribe: %s %q, want 401 asking for a token", resp.Status, body)
 	}
-	s := e.subscribe(t, topics("t"), bearer(subscriberToken(t)))
-	id := e.publishData(t, "x", "t")
-	if ev := s.next(t); ev.ID != id {
+	s := e.Subscribe(t, hubtest.Topics("t"), hubtest.Bearer(hubtest.SubscriberToken(t)))
+	id := e.PublishData(t, "x", "t")
+	if ev := s.Next(t); ev.ID != id {
 		t.Errorf("subscriber with a token received %+v, want %q", ev, id)
 	}
 }
@@ -160,13 +161,13 @@ func TestNoAnonymous(t *testing.T) {
 // own keys, so neither kind of token can stand in for the other.
 func TestSeparateKeys(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
-	pubSigned := sign(t, pubKey, auth.Grant{Publish: []string{"*"}, Subscribe: []string{"*"}})
-	subSigned := sign(t, subKey, auth.Grant{Publish: []string{"*"}, Subscribe: []string{"*"}})
-	if resp, body := e.getText(t, "?"+topics(secretTopic), bearer(pubSigned)); resp.StatusCode != http.StatusUnauthorized {
+	e := hubtest.New(t, hubtest.Config{})
+	pubSigned := hubtest.Sign(t, hubtest.PubKey, auth.Grant{Publish: []string{"*"}, Subscribe: []string{"*"}})
+	subSigned := hubtest.Sign(t, hubtest.SubKey, auth.Grant{Publish: []string{"*"}, Subscribe: []string{"*"}})
+	if resp, body := e.GetText(t, "?"+hubtest.Topics(secretTopic), hubtest.Bearer(pubSigned)); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("subscribe with a token signed by the publisher key: %s %q, want 401", resp.Status, body)
 	}
-	if resp, body := e.post(t, "topic=t&data=x", bearer(subSigned)); resp.StatusCode != http.StatusUnauthorized {
+	if resp, body := e.Post(t, "topic=t&data=x", hubtest.Bearer(subSigned)); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("publish with a token signed by the subscriber key: %s %q, want 401", resp.Status, body)
 	}
 }
@@ -217,7 +218,7 @@ func TestAlgorithms(t *testing.T) {
 		private []byte // signs
 		public  []byte // verifies
 	}{
-		{"HS256", pubKey, pubKey},
+		{"HS256", hubtest.PubKey, hubtest.PubKey},
 		{"RS256", rsaPair().private, rsaPair().public},
 		{"ES256", ecPair().private, ecPair().public},
 	} {
@@ -226,7 +227,7 @@ func TestAlgorithms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := newEnv(t, envConfig{cfg: mercure.Config{Publishers: v, Subscribers: v}})
+			e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{Publishers: v, Subscribers: v}})
 			signWith := func(g auth.Grant) string {
 				tok, err := auth.Sign(tc.alg, tc.private, g)
 				if err != nil {
@@ -234,13 +235,13 @@ func TestAlgorithms(t *testing.T) {
 				}
 				return tok
 			}
-			s := e.subscribe(t, topics(secretTopic), bearer(signWith(auth.Grant{Subscribe: []string{secretTopic}})))
-			resp, body := e.post(t, url.Values{"topic": {secretTopic}, "data": {"x"}, "private": {"on"}}.Encode(),
-				bearer(signWith(auth.Grant{Publish: []string{secretTopic}})))
+			s := e.Subscribe(t, hubtest.Topics(secretTopic), hubtest.Bearer(signWith(auth.Grant{Subscribe: []string{secretTopic}})))
+			resp, body := e.Post(t, url.Values{"topic": {secretTopic}, "data": {"x"}, "private": {"on"}}.Encode(),
+				hubtest.Bearer(signWith(auth.Grant{Publish: []string{secretTopic}})))
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("publish with a %s token: %s %q", tc.alg, resp.Status, body)
 			}
-			if ev := s.next(t); ev.ID != body {
+			if ev := s.Next(t); ev.ID != body {
 				t.Errorf("received %+v, want the private update %q", ev, body)
 			}
 
@@ -256,10 +257,10 @@ func TestAlgorithms(t *testing.T) {
 				refused["HS256 with the public key"] = confused
 			}
 			for name, tok := range refused {
-				if resp, body := e.post(t, "topic=t&data=x", bearer(tok)); resp.StatusCode != http.StatusUnauthorized {
+				if resp, body := e.Post(t, "topic=t&data=x", hubtest.Bearer(tok)); resp.StatusCode != http.StatusUnauthorized {
 					t.Errorf("publish with a %s token: %s %q, want 401", name, resp.Status, body)
 				}
-				if resp, body := e.getText(t, "?"+topics("t"), bearer(tok)); resp.StatusCode != http.StatusUnauthorized {
+				if resp, body := e.GetText(t, "?"+hubtest.Topics("t"), hubtest.Bearer(tok)); resp.StatusCode != http.StatusUnauthorized {
 					t.Errorf("subscribe with a %s token: %s %q, want 401", name, resp.Status, body)
 				}
 			}
@@ -271,36 +272,36 @@ func TestAlgorithms(t *testing.T) {
 // expires (other streams go on), and the expired token is refused from then
 // on.
 func TestTokenExpiryEndsStream(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envConfig{mode: m})
+			e := hubtest.New(t, hubtest.Config{Mode: m})
 			// exp has a resolution of one second: this token expires
 			// between 1 and 2 seconds from now.
 			exp := time.Now().Add(2 * time.Second).Truncate(time.Second)
 			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 				"mercure": map[string]any{"subscribe": []string{secretTopic}},
 				"exp":     exp.Unix(),
-			}).SignedString(subKey)
+			}).SignedString(hubtest.SubKey)
 			if err != nil {
 				t.Fatal(err)
 			}
-			expiring := e.subscribe(t, topics(secretTopic, sentinel), bearer(tok))
-			other := e.subscribe(t, topics(secretTopic, sentinel), bearer(subscriberToken(t, secretTopic)))
-			e.flush(t, expiring, other) // both are live
+			expiring := e.Subscribe(t, hubtest.Topics(secretTopic, hubtest.Sentinel), hubtest.Bearer(tok))
+			other := e.Subscribe(t, hubtest.Topics(secretTopic, hubtest.Sentinel), hubtest.Bearer(hubtest.SubscriberToken(t, secretTopic)))
+			e.Flush(t, expiring, other) // both are live
 
-			evs, err := expiring.end(t)
+			evs, err := expiring.End(t)
 			if len(evs) != 0 {
-				t.Errorf("events after the last publish: %q", datas(evs))
+				t.Errorf("events after the last publish: %q", hubtest.Datas(evs))
 			}
 			if ended := time.Now(); ended.Before(exp) {
 				t.Errorf("the stream ended at %v, before the token's exp %v (err %v)", ended, exp, err)
 			}
-			id := e.publish(t, url.Values{"topic": {secretTopic}, "data": {"after"}, "private": {"on"}})
-			if ev := other.next(t); ev.ID != id {
+			id := e.Publish(t, url.Values{"topic": {secretTopic}, "data": {"after"}, "private": {"on"}})
+			if ev := other.Next(t); ev.ID != id {
 				t.Errorf("the stream with a valid token received %+v, want %q", ev, id)
 			}
-			if resp, body := e.getText(t, "?"+topics(secretTopic), bearer(tok)); resp.StatusCode != http.StatusUnauthorized {
+			if resp, body := e.GetText(t, "?"+hubtest.Topics(secretTopic), hubtest.Bearer(tok)); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("subscribe with the expired token: %s %q, want 401", resp.Status, body)
 			}
 		})

@@ -4,22 +4,25 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 )
 
 // preflight sends a CORS preflight from origin for a subscription with
 // credentials and the headers a client sends.
-func (e *env) preflight(t *testing.T, suffix, origin string) *http.Response {
+func preflight(t *testing.T, e *hubtest.Env, suffix, origin string) *http.Response {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), hubtest.WaitTimeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodOptions, e.url+suffix, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodOptions, e.URL+suffix, nil)
 	req.Header.Set("Origin", origin)
 	req.Header.Set("Access-Control-Request-Method", "GET")
 	req.Header.Set("Access-Control-Request-Headers", "authorization,last-event-id")
-	resp, err := e.client.Do(req)
+	resp, err := e.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,28 +36,28 @@ func (e *env) preflight(t *testing.T, suffix, origin string) *http.Response {
 // credentials forbid); other origins get no CORS header; "*" allows every
 // origin.
 func TestCORS(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envConfig{mode: m, cfg: mercure.Config{CORSOrigins: []string{"https://app.example", "https://admin.example"}}})
-			anyOrigin := newEnv(t, envConfig{mode: m, cfg: mercure.Config{CORSOrigins: []string{"*"}}})
-			none := newEnv(t, envConfig{mode: m})
+			e := hubtest.New(t, hubtest.Config{Mode: m, Mercure: mercure.Config{CORSOrigins: []string{"https://app.example", "https://admin.example"}}})
+			anyOrigin := hubtest.New(t, hubtest.Config{Mode: m, Mercure: mercure.Config{CORSOrigins: []string{"*"}}})
+			none := hubtest.New(t, hubtest.Config{Mode: m})
 			for _, tc := range []struct {
 				name    string
-				env     *env
+				env     *hubtest.Env
 				suffix  string
 				origin  string
 				allowed bool
 			}{
-				{"allowed origin", e, "?" + topics("t"), "https://app.example", true},
-				{"second allowed origin", e, "?" + topics("t"), "https://admin.example", true},
+				{"allowed origin", e, "?" + hubtest.Topics("t"), "https://app.example", true},
+				{"second allowed origin", e, "?" + hubtest.Topics("t"), "https://admin.example", true},
 				{"subscriptions API", e, "/subscriptions", "https://app.example", true},
-				{"other origin", e, "?" + topics("t"), "https://evil.example", false},
-				{"origin prefix", e, "?" + topics("t"), "https://app.example.evil.example", false},
-				{"any origin", anyOrigin, "?" + topics("t"), "https://whoever.example", true},
-				{"no origins configured", none, "?" + topics("t"), "https://app.example", false},
+				{"other origin", e, "?" + hubtest.Topics("t"), "https://evil.example", false},
+				{"origin prefix", e, "?" + hubtest.Topics("t"), "https://app.example.evil.example", false},
+				{"any origin", anyOrigin, "?" + hubtest.Topics("t"), "https://whoever.example", true},
+				{"no origins configured", none, "?" + hubtest.Topics("t"), "https://app.example", false},
 			} {
-				resp := tc.env.preflight(t, tc.suffix, tc.origin)
+				resp := preflight(t, tc.env, tc.suffix, tc.origin)
 				h := resp.Header
 				if resp.StatusCode >= 300 {
 					t.Errorf("%s: preflight answered %s", tc.name, resp.Status)
@@ -91,23 +94,31 @@ func TestCORS(t *testing.T) {
 
 			// The stream itself carries the CORS headers, and exposes
 			// Last-Event-ID to scripts.
-			s := e.subscribe(t, topics("t"), http.Header{"Origin": {"https://app.example"}})
-			if got := s.resp.Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
+			s := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Origin": {"https://app.example"}})
+			if got := s.Response.Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
 				t.Errorf("stream: Access-Control-Allow-Origin %q", got)
 			}
-			if got := s.resp.Header.Get("Access-Control-Allow-Credentials"); got != "true" {
+			if got := s.Response.Header.Get("Access-Control-Allow-Credentials"); got != "true" {
 				t.Errorf("stream: Access-Control-Allow-Credentials %q", got)
 			}
-			if !hasToken(s.resp.Header.Get("Access-Control-Expose-Headers"), "Last-Event-ID") {
-				t.Errorf("stream: Access-Control-Expose-Headers %q lacks Last-Event-ID", s.resp.Header.Get("Access-Control-Expose-Headers"))
+			if !hasToken(s.Response.Header.Get("Access-Control-Expose-Headers"), "Last-Event-ID") {
+				t.Errorf("stream: Access-Control-Expose-Headers %q lacks Last-Event-ID", s.Response.Header.Get("Access-Control-Expose-Headers"))
 			}
 			// So does a publish answer.
-			hdr := bearer(publisherToken(t))
+			hdr := hubtest.Bearer(hubtest.PublisherToken(t))
 			hdr.Set("Origin", "https://app.example")
-			resp, _ := e.post(t, "topic=t&data=x", hdr)
+			resp, _ := e.Post(t, "topic=t&data=x", hdr)
 			if got := resp.Header.Get("Access-Control-Allow-Origin"); resp.StatusCode != http.StatusOK || got != "https://app.example" {
 				t.Errorf("publish: %s, Access-Control-Allow-Origin %q", resp.Status, got)
 			}
 		})
 	}
+}
+
+// hasToken reports whether the comma-separated header list holds tok
+// (case-insensitively).
+func hasToken(list, tok string) bool {
+	return slices.ContainsFunc(strings.Split(list, ","), func(s string) bool {
+		return strings.EqualFold(strings.TrimSpace(s), tok)
+	})
 }

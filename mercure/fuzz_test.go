@@ -14,6 +14,7 @@ import (
 
 	"github.com/herald-sse/herald/auth"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/sse"
 	"github.com/herald-sse/herald/store/memory"
@@ -40,13 +41,13 @@ func wireEvent(t *testing.T, ev sse.Event) sse.Event {
 // means the update is delivered exactly as the form said.
 func FuzzPublish(f *testing.F) {
 	const maxBody = 2048
-	e := newEnv(f, envConfig{cfg: mercure.Config{MaxBodyBytes: maxBody, MaxTopics: 8}, store: memory.Options{Instance: "fuzz"}})
-	s := e.subscribe(f, topics("*"), bearer(subscriberToken(f, "*")))
+	e := hubtest.New(f, hubtest.Config{Mercure: mercure.Config{MaxBodyBytes: maxBody, MaxTopics: 8}, Store: memory.New(memory.Options{Instance: "fuzz"})})
+	s := e.Subscribe(f, hubtest.Topics("*"), hubtest.Bearer(hubtest.SubscriberToken(f, "*")))
 	tokens := []string{
-		publisherToken(f), // 0: may publish anywhere
-		"",                // 1: none
-		sign(f, []byte("wrong key"), auth.Grant{Publish: []string{"*"}}),                 // 2: bad signature
-		sign(f, pubKey, auth.Grant{Publish: []string{"https://example.com/books/{id}"}}), // 3: some topics
+		hubtest.PublisherToken(f), // 0: may publish anywhere
+		"",                        // 1: none
+		hubtest.Sign(f, []byte("wrong key"), auth.Grant{Publish: []string{"*"}}),                         // 2: bad signature
+		hubtest.Sign(f, hubtest.PubKey, auth.Grant{Publish: []string{"https://example.com/books/{id}"}}), // 3: some topics
 	}
 	form := "application/x-www-form-urlencoded"
 	for _, seed := range []struct {
@@ -82,7 +83,7 @@ func FuzzPublish(f *testing.F) {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		rec := httptest.NewRecorder()
-		e.handler.ServeHTTP(rec, req)
+		e.Handler.ServeHTTP(rec, req)
 		switch rec.Code {
 		case http.StatusOK:
 		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
@@ -112,7 +113,7 @@ func FuzzPublish(f *testing.F) {
 			want.Retry = time.Duration(ms) * time.Millisecond
 		}
 		want = wireEvent(t, want)
-		got := s.next(t)
+		got := s.Next(t)
 		if got != want {
 			t.Fatalf("POST %q delivered\n%+v\nwant\n%+v", body, got, want)
 		}
@@ -136,10 +137,10 @@ func (w *flushRecorder) Flush() {
 // does not panic, and either streams (200 text/event-stream, until the
 // client leaves) or refuses with a 400 or 401 and a plain-text message.
 func FuzzSubscribe(f *testing.F) {
-	e := newEnv(f, envConfig{hub: hub.Options{NoHijack: true}, cfg: mercure.Config{MaxTopics: 8, MaxSelectorLength: 256}})
-	held := e.publishData(f, "held", "t")
-	e.publishData(f, "next", "t")
-	tok := url.QueryEscape(subscriberToken(f, "*"))
+	e := hubtest.New(f, hubtest.Config{Hub: hub.Options{NoHijack: true}, Mercure: mercure.Config{MaxTopics: 8, MaxSelectorLength: 256}})
+	held := e.PublishData(f, "held", "t")
+	e.PublishData(f, "next", "t")
+	tok := url.QueryEscape(hubtest.SubscriberToken(f, "*"))
 	for _, q := range []string{
 		"",
 		"topic=a",
@@ -183,9 +184,9 @@ func FuzzSubscribe(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			e.handler.ServeHTTP(w, req)
+			e.Handler.ServeHTTP(w, req)
 		}()
-		timer := time.NewTimer(waitTimeout)
+		timer := time.NewTimer(hubtest.WaitTimeout)
 		defer timer.Stop()
 		select {
 		case <-w.flushed: // streaming: the client leaves
@@ -193,11 +194,11 @@ func FuzzSubscribe(f *testing.F) {
 			select {
 			case <-done:
 			case <-timer.C:
-				t.Fatalf("?%s: the stream did not end within %v of the client leaving", rawQuery, waitTimeout)
+				t.Fatalf("?%s: the stream did not end within %v of the client leaving", rawQuery, hubtest.WaitTimeout)
 			}
 		case <-done:
 		case <-timer.C:
-			t.Fatalf("?%s: no answer within %v", rawQuery, waitTimeout)
+			t.Fatalf("?%s: no answer within %v", rawQuery, hubtest.WaitTimeout)
 		}
 		switch w.Code {
 		case http.StatusOK:
@@ -214,7 +215,7 @@ func FuzzSubscribe(f *testing.F) {
 		default:
 			t.Fatalf("?%s: status %d %q", rawQuery, w.Code, w.Body.String())
 		}
-		if n := len(e.hub.SubscriberInfos()); n != 0 {
+		if n := len(e.Hub.SubscriberInfos()); n != 0 {
 			t.Fatalf("?%s: %d subscribers still registered after the request ended", rawQuery, n)
 		}
 	})

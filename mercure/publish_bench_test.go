@@ -2,6 +2,7 @@ package mercure_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -94,5 +95,141 @@ func BenchmarkPublishManyTopics(b *testing.B) {
 	}
 	if got := received.Load(); got != int64(b.N) {
 		b.Errorf("delivered %d of %d", got, b.N)
+	}
+}
+
+// benchBodies are publish bodies as publishers send them: url.Values.Encode
+// escapes the ':' and '/' of URL topics, and data has spaces and line breaks.
+var benchBodies = map[string]string{
+	"small": "topic=t&data=x",
+	"typical": url.Values{
+		"topic": {"https://example.com/books/1"},
+		"data":  {`{"id": 1, "title": "The Go Programming Language", "stock": 12}`},
+		"type":  {"book.updated"},
+	}.Encode(),
+	"4KiB": url.Values{
+		"topic": {"https://example.com/books/1", "https://example.com/alternate/1"},
+		"data":  {strings.Repeat("line of text\n", 4096/13)},
+	}.Encode(),
+}
+
+// newBenchHandler is a handler on a memory hub, with a token that may
+// publish anywhere.
+func newBenchHandler(b *testing.B) (http.Handler, string) {
+	st := memory.New(memory.Options{})
+	b.Cleanup(func() { st.Close() })
+	h := hub.New(st, hub.Options{})
+	b.Cleanup(func() { h.Close(context.Background()) })
+	key := []byte("bench key")
+	v, err := auth.NewVerifier(auth.Config{Keys: [][]byte{key}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	handler, err := mercure.New(mercure.Config{Hub: h, Publishers: v, Subscribers: v})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := auth.Sign("HS256", key, auth.Grant{Publish: []string{"*"}, TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return handler, tok
+}
+
+// BenchmarkPublishHTTP: 16 keep-alive publishers (on 2 CPUs; 8 per CPU)
+// posting form bodies to a real HTTP server, no subscribers: the cost of
+// the publish request itself, client included (same process).
+//
+//	go test -run '^$' -bench PublishHTTP -benchmem ./mercure/
+func BenchmarkPublishHTTP(b *testing.B) {
+	for _, name := range []string{"small", "typical"} {
+		b.Run(name, func(b *testing.B) {
+			handler, tok := newBenchHandler(b)
+			ts := httptest.NewServer(handler)
+			defer ts.Close()
+			body := []byte(benchBodies[name])
+			tr := &http.Transport{MaxIdleConnsPerHost: 64}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr}
+			hdr := http.Header{
+				"Content-Type":  {"application/x-www-form-urlencoded"},
+				"Authorization": {"Bearer " + tok},
+			}
+			b.SetParallelism(8)
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest(http.MethodPost, ts.URL+mercure.Path, bytes.NewReader(body))
+					req.Header = hdr
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("publish: %s", resp.Status)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+		})
+	}
+}
+
+// benchWriter is a ResponseWriter that keeps only the status.
+type benchWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) WriteHeader(status int)      { w.status = status }
+func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *benchWriter) WriteString(s string) (int, error) {
+	return len(s), nil
+}
+
+// benchBody is a request body that can be rewound without allocating.
+type benchBody struct{ *bytes.Reader }
+
+func (benchBody) Close() error { return nil }
+
+// BenchmarkPublishHandler: the handler alone, called in-process with a
+// reused request and writer, so that B/op and allocs/op are the server
+// side's own (token check, form parsing, hub and store, response headers).
+//
+//	go test -run '^$' -bench PublishHandler -benchmem ./mercure/
+func BenchmarkPublishHandler(b *testing.B) {
+	for _, name := range []string{"small", "typical", "4KiB"} {
+		b.Run(name, func(b *testing.B) {
+			handler, tok := newBenchHandler(b)
+			body := []byte(benchBodies[name])
+			br := bytes.NewReader(body)
+			rc := benchBody{br}
+			req := httptest.NewRequest(http.MethodPost, mercure.Path, nil)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.ContentLength = int64(len(body))
+			w := &benchWriter{h: make(http.Header)}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				br.Reset(body)
+				req.Body = rc
+				req.Form, req.PostForm = nil, nil
+				clear(w.h)
+				w.status = 0
+				handler.ServeHTTP(w, req)
+				if w.status != http.StatusOK && w.status != 0 {
+					b.Fatalf("publish: %d", w.status)
+				}
+			}
+		})
 	}
 }

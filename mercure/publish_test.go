@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/store/memory"
 )
@@ -21,32 +22,32 @@ import (
 // says, and the answer is 200 text/plain with the update's id.
 func TestPublishFields(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
+	e := hubtest.New(t, hubtest.Config{})
 	canonical, alternate := "https://example.com/books/1", "https://example.com/alternate/1"
-	byCanonical := e.subscribe(t, topics(canonical, sentinel), nil)
-	byAlternate := e.subscribe(t, topics(alternate, sentinel), nil)
-	private := e.subscribe(t, topics(canonical, sentinel), bearer(subscriberToken(t, alternate)))
+	byCanonical := e.Subscribe(t, hubtest.Topics(canonical, hubtest.Sentinel), nil)
+	byAlternate := e.Subscribe(t, hubtest.Topics(alternate, hubtest.Sentinel), nil)
+	private := e.Subscribe(t, hubtest.Topics(canonical, hubtest.Sentinel), hubtest.Bearer(hubtest.SubscriberToken(t, alternate)))
 
-	resp, body := e.post(t, url.Values{
+	resp, body := e.Post(t, url.Values{
 		"topic": {canonical, alternate},
 		"data":  {"first line\nsecond line"},
 		"id":    {"book-1-v2"},
 		"type":  {"book.updated"},
 		"retry": {"1500"},
-	}.Encode(), bearer(publisherToken(t)))
+	}.Encode(), hubtest.Bearer(hubtest.PublisherToken(t)))
 	if resp.StatusCode != http.StatusOK || body != "book-1-v2" {
 		t.Fatalf("publish: %s %q, want 200 with the given id as body", resp.Status, body)
 	}
 	if got := resp.Header.Get("Content-Type"); !strings.HasPrefix(got, "text/plain") {
 		t.Errorf("Content-Type %q, want text/plain", got)
 	}
-	privID := e.publish(t, url.Values{"topic": {canonical, alternate}, "data": {"secret"}, "private": {"on"}})
+	privID := e.Publish(t, url.Values{"topic": {canonical, alternate}, "data": {"secret"}, "private": {"on"}})
 
-	got := e.flush(t, byCanonical, byAlternate, private)
+	got := e.Flush(t, byCanonical, byAlternate, private)
 	for i, name := range []string{"canonical", "alternate"} {
 		evs := got[i]
 		if len(evs) != 1 {
-			t.Errorf("subscriber of the %s topic received %q, want only the public update", name, datas(evs))
+			t.Errorf("subscriber of the %s topic received %q, want only the public update", name, hubtest.Datas(evs))
 			continue
 		}
 		ev := evs[0]
@@ -54,7 +55,7 @@ func TestPublishFields(t *testing.T) {
 			t.Errorf("subscriber of the %s topic received %+v", name, ev)
 		}
 	}
-	if g := ids(got[2]); !slices.Equal(g, []string{"book-1-v2", privID}) {
+	if g := hubtest.IDs(got[2]); !slices.Equal(g, []string{"book-1-v2", privID}) {
 		t.Errorf("authorized subscriber received %q, want the public and the private update", g)
 	}
 }
@@ -63,17 +64,17 @@ func TestPublishFields(t *testing.T) {
 // false value.
 func TestPublishPrivateValues(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
-	anon := e.subscribe(t, topics("t", sentinel), nil)
+	e := hubtest.New(t, hubtest.Config{})
+	anon := e.Subscribe(t, hubtest.Topics("t", hubtest.Sentinel), nil)
 	public := map[string]bool{"on": false, "1": false, "true": false, "": false, "yes": false, "false": true, "0": true, "off": true}
 	var want []string
 	for v, isPublic := range public {
-		id := e.publish(t, url.Values{"topic": {"t"}, "data": {"private=" + v}, "private": {v}})
+		id := e.Publish(t, url.Values{"topic": {"t"}, "data": {"private=" + v}, "private": {v}})
 		if isPublic {
 			want = append(want, id)
 		}
 	}
-	got := ids(e.flush(t, anon)[0])
+	got := hubtest.IDs(e.Flush(t, anon)[0])
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -85,17 +86,17 @@ func TestPublishPrivateValues(t *testing.T) {
 // increasing, in the urn:herald form, and sends it as the event id.
 func TestPublishGeneratedIDs(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{store: memory.Options{Instance: "gen"}})
-	s := e.subscribe(t, topics("t"), nil)
+	e := hubtest.New(t, hubtest.Config{Store: memory.New(memory.Options{Instance: "gen"})})
+	s := e.Subscribe(t, hubtest.Topics("t"), nil)
 	var last uint64
 	for i := range 5 {
-		id := e.publishData(t, fmt.Sprint(i), "t")
+		id := e.PublishData(t, fmt.Sprint(i), "t")
 		inst, seq, ok := herald.ParseID(id)
 		if !ok || inst != "gen" || seq <= last {
 			t.Fatalf("generated id %q: instance %q seq %d (previous %d)", id, inst, seq, last)
 		}
 		last = seq
-		if ev := s.next(t); ev.ID != id || ev.Data != fmt.Sprint(i) {
+		if ev := s.Next(t); ev.ID != id || ev.Data != fmt.Sprint(i) {
 			t.Fatalf("received %+v, want id %q", ev, id)
 		}
 	}
@@ -105,7 +106,7 @@ func TestPublishGeneratedIDs(t *testing.T) {
 // what is wrong, and nothing is stored.
 func TestPublishBadRequest(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{cfg: mercure.Config{MaxTopics: 3}})
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{MaxTopics: 3}})
 	for _, tc := range []struct {
 		name, body, wantMsg string
 	}{
@@ -142,11 +143,11 @@ func TestPublishBadRequest(t *testing.T) {
 		{"malformed form", "topic=%zz", "malformed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := e.post(t, tc.body, bearer(publisherToken(t)))
+			resp, body := e.Post(t, tc.body, hubtest.Bearer(hubtest.PublisherToken(t)))
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("POST %q: %s %q, want 400", tc.body, resp.Status, body)
 			}
-			if mt := mediaType(resp); mt != "text/plain" {
+			if mt := hubtest.MediaType(resp); mt != "text/plain" {
 				t.Errorf("Content-Type %q, want text/plain", resp.Header.Get("Content-Type"))
 			}
 			if !strings.Contains(body, tc.wantMsg) {
@@ -154,7 +155,7 @@ func TestPublishBadRequest(t *testing.T) {
 			}
 		})
 	}
-	if last, _, _ := e.store.Last(context.Background()); last != "" {
+	if last, _, _ := e.Store.Last(context.Background()); last != "" {
 		t.Errorf("refused publishes stored an update: last id %q", last)
 	}
 }
@@ -164,12 +165,12 @@ func TestPublishBadRequest(t *testing.T) {
 func TestPublishBodyLimit(t *testing.T) {
 	t.Parallel()
 	const limit = 256
-	e := newEnv(t, envConfig{cfg: mercure.Config{MaxBodyBytes: limit}})
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{MaxBodyBytes: limit}})
 	at := "topic=t&data=" + strings.Repeat("x", limit-len("topic=t&data="))
-	if resp, body := e.post(t, at, bearer(publisherToken(t))); resp.StatusCode != http.StatusOK {
+	if resp, body := e.Post(t, at, hubtest.Bearer(hubtest.PublisherToken(t))); resp.StatusCode != http.StatusOK {
 		t.Errorf("a %d-byte body: %s %q, want 200", len(at), resp.Status, body)
 	}
-	resp, body := e.post(t, at+"y", bearer(publisherToken(t)))
+	resp, body := e.Post(t, at+"y", hubtest.Bearer(hubtest.PublisherToken(t)))
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("a %d-byte body: %s %q, want 413", len(at)+1, resp.Status, body)
 	}
@@ -181,7 +182,7 @@ func TestPublishBodyLimit(t *testing.T) {
 // TestPublishContentType: only form-encoded bodies are accepted.
 func TestPublishContentType(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
+	e := hubtest.New(t, hubtest.Config{})
 	for ct, want := range map[string]int{
 		"application/x-www-form-urlencoded":                http.StatusOK,
 		"application/x-www-form-urlencoded; charset=utf-8": http.StatusOK,
@@ -191,9 +192,9 @@ func TestPublishContentType(t *testing.T) {
 		"multipart/form-data; boundary=x":                  http.StatusUnsupportedMediaType,
 		"not a media type;;":                               http.StatusUnsupportedMediaType,
 	} {
-		hdr := bearer(publisherToken(t))
+		hdr := hubtest.Bearer(hubtest.PublisherToken(t))
 		hdr.Set("Content-Type", ct)
-		resp, body := e.post(t, "topic=t&data=x", hdr)
+		resp, body := e.Post(t, "topic=t&data=x", hdr)
 		if resp.StatusCode != want {
 			t.Errorf("Content-Type %q: %s %q, want %d", ct, resp.Status, body, want)
 		}
@@ -204,11 +205,11 @@ func TestPublishContentType(t *testing.T) {
 // says why, with a WWW-Authenticate challenge, and stores nothing.
 func TestPublishUnauthorized(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
+	e := hubtest.New(t, hubtest.Config{})
 	expired, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"mercure": map[string]any{"publish": []string{"*"}},
 		"exp":     time.Now().Add(-time.Minute).Unix(),
-	}).SignedString(pubKey)
+	}).SignedString(hubtest.PubKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,14 +220,14 @@ func TestPublishUnauthorized(t *testing.T) {
 		{"no token", nil},
 		{"not a bearer", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}},
 		{"empty bearer", http.Header{"Authorization": {"Bearer "}}},
-		{"garbage", bearer("not.a.jwt")},
-		{"bad signature", bearer(sign(t, []byte("another secret"), auth.Grant{Publish: []string{"*"}}))},
-		{"subscriber key", bearer(sign(t, subKey, auth.Grant{Publish: []string{"*"}}))},
-		{"expired", bearer(expired)},
-		{"alg none", bearer(noneToken(t, map[string]any{"mercure": map[string]any{"publish": []string{"*"}}}))},
+		{"garbage", hubtest.Bearer("not.a.jwt")},
+		{"bad signature", hubtest.Bearer(hubtest.Sign(t, []byte("another secret"), auth.Grant{Publish: []string{"*"}}))},
+		{"subscriber key", hubtest.Bearer(hubtest.Sign(t, hubtest.SubKey, auth.Grant{Publish: []string{"*"}}))},
+		{"expired", hubtest.Bearer(expired)},
+		{"alg none", hubtest.Bearer(noneToken(t, map[string]any{"mercure": map[string]any{"publish": []string{"*"}}}))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := e.post(t, "topic=t&data=x", tc.hdr)
+			resp, body := e.Post(t, "topic=t&data=x", tc.hdr)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("%s, want 401 (%q)", resp.Status, body)
 			}
@@ -238,7 +239,7 @@ func TestPublishUnauthorized(t *testing.T) {
 			}
 		})
 	}
-	if last, _, _ := e.store.Last(context.Background()); last != "" {
+	if last, _, _ := e.Store.Last(context.Background()); last != "" {
 		t.Errorf("unauthorized publishes stored an update: last id %q", last)
 	}
 }
@@ -258,9 +259,9 @@ func noneToken(t testing.TB, claims map[string]any) string {
 // topics, gets a 403.
 func TestPublishForbidden(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
-	books := sign(t, pubKey, auth.Grant{Publish: []string{"https://example.com/books/{id}"}})
-	all := publisherToken(t)
+	e := hubtest.New(t, hubtest.Config{})
+	books := hubtest.Sign(t, hubtest.PubKey, auth.Grant{Publish: []string{"https://example.com/books/{id}"}})
+	all := hubtest.PublisherToken(t)
 	for _, tc := range []struct {
 		name, token string
 		topics      []string
@@ -269,15 +270,15 @@ func TestPublishForbidden(t *testing.T) {
 		{"claim selects the topic", books, []string{"https://example.com/books/1"}, http.StatusOK},
 		{"claim does not select the topic", books, []string{"https://example.com/authors/1"}, http.StatusForbidden},
 		{"claim selects only one of the topics", books, []string{"https://example.com/books/1", "https://example.com/authors/1"}, http.StatusForbidden},
-		{"no publish claim", sign(t, pubKey, auth.Grant{Subscribe: []string{"*"}}), []string{"t"}, http.StatusForbidden},
-		{"empty publish claim", sign(t, pubKey, auth.Grant{Publish: []string{}}), []string{"t"}, http.StatusForbidden},
+		{"no publish claim", hubtest.Sign(t, hubtest.PubKey, auth.Grant{Subscribe: []string{"*"}}), []string{"t"}, http.StatusForbidden},
+		{"empty publish claim", hubtest.Sign(t, hubtest.PubKey, auth.Grant{Publish: []string{}}), []string{"t"}, http.StatusForbidden},
 		{"reserved path", all, []string{"/.well-known/mercure/subscriptions/t/urn:uuid:x"}, http.StatusForbidden},
 		{"reserved hub path", all, []string{mercure.Path}, http.StatusForbidden},
 		{"reserved path in a URL", all, []string{"https://example.com/.well-known/mercure/subscriptions/t/x"}, http.StatusForbidden},
 		{"reserved alternate topic", all, []string{"t", "/.well-known/mercure/subscriptions/t/x"}, http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := e.post(t, url.Values{"topic": tc.topics, "data": {"x"}}.Encode(), bearer(tc.token))
+			resp, body := e.Post(t, url.Values{"topic": tc.topics, "data": {"x"}}.Encode(), hubtest.Bearer(tc.token))
 			if resp.StatusCode != tc.want {
 				t.Fatalf("publish to %q: %s %q, want %d", tc.topics, resp.Status, body, tc.want)
 			}
@@ -293,8 +294,8 @@ func TestPublishForbidden(t *testing.T) {
 // elsewhere gets a 403 even though the browser sent the cookie.
 func TestPublishCookieCSRF(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{cfg: mercure.Config{CORSOrigins: []string{"https://app.example"}}})
-	cookie := (&http.Cookie{Name: auth.CookieName, Value: publisherToken(t)}).String()
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{CORSOrigins: []string{"https://app.example"}}})
+	cookie := (&http.Cookie{Name: auth.CookieName, Value: hubtest.PublisherToken(t)}).String()
 	for _, tc := range []struct {
 		name string
 		hdr  http.Header
@@ -302,14 +303,14 @@ func TestPublishCookieCSRF(t *testing.T) {
 	}{
 		{"no origin (not a browser)", http.Header{}, http.StatusOK},
 		{"allowed origin", http.Header{"Origin": {"https://app.example"}}, http.StatusOK},
-		{"same origin", http.Header{"Origin": {e.ts.URL}}, http.StatusOK},
+		{"same origin", http.Header{"Origin": {e.Server.URL}}, http.StatusOK},
 		{"foreign origin", http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
 		{"foreign referer", http.Header{"Referer": {"https://evil.example/page"}}, http.StatusForbidden},
 		{"null origin", http.Header{"Origin": {"null"}}, http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.hdr.Set("Cookie", cookie)
-			resp, body := e.post(t, "topic=t&data=x", tc.hdr)
+			resp, body := e.Post(t, "topic=t&data=x", tc.hdr)
 			if resp.StatusCode != tc.want {
 				t.Fatalf("%s %q, want %d", resp.Status, body, tc.want)
 			}
@@ -317,9 +318,9 @@ func TestPublishCookieCSRF(t *testing.T) {
 	}
 	// The same foreign origin may publish with a token in the header: a
 	// page can only send that if it holds the token.
-	hdr := bearer(publisherToken(t))
+	hdr := hubtest.Bearer(hubtest.PublisherToken(t))
 	hdr.Set("Origin", "https://evil.example")
-	if resp, body := e.post(t, "topic=t&data=x", hdr); resp.StatusCode != http.StatusOK {
+	if resp, body := e.Post(t, "topic=t&data=x", hdr); resp.StatusCode != http.StatusOK {
 		t.Errorf("header token from a foreign origin: %s %q, want 200", resp.Status, body)
 	}
 }
@@ -328,9 +329,9 @@ func TestPublishCookieCSRF(t *testing.T) {
 // are refused with a 503, so that publishers retry (on another node).
 func TestPublishWhileShuttingDown(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
-	e.hub.CloseStreams()
-	resp, body := e.post(t, "topic=t&data=x", bearer(publisherToken(t)))
+	e := hubtest.New(t, hubtest.Config{})
+	e.Hub.CloseStreams()
+	resp, body := e.Post(t, "topic=t&data=x", hubtest.Bearer(hubtest.PublisherToken(t)))
 	if resp.StatusCode != http.StatusServiceUnavailable || strings.TrimSpace(body) == "" {
 		t.Errorf("publish while shutting down: %s %q, want 503 with a message", resp.Status, body)
 	}

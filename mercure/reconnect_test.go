@@ -10,6 +10,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/sse"
 	"github.com/herald-sse/herald/store/memory"
 )
@@ -19,19 +20,19 @@ import (
 // Last-Event-ID header names the id asked for when history holds it, and
 // "earliest" when it does not or when everything was asked for.
 func TestResume(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envConfig{mode: m})
-			watcher := e.subscribe(t, topics("*"), nil)
+			e := hubtest.New(t, hubtest.Config{Mode: m})
+			watcher := e.Subscribe(t, hubtest.Topics("*"), nil)
 			var published []string
 			for i := range 5 {
-				published = append(published, e.publishData(t, fmt.Sprint(i), "t"))
+				published = append(published, e.PublishData(t, fmt.Sprint(i), "t"))
 			}
-			chosen := e.publish(t, url.Values{"topic": {"t"}, "data": {"5"}, "id": {"chosen-id"}})
+			chosen := e.Publish(t, url.Values{"topic": {"t"}, "data": {"5"}, "id": {"chosen-id"}})
 			published = append(published, chosen)
-			watcher.until(t, chosen) // the live tail has caught up with history
-			q := topics("t")
+			watcher.Until(t, chosen) // the live tail has caught up with history
+			q := hubtest.Topics("t")
 			// after is the index in published of the id resumed from (-1:
 			// none held); the replay is what follows it.
 			for _, tc := range []struct {
@@ -64,17 +65,17 @@ func TestResume(t *testing.T) {
 					want = slices.Clone(published[tc.after+1:])
 				}
 				wantHeader := tc.wantHeader()
-				s := e.subscribe(t, tc.query, hdr)
-				if got := s.resp.Header.Get("Last-Event-ID"); got != wantHeader {
+				s := e.Subscribe(t, tc.query, hdr)
+				if got := s.Response.Header.Get("Last-Event-ID"); got != wantHeader {
 					t.Errorf("%s: response Last-Event-ID %q, want %q", tc.name, got, wantHeader)
 				}
-				live := e.publishData(t, "live "+tc.name, "t")
+				live := e.PublishData(t, "live "+tc.name, "t")
 				published = append(published, live)
 				want = append(want, live)
-				if got := ids(s.until(t, live)); !slices.Equal(got, want) {
+				if got := hubtest.IDs(s.Until(t, live)); !slices.Equal(got, want) {
 					t.Errorf("%s: received %q, want %q", tc.name, got, want)
 				}
-				s.close()
+				s.Close()
 			}
 		})
 	}
@@ -84,16 +85,16 @@ func TestResume(t *testing.T) {
 // may see: its topics, and private updates only if its token allows them.
 func TestResumeFiltersPrivate(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
+	e := hubtest.New(t, hubtest.Config{})
 	const book1, book2, author = "https://example.com/books/1", "https://example.com/books/2", "https://example.com/authors/1"
-	watcher := e.subscribe(t, topics("*"), bearer(subscriberToken(t, "*")))
+	watcher := e.Subscribe(t, hubtest.Topics("*"), hubtest.Bearer(hubtest.SubscriberToken(t, "*")))
 	var all []struct{ data, id string }
 	add := func(data string, private bool, topics ...string) {
 		f := url.Values{"topic": topics, "data": {data}}
 		if private {
 			f.Set("private", "on")
 		}
-		all = append(all, struct{ data, id string }{data, e.publish(t, f)})
+		all = append(all, struct{ data, id string }{data, e.Publish(t, f)})
 	}
 	add("public book1", false, book1)
 	add("private book1", true, book1)
@@ -102,7 +103,7 @@ func TestResumeFiltersPrivate(t *testing.T) {
 	add("private author", true, author)
 	add("private alternate book1", true, author, book1)
 	// Let the live tail catch up with history (hub: TestResumeWithLaggingWatch).
-	watcher.until(t, all[len(all)-1].id)
+	watcher.Until(t, all[len(all)-1].id)
 
 	for _, tc := range []struct {
 		name string
@@ -110,20 +111,20 @@ func TestResumeFiltersPrivate(t *testing.T) {
 		want []string
 	}{
 		{"anonymous", http.Header{}, []string{"public book1", "public author"}},
-		{"book1", bearer(subscriberToken(t, book1)), []string{"public book1", "private book1", "public author", "private alternate book1"}},
-		{"books", bearer(subscriberToken(t, "https://example.com/books/{id}")), []string{"public book1", "private book1", "private book2", "public author", "private alternate book1"}},
+		{"book1", hubtest.Bearer(hubtest.SubscriberToken(t, book1)), []string{"public book1", "private book1", "public author", "private alternate book1"}},
+		{"books", hubtest.Bearer(hubtest.SubscriberToken(t, "https://example.com/books/{id}")), []string{"public book1", "private book1", "private book2", "public author", "private alternate book1"}},
 	} {
 		tc.hdr.Set("Last-Event-ID", herald.EarliestID)
-		s := e.subscribe(t, topics("https://example.com/books/{id}", author, sentinel), tc.hdr)
-		if got := withoutSentinels(e.flush(t, s)[0]); !slices.Equal(got, tc.want) {
+		s := e.Subscribe(t, hubtest.Topics("https://example.com/books/{id}", author, hubtest.Sentinel), tc.hdr)
+		if got := withoutSentinels(e.Flush(t, s)[0]); !slices.Equal(got, tc.want) {
 			t.Errorf("%s replayed %q, want %q", tc.name, got, tc.want)
 		}
 	}
 	// The same with a selector narrower than the token.
-	hdr := bearer(subscriberToken(t, "*"))
+	hdr := hubtest.Bearer(hubtest.SubscriberToken(t, "*"))
 	hdr.Set("Last-Event-ID", all[0].id)
-	s := e.subscribe(t, topics(book1, sentinel), hdr)
-	if got, want := withoutSentinels(e.flush(t, s)[0]), []string{"private book1", "private alternate book1"}; !slices.Equal(got, want) {
+	s := e.Subscribe(t, hubtest.Topics(book1, hubtest.Sentinel), hdr)
+	if got, want := withoutSentinels(e.Flush(t, s)[0]), []string{"private book1", "private alternate book1"}; !slices.Equal(got, want) {
 		t.Errorf("selector %q replayed %q, want %q", book1, got, want)
 	}
 }
@@ -132,7 +133,7 @@ func TestResumeFiltersPrivate(t *testing.T) {
 // from history) left out.
 func withoutSentinels(evs []sse.Event) []string {
 	var out []string
-	for _, d := range datas(evs) {
+	for _, d := range hubtest.Datas(evs) {
 		if d != "sentinel" {
 			out = append(out, d)
 		}
@@ -150,17 +151,17 @@ type gapData struct {
 // browser cannot read the Last-Event-ID response header); it does not when
 // history holds the id, or when it did not ask.
 func TestGapEvent(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			// History keeps only the last few updates.
-			e := newEnv(t, envConfig{mode: m, store: memory.Options{Retention: herald.Retention{MaxCount: 3}}})
-			watcher := e.subscribe(t, topics("*"), nil)
+			e := hubtest.New(t, hubtest.Config{Mode: m, Store: memory.New(memory.Options{Retention: herald.Retention{MaxCount: 3}})})
+			watcher := e.Subscribe(t, hubtest.Topics("*"), nil)
 			var published []string
 			for i := range 10 {
-				published = append(published, e.publishData(t, fmt.Sprint(i), "t"))
+				published = append(published, e.PublishData(t, fmt.Sprint(i), "t"))
 			}
-			watcher.until(t, published[len(published)-1]) // the live tail has caught up with history
+			watcher.Until(t, published[len(published)-1]) // the live tail has caught up with history
 			trimmed := published[0]
 			foreign := herald.FormatID("another-instance", 9)
 			const held = "held" // the last but one id published
@@ -182,17 +183,17 @@ func TestGapEvent(t *testing.T) {
 					wantReplay = published[len(published)-1:]
 				}
 				hdr := http.Header{"Last-Event-ID": {tc.last}}
-				q := topics("t")
+				q := hubtest.Topics("t")
 				if tc.query != "" {
 					q += "&" + tc.query
 				}
-				s := e.subscribe(t, q, hdr)
-				live := e.publishData(t, "live "+tc.name, "t")
+				s := e.Subscribe(t, q, hdr)
+				live := e.PublishData(t, "live "+tc.name, "t")
 				published = append(published, live)
-				evs := s.until(t, live)
+				evs := s.Until(t, live)
 				if tc.wantGap {
-					if s.resp.Header.Get("Last-Event-ID") != herald.EarliestID {
-						t.Errorf("%s: response Last-Event-ID %q, want earliest", tc.name, s.resp.Header.Get("Last-Event-ID"))
+					if s.Response.Header.Get("Last-Event-ID") != herald.EarliestID {
+						t.Errorf("%s: response Last-Event-ID %q, want earliest", tc.name, s.Response.Header.Get("Last-Event-ID"))
 					}
 					if evs[0].Type != hub.GapEventType {
 						t.Errorf("%s: first event %+v, want a %q event", tc.name, evs[0], hub.GapEventType)
@@ -211,16 +212,16 @@ func TestGapEvent(t *testing.T) {
 				}
 				if tc.last == herald.EarliestID {
 					if len(evs) < 2 || evs[len(evs)-1].ID != live {
-						t.Errorf("%s: received %q", tc.name, ids(evs))
+						t.Errorf("%s: received %q", tc.name, hubtest.IDs(evs))
 					}
-					s.close()
+					s.Close()
 					continue
 				}
 				want := append(slices.Clone(wantReplay), live)
-				if got := ids(evs); !slices.Equal(got, want) {
+				if got := hubtest.IDs(evs); !slices.Equal(got, want) {
 					t.Errorf("%s: received %q, want %q", tc.name, got, want)
 				}
-				s.close()
+				s.Close()
 			}
 		})
 	}

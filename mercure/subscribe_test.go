@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/sse"
 	"github.com/herald-sse/herald/store/memory"
@@ -43,26 +44,26 @@ func TestSubscribe(t *testing.T) {
 		selectors []string
 		want      []string // data of the updates it must receive, in order
 	}{
-		{"exact", []string{book1, sentinel}, []string{"b1", "multi"}},
-		{"template", []string{"https://example.com/books/{id}", sentinel}, []string{"b1", "b2\nline two", "multi"}},
+		{"exact", []string{book1, hubtest.Sentinel}, []string{"b1", "multi"}},
+		{"template", []string{"https://example.com/books/{id}", hubtest.Sentinel}, []string{"b1", "b2\nline two", "multi"}},
 		{"all", []string{"*"}, []string{"b1", "b2\nline two", "a7", "multi", "review"}},
-		{"several", []string{book1, "https://example.com/authors/{id}", sentinel}, []string{"b1", "a7", "multi"}},
-		{"overlapping", []string{book1, "https://example.com/books/{id}", "*", sentinel}, []string{"b1", "b2\nline two", "a7", "multi", "review"}},
+		{"several", []string{book1, "https://example.com/authors/{id}", hubtest.Sentinel}, []string{"b1", "a7", "multi"}},
+		{"overlapping", []string{book1, "https://example.com/books/{id}", "*", hubtest.Sentinel}, []string{"b1", "b2\nline two", "a7", "multi", "review"}},
 	}
 	var mu sync.Mutex
 	got := map[string][]string{} // mode -> transcript of every subscriber
 	t.Run("modes", func(t *testing.T) {
-		for _, m := range modes {
-			t.Run(m.name, func(t *testing.T) {
+		for _, m := range hubtest.Modes {
+			t.Run(m.Name, func(t *testing.T) {
 				t.Parallel()
 				// A fixed instance id makes the generated ids, and so the
 				// transcripts, the same in every mode.
-				e := newEnv(t, envConfig{mode: m, store: memory.Options{Instance: "modes"}})
+				e := hubtest.New(t, hubtest.Config{Mode: m, Store: memory.New(memory.Options{Instance: "modes"})})
 				var all []string
-				streams := make([]*stream, len(subs))
+				streams := make([]*hubtest.Stream, len(subs))
 				for i, sub := range subs {
-					streams[i] = e.subscribe(t, topics(sub.selectors...), nil)
-					h := streams[i].resp.Header
+					streams[i] = e.Subscribe(t, hubtest.Topics(sub.selectors...), nil)
+					h := streams[i].Response.Header
 					for _, kv := range [][2]string{
 						{"Content-Type", "text/event-stream; charset=utf-8"},
 						{"Cache-Control", "no-store"},
@@ -85,11 +86,11 @@ func TestSubscribe(t *testing.T) {
 				}
 				idOf := map[string]string{} // data -> id
 				for _, f := range pub {
-					idOf[f.Get("data")] = e.publish(t, f)
+					idOf[f.Get("data")] = e.Publish(t, f)
 				}
-				for i, evs := range e.flush(t, streams...) {
+				for i, evs := range e.Flush(t, streams...) {
 					sub := subs[i]
-					if got := datas(evs); !slices.Equal(got, sub.want) {
+					if got := hubtest.Datas(evs); !slices.Equal(got, sub.want) {
 						t.Errorf("%s %v received %q, want %q", sub.name, sub.selectors, got, sub.want)
 						continue
 					}
@@ -110,22 +111,22 @@ func TestSubscribe(t *testing.T) {
 
 				// Once the hub holds history, a fresh subscriber is told the
 				// newest id.
-				newest := e.publishData(t, "newest", "urn:test:unwatched")
-				s := e.subscribe(t, topics(book1), nil)
-				if got := s.resp.Header.Get("Last-Event-ID"); got != newest {
+				newest := e.PublishData(t, "newest", "urn:test:unwatched")
+				s := e.Subscribe(t, hubtest.Topics(book1), nil)
+				if got := s.Response.Header.Get("Last-Event-ID"); got != newest {
 					t.Errorf("Last-Event-ID of a fresh subscription = %q, want the newest id %q", got, newest)
 				}
-				all = append(all, "Last-Event-ID: "+s.resp.Header.Get("Last-Event-ID"))
+				all = append(all, "Last-Event-ID: "+s.Response.Header.Get("Last-Event-ID"))
 				mu.Lock()
-				got[m.name] = all
+				got[m.Name] = all
 				mu.Unlock()
 			})
 		}
 	})
-	ref := got[modes[0].name]
-	for _, m := range modes[1:] {
-		if g, ok := got[m.name]; ok && !slices.Equal(g, ref) {
-			t.Errorf("%s delivered differently from %s:\n%s\nvs\n%s", m.name, modes[0].name, strings.Join(g, "\n"), strings.Join(ref, "\n"))
+	ref := got[hubtest.Modes[0].Name]
+	for _, m := range hubtest.Modes[1:] {
+		if g, ok := got[m.Name]; ok && !slices.Equal(g, ref) {
+			t.Errorf("%s delivered differently from %s:\n%s\nvs\n%s", m.Name, hubtest.Modes[0].Name, strings.Join(g, "\n"), strings.Join(ref, "\n"))
 		}
 	}
 }
@@ -134,28 +135,28 @@ func TestSubscribe(t *testing.T) {
 // with a plain-text message saying what is wrong, and no stream.
 func TestSubscribeBadRequest(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{cfg: mercure.Config{MaxTopics: 3, MaxSelectorLength: 40}})
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{MaxTopics: 3, MaxSelectorLength: 40}})
 	for _, tc := range []struct {
 		name, query, wantMsg string
 	}{
 		{"no topic", "", "topic"},
 		{"empty topic", "topic=", "topic"},
-		{"too many selectors", topics("a", "b", "c", "d"), "too many"},
-		{"selector too long", topics(strings.Repeat("x", 41)), "limit"},
+		{"too many selectors", hubtest.Topics("a", "b", "c", "d"), "too many"},
+		{"selector too long", hubtest.Topics(strings.Repeat("x", 41)), "limit"},
 		{"control character", "topic=a%01b", "control"},
 		{"DEL", "topic=a%7Fb", "control"},
 		{"not UTF-8", "topic=a%FFb", "UTF-8"},
-		{"bad template", topics("https://example.com/{id"), "template"},
-		{"lastEventID with LF", topics("a") + "&lastEventID=x%0Ay", "Last-Event-ID"},
-		{"lastEventID with NUL", topics("a") + "&lastEventID=x%00y", "Last-Event-ID"},
-		{"lastEventID too long", topics("a") + "&lastEventID=" + strings.Repeat("i", herald.MaxIDLength+1), "Last-Event-ID"},
+		{"bad template", hubtest.Topics("https://example.com/{id"), "template"},
+		{"lastEventID with LF", hubtest.Topics("a") + "&lastEventID=x%0Ay", "Last-Event-ID"},
+		{"lastEventID with NUL", hubtest.Topics("a") + "&lastEventID=x%00y", "Last-Event-ID"},
+		{"lastEventID too long", hubtest.Topics("a") + "&lastEventID=" + strings.Repeat("i", herald.MaxIDLength+1), "Last-Event-ID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := e.getText(t, "?"+tc.query, nil)
+			resp, body := e.GetText(t, "?"+tc.query, nil)
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("GET ?%s: %s, want 400", tc.query, resp.Status)
 			}
-			if mt := mediaType(resp); mt != "text/plain" {
+			if mt := hubtest.MediaType(resp); mt != "text/plain" {
 				t.Errorf("Content-Type %q, want text/plain", resp.Header.Get("Content-Type"))
 			}
 			if !strings.Contains(strings.ToLower(body), strings.ToLower(tc.wantMsg)) {
@@ -166,7 +167,7 @@ func TestSubscribeBadRequest(t *testing.T) {
 			}
 		})
 	}
-	if n := e.hub.Subscribers(); n != 0 {
+	if n := e.Hub.Subscribers(); n != 0 {
 		t.Errorf("%d subscribers registered by refused requests", n)
 	}
 }
@@ -175,10 +176,10 @@ func TestSubscribeBadRequest(t *testing.T) {
 // the update is still delivered once.
 func TestSubscribeDuplicateSelectors(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
-	s := e.subscribe(t, topics("a", "a", "{x}", sentinel), nil)
-	id := e.publishData(t, "once", "a")
-	if got := ids(e.flush(t, s)[0]); !slices.Equal(got, []string{id}) {
+	e := hubtest.New(t, hubtest.Config{})
+	s := e.Subscribe(t, hubtest.Topics("a", "a", "{x}", hubtest.Sentinel), nil)
+	id := e.PublishData(t, "once", "a")
+	if got := hubtest.IDs(e.Flush(t, s)[0]); !slices.Equal(got, []string{id}) {
 		t.Errorf("received %q, want [%q] once", got, id)
 	}
 }
@@ -188,18 +189,18 @@ func TestSubscribeDuplicateSelectors(t *testing.T) {
 // and the client's connection stays usable for the next request, on every
 // delivery path.
 func TestHeadOpensNoStream(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envConfig{mode: m})
+			e := hubtest.New(t, hubtest.Config{Mode: m})
 			// One connection only, so the GET must reuse the HEAD's.
-			tr := e.client.Transport.(*http.Transport).Clone()
+			tr := e.Client.Transport.(*http.Transport).Clone()
 			tr.MaxConnsPerHost = 1
 			client := &http.Client{Transport: tr}
 			defer tr.CloseIdleConnections()
-			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), hubtest.WaitTimeout)
 			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodHead, e.url+"?"+topics("a"), nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodHead, e.URL+"?"+hubtest.Topics("a"), nil)
 			resp, err := client.Do(req)
 			if err != nil {
 				t.Fatalf("HEAD: %v", err)
@@ -208,7 +209,7 @@ func TestHeadOpensNoStream(t *testing.T) {
 			if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusMethodNotAllowed {
 				t.Errorf("HEAD: %s, want 200 or 405", resp.Status)
 			}
-			req, _ = http.NewRequestWithContext(ctx, http.MethodGet, e.ts.URL+"/nowhere", nil)
+			req, _ = http.NewRequestWithContext(ctx, http.MethodGet, e.Server.URL+"/nowhere", nil)
 			resp, err = client.Do(req)
 			if err != nil {
 				t.Fatalf("GET after HEAD on the same connection: %v", err)
@@ -218,7 +219,7 @@ func TestHeadOpensNoStream(t *testing.T) {
 			if resp.StatusCode != http.StatusNotFound {
 				t.Errorf("GET /nowhere after HEAD: %s, want 404", resp.Status)
 			}
-			if n := e.hub.Subscribers(); n != 0 {
+			if n := e.Hub.Subscribers(); n != 0 {
 				t.Errorf("%d subscribers after a HEAD request", n)
 			}
 		})

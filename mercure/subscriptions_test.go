@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/sse"
 )
@@ -64,23 +65,23 @@ func subscriptionEvents(t *testing.T, evs []sse.Event) []subscription {
 // the subscriptions API lists the active ones at those ids.
 func TestSubscriptionEvents(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{cfg: mercure.Config{Subscriptions: true}})
-	observerToken := subscriberToken(t, subscriptionsTemplate)
-	observer := e.subscribe(t, topics(subscriptionsTemplate, sentinel), bearer(observerToken))
-	anonymous := e.subscribe(t, topics(subscriptionsTemplate, sentinel), nil)
-	e.flush(t, observer, anonymous) // the subscription events of these two
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{Subscriptions: true}})
+	observerToken := hubtest.SubscriberToken(t, subscriptionsTemplate)
+	observer := e.Subscribe(t, hubtest.Topics(subscriptionsTemplate, hubtest.Sentinel), hubtest.Bearer(observerToken))
+	anonymous := e.Subscribe(t, hubtest.Topics(subscriptionsTemplate, hubtest.Sentinel), nil)
+	e.Flush(t, observer, anonymous) // the subscription events of these two
 
 	const selector, other = "https://example.com/books/{id}", "urn:isbn:0451450523"
 	ctx, cancel := context.WithCancel(context.Background())
-	resp := e.get(t, ctx, "?"+topics(selector, other), bearer(sign(t, subKey, auth.Grant{Subscribe: []string{"x"}, Payload: map[string]any{"user": "alice"}})))
+	resp := e.Get(t, ctx, "?"+hubtest.Topics(selector, other), hubtest.Bearer(hubtest.Sign(t, hubtest.SubKey, auth.Grant{Subscribe: []string{"x"}, Payload: map[string]any{"user": "alice"}})))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("subscribe: %s", resp.Status)
 	}
-	subscriber := startStream(t, resp, cancel)
+	subscriber := hubtest.StartStream(t, resp, cancel)
 
-	got := e.flush(t, observer, anonymous)
+	got := e.Flush(t, observer, anonymous)
 	if len(got[1]) != 0 {
-		t.Errorf("an anonymous subscriber received the private subscription events %q", datas(got[1]))
+		t.Errorf("an anonymous subscriber received the private subscription events %q", hubtest.Datas(got[1]))
 	}
 	opened := map[string]subscription{} // by topic
 	subscriberID := ""
@@ -91,12 +92,12 @@ func TestSubscriptionEvents(t *testing.T) {
 		}
 	}
 	if !strings.HasPrefix(subscriberID, "urn:uuid:") {
-		t.Fatalf("subscriber id %q, want a urn:uuid (events %q)", subscriberID, datas(got[0]))
+		t.Fatalf("subscriber id %q, want a urn:uuid (events %q)", subscriberID, hubtest.Datas(got[0]))
 	}
 	for _, sel := range []string{selector, other} {
 		s, ok := opened[sel]
 		if !ok {
-			t.Errorf("no subscription event for selector %q (received %q)", sel, datas(got[0]))
+			t.Errorf("no subscription event for selector %q (received %q)", sel, hubtest.Datas(got[0]))
 			continue
 		}
 		if !strings.HasPrefix(s.ID, mercure.Path+"/subscriptions/") || !strings.HasSuffix(s.ID, "/"+url.QueryEscape(subscriberID)) ||
@@ -110,10 +111,10 @@ func TestSubscriptionEvents(t *testing.T) {
 
 	// The API.
 	api := func(path string, hdr http.Header) (*http.Response, string) {
-		return e.getText(t, "/subscriptions"+path, hdr)
+		return e.GetText(t, "/subscriptions"+path, hdr)
 	}
-	resp, body := api("", bearer(observerToken))
-	if resp.StatusCode != http.StatusOK || mediaType(resp) != "application/ld+json" {
+	resp, body := api("", hubtest.Bearer(observerToken))
+	if resp.StatusCode != http.StatusOK || hubtest.MediaType(resp) != "application/ld+json" {
 		t.Fatalf("GET subscriptions: %s %s %q", resp.Status, resp.Header.Get("Content-Type"), body)
 	}
 	var all subscriptionCollection
@@ -139,7 +140,7 @@ func TestSubscriptionEvents(t *testing.T) {
 			continue
 		}
 		// Each subscription's id is where the API serves it.
-		resp, body := e.getText(t, strings.TrimPrefix(s.ID, mercure.Path), bearer(observerToken))
+		resp, body := e.GetText(t, strings.TrimPrefix(s.ID, mercure.Path), hubtest.Bearer(observerToken))
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %s %q, want the subscription to %q", s.ID, resp.Status, body, sel)
 			continue
@@ -149,7 +150,7 @@ func TestSubscriptionEvents(t *testing.T) {
 			t.Errorf("GET %s: %q (%v)", s.ID, body, err)
 		}
 	}
-	resp, body = api("/"+url.QueryEscape(selector), bearer(observerToken))
+	resp, body = api("/"+url.QueryEscape(selector), hubtest.Bearer(observerToken))
 	var byTopic subscriptionCollection
 	if err := json.Unmarshal([]byte(body), &byTopic); resp.StatusCode != http.StatusOK || err != nil ||
 		len(byTopic.Subscriptions) != 1 || byTopic.Subscriptions[0].Topic != selector {
@@ -159,28 +160,28 @@ func TestSubscriptionEvents(t *testing.T) {
 		"/" + url.QueryEscape(selector) + "/" + url.QueryEscape("urn:uuid:00000000-0000-4000-8000-000000000000"),
 		"/unknown/" + url.QueryEscape(subscriberID),
 	} {
-		if resp, body := api(path, bearer(observerToken)); resp.StatusCode != http.StatusNotFound {
+		if resp, body := api(path, hubtest.Bearer(observerToken)); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET subscriptions%s: %s %q, want 404", path, resp.Status, body)
 		}
 	}
 	if resp, body := api("", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET subscriptions without a token: %s %q, want 401", resp.Status, body)
 	}
-	if resp, body := api("", bearer(publisherToken(t))); resp.StatusCode != http.StatusUnauthorized {
+	if resp, body := api("", hubtest.Bearer(hubtest.PublisherToken(t))); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET subscriptions with a publisher token: %s %q, want 401", resp.Status, body)
 	}
 	// A token that selects no subscription sees none.
-	resp, body = api("", bearer(subscriberToken(t, "https://example.com/other")))
+	resp, body = api("", hubtest.Bearer(hubtest.SubscriberToken(t, "https://example.com/other")))
 	var none subscriptionCollection
 	if err := json.Unmarshal([]byte(body), &none); resp.StatusCode != http.StatusOK || err != nil || len(none.Subscriptions) != 0 {
 		t.Errorf("GET subscriptions with a token selecting none of them: %s %q", resp.Status, body)
 	}
 
 	// Disconnecting is announced too, and ends the listing.
-	subscriber.close()
+	subscriber.Close()
 	closed := map[string]bool{}
 	for len(closed) < len(opened) {
-		ev := observer.next(t)
+		ev := observer.Next(t)
 		for _, s := range subscriptionEvents(t, []sse.Event{ev}) {
 			if s.Subscriber != subscriberID || s.Active {
 				t.Errorf("after disconnection: subscription event %+v, want active false for %s", s, subscriberID)
@@ -188,7 +189,7 @@ func TestSubscriptionEvents(t *testing.T) {
 			closed[s.Topic] = true
 		}
 	}
-	resp, body = api("", bearer(observerToken))
+	resp, body = api("", hubtest.Bearer(observerToken))
 	if strings.Contains(body, url.QueryEscape(subscriberID)) {
 		t.Errorf("GET subscriptions after disconnection still lists the subscriber: %q", body)
 	}
@@ -205,23 +206,23 @@ func TestSubscriptionEvents(t *testing.T) {
 // subscribers nor found at its own id.
 func TestSubscriptionIDsEscapeSpaces(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{cfg: mercure.Config{Subscriptions: true}})
-	observerToken := subscriberToken(t, subscriptionsTemplate)
-	observer := e.subscribe(t, topics(subscriptionsTemplate, sentinel), bearer(observerToken))
-	e.flush(t, observer)
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{Subscriptions: true}})
+	observerToken := hubtest.SubscriberToken(t, subscriptionsTemplate)
+	observer := e.Subscribe(t, hubtest.Topics(subscriptionsTemplate, hubtest.Sentinel), hubtest.Bearer(observerToken))
+	e.Flush(t, observer)
 
 	const spaced = "a b"
-	s := e.subscribe(t, topics(spaced), nil)
+	s := e.Subscribe(t, hubtest.Topics(spaced), nil)
 	var seen []string
-	for _, sub := range subscriptionEvents(t, e.flush(t, observer)[0]) {
+	for _, sub := range subscriptionEvents(t, e.Flush(t, observer)[0]) {
 		seen = append(seen, sub.Topic)
 	}
 	if !slices.Contains(seen, spaced) {
 		t.Errorf("a subscriber to %q did not receive the subscription event of selector %q (received %q)", subscriptionsTemplate, spaced, seen)
 	}
 
-	everyToken := subscriberToken(t, "*")
-	_, body := e.getText(t, "/subscriptions", bearer(everyToken))
+	everyToken := hubtest.SubscriberToken(t, "*")
+	_, body := e.GetText(t, "/subscriptions", hubtest.Bearer(everyToken))
 	var every subscriptionCollection
 	if err := json.Unmarshal([]byte(body), &every); err != nil {
 		t.Fatalf("GET subscriptions: %v in %q", err, body)
@@ -232,7 +233,7 @@ func TestSubscriptionIDsEscapeSpaces(t *testing.T) {
 			continue
 		}
 		found = true
-		resp, body := e.getText(t, strings.TrimPrefix(sub.ID, mercure.Path), bearer(everyToken))
+		resp, body := e.GetText(t, strings.TrimPrefix(sub.ID, mercure.Path), hubtest.Bearer(everyToken))
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s (listed by the API): %s %q, want the subscription to %q", sub.ID, resp.Status, body, spaced)
 		}
@@ -240,19 +241,19 @@ func TestSubscriptionIDsEscapeSpaces(t *testing.T) {
 	if !found {
 		t.Errorf("the API does not list the subscription to %q: %q", spaced, body)
 	}
-	s.close()
+	s.Close()
 }
 
 // TestSubscriptionsOff: without Config.Subscriptions there is no API and no
 // subscription event.
 func TestSubscriptionsOff(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{})
-	s := e.subscribe(t, topics("*"), bearer(subscriberToken(t, "*")))
-	if resp, body := e.getText(t, "/subscriptions", bearer(subscriberToken(t, "*"))); resp.StatusCode != http.StatusNotFound {
+	e := hubtest.New(t, hubtest.Config{})
+	s := e.Subscribe(t, hubtest.Topics("*"), hubtest.Bearer(hubtest.SubscriberToken(t, "*")))
+	if resp, body := e.GetText(t, "/subscriptions", hubtest.Bearer(hubtest.SubscriberToken(t, "*"))); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET subscriptions: %s %q, want 404", resp.Status, body)
 	}
-	if got := e.flush(t, s)[0]; len(got) != 0 {
-		t.Errorf("received %q, want no subscription event", datas(got))
+	if got := e.Flush(t, s)[0]; len(got) != 0 {
+		t.Errorf("received %q, want no subscription event", hubtest.Datas(got))
 	}
 }
