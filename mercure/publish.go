@@ -2,7 +2,7 @@ package mercure
 
 import (
 	"errors"
-	"mime"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,16 +34,13 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/x-www-form-urlencoded" {
-			h.cfg.Metrics.PublishError("invalid")
-			httpError(w, http.StatusUnsupportedMediaType, "publish with Content-Type: application/x-www-form-urlencoded, not %q", ct)
-			return
-		}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isFormMediaType(ct) {
+		h.cfg.Metrics.PublishError("invalid")
+		httpError(w, http.StatusUnsupportedMediaType, "publish with Content-Type: application/x-www-form-urlencoded, not %q", ct)
+		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
-	if err := r.ParseForm(); err != nil {
+	form, err := h.readPublishForm(w, r)
+	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			h.cfg.Metrics.PublishError("too_large")
 			httpError(w, http.StatusRequestEntityTooLarge, "the request body is larger than %d bytes", h.cfg.MaxBodyBytes)
@@ -53,7 +50,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "malformed form body: %v", err)
 		return
 	}
-	u, err := h.parseUpdate(r)
+	u, err := h.parseUpdate(&form)
 	if err != nil {
 		h.cfg.Metrics.PublishError("invalid")
 		httpError(w, http.StatusBadRequest, "%s", reason(err))
@@ -85,39 +82,66 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	if m, ok := h.cfg.Metrics.(interface{ ObservePublish(time.Duration) }); ok {
 		m.ObservePublish(time.Since(start))
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	// Shared header values (net/http reads them, and copies the map before
+	// changing it); an explicit length spares net/http from computing it.
+	hdr := w.Header()
+	hdr["Content-Type"] = textPlain
+	hdr["Cache-Control"] = noStore
+	hdr["Content-Length"] = contentLength(len(stored.ID))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(stored.ID))
+	_, _ = io.WriteString(w, stored.ID)
 }
 
-// parseUpdate reads the update fields from r's parsed form.
-func (h *Handler) parseUpdate(r *http.Request) (herald.Update, error) {
-	f := r.PostForm
+// Response header values shared by every publish: one-element slices whose
+// capacity is their length, so that an Add by a wrapping handler copies them.
+var (
+	textPlain      = []string{"text/plain; charset=utf-8"}
+	noStore        = []string{"no-store"}
+	contentLengths = func() [][]string {
+		vs := make([]string, herald.MaxIDLength+1)
+		cls := make([][]string, len(vs))
+		for n := range vs {
+			vs[n] = strconv.Itoa(n)
+			cls[n] = vs[n : n+1 : n+1]
+		}
+		return cls
+	}()
+)
+
+// contentLength is the Content-Length header value for n bytes.
+func contentLength(n int) []string {
+	if n < len(contentLengths) {
+		return contentLengths[n]
+	}
+	return []string{strconv.Itoa(n)}
+}
+
+// parseUpdate reads the update fields of a publish form.
+func (h *Handler) parseUpdate(f *publishForm) (herald.Update, error) {
 	var u herald.Update
-	u.Topics = f["topic"]
-	if len(u.Topics) == 0 {
+	u.Topics = f.topics
+	if f.nTopics == 0 {
 		return u, invalid(`missing "topic" field`)
 	}
-	if len(u.Topics) > h.cfg.MaxTopics {
-		return u, invalid("too many topics: %d, the limit is %d", len(u.Topics), h.cfg.MaxTopics)
+	if f.nTopics > h.cfg.MaxTopics {
+		return u, invalid("too many topics: %d, the limit is %d", f.nTopics, h.cfg.MaxTopics)
 	}
-	for _, k := range []string{"data", "id", "type", "retry", "private"} {
-		if len(f[k]) > 1 {
-			return u, invalid("field %q is given %d times; give it at most once", k, len(f[k]))
+	for k, name := range fieldNames {
+		if f.n[k] > 1 {
+			return u, invalid("field %q is given %d times; give it at most once", name, f.n[k])
 		}
 	}
-	u.Data = f.Get("data")
-	u.ID = f.Get("id")
-	u.Type = f.Get("type")
-	if f.Has("private") {
-		switch strings.ToLower(f.Get("private")) {
+	u.Data = f.vals[fieldData]
+	u.ID = f.vals[fieldID]
+	u.Type = f.vals[fieldType]
+	if f.n[fieldPrivate] > 0 {
+		switch strings.ToLower(f.vals[fieldPrivate]) {
 		case "false", "off", "0":
 		default:
 			u.Private = true
 		}
 	}
-	if s := f.Get("retry"); s != "" {
+	if s := f.vals[fieldRetry]; s != "" {
 		ms, err := strconv.ParseUint(s, 10, 32)
 		if err != nil || strings.TrimLeft(s, "0123456789") != "" {
 			return u, invalid("retry must be a whole number of milliseconds, not %q", s)
