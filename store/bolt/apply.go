@@ -9,19 +9,25 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// applyBatch is the most updates the applier writes in one transaction.
+// applyBatch is the most updates the applier writes in one transaction, and
+// how many make it start one at once.
 const applyBatch = 8192
 
-// applyDelay is how long the applier lets updates gather after a kick:
-// under load herald.db gets one transaction per applyDelay rather than one
-// per log write, and its syncs compete less with the log's.
-const applyDelay = 10 * time.Millisecond
+// applyDelay is the longest an acknowledged update waits before the
+// applier starts moving it into herald.db. Under load, herald.db gets a
+// transaction per applyBatch updates rather than one per log write, so
+// that its page writes and syncs rarely delay the log's syncs (measured
+// with 16 publishers: the log's sync averaged 190–215 µs beside
+// transactions of 8192 updates, 264 µs beside one every 10 ms).
+const applyDelay = 250 * time.Millisecond
 
 // apply is the applier: the only writer of herald.db after Open. It moves
 // the tail into herald.db in large transactions (bbolt's own two syncs each)
-// and applies retention, in bounded steps, in the same transactions. It
-// wakes applyDelay after the committer kicks it, when the oldest update
-// expires, and a second after a failure; on Close it writes everything.
+// and applies retention, in bounded steps, in the same transactions. The
+// committer kicks it when the tail stops being empty and when it reaches
+// applyBatch; it starts a transaction applyDelay after the first kick, or
+// at once on the second or when the committer waits for it (applyNow); it also wakes when the oldest update expires, and
+// a second after a failure. On Close it writes everything.
 func (s *Store) apply() {
 	defer s.applyWG.Done()
 	timer := time.NewTimer(time.Hour)
@@ -29,13 +35,19 @@ func (s *Store) apply() {
 	for {
 		select {
 		case <-s.kickc:
-			select {
-			case <-time.After(applyDelay):
-			case <-s.applyQuit:
-				for s.applyOnce() {
+			if s.tail.len() < applyBatch && !s.applyNow.Load() {
+				wait := time.NewTimer(applyDelay)
+				select {
+				case <-wait.C:
+				case <-s.kickc:
+				case <-s.applyQuit:
+					wait.Stop()
+					for s.applyOnce() {
+					}
+					timer.Stop()
+					return
 				}
-				timer.Stop()
-				return
+				wait.Stop()
 			}
 		case <-timer.C:
 			s.trimPending = true // an update may have expired, or a retry is due

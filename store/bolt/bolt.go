@@ -163,6 +163,7 @@ type Store struct {
 	applyQuit   chan struct{}
 	applyWG     sync.WaitGroup // the applier
 	holdApply   bool           // Options.holdApply
+	applyNow    atomic.Bool    // the committer waits for the applier
 	applied     uint64         // the last Seq in herald.db
 	count       int64          // updates held in herald.db
 	bytes       int64          // key+record bytes held in herald.db

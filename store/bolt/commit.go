@@ -170,7 +170,9 @@ func (s *Store) commit(batch []*request) {
 	s.last, s.lastTime = seq, now
 	s.commits.Add(1)
 	s.committed.Add(int64(len(batch)))
-	s.tail.push(es)
+	if n := s.tail.push(es); n == len(es) || n >= applyBatch && n-len(es) < applyBatch {
+		s.kick() // the tail was empty, or just reached applyBatch
+	}
 	out := make([]herald.Update, len(es))
 	for i := range es {
 		out[i] = es[i].u
@@ -180,15 +182,14 @@ func (s *Store) commit(batch []*request) {
 		r.u = out[i]
 		r.done <- nil
 	}
-	s.kick()
 
 	// Keep the tail and the log bounded. The log is reset only once
 	// herald.db holds all of it.
 	if s.tail.len() > maxTail {
-		s.tail.waitBelow(maxTail/2, s.applyFailing)
+		s.waitApplied(maxTail / 2)
 	}
 	if s.wal.off > s.walLimit {
-		s.tail.waitBelow(0, s.applyFailing)
+		s.waitApplied(0)
 		if s.tail.len() == 0 {
 			if err := s.wal.reset(); err != nil {
 				s.setWALError(err)
@@ -231,4 +232,13 @@ func (s *Store) Healthy(context.Context) error {
 		return fmt.Errorf("bolt: %s cannot be written (acknowledged updates are safe in the write-ahead log): %v: %w", s.path, err, herald.ErrUnavailable)
 	}
 	return nil
+}
+
+// waitApplied waits until the tail holds at most n updates, or the applier
+// fails.
+func (s *Store) waitApplied(n int) {
+	s.applyNow.Store(true)
+	defer s.applyNow.Store(false)
+	s.kick()
+	s.tail.waitBelow(n, s.applyFailing)
 }

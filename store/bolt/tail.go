@@ -32,8 +32,9 @@ func newTail() *tail {
 	return t
 }
 
-// push adds es, which follow the tail's last Seq.
-func (t *tail) push(es []entry) {
+// push adds es, which follow the tail's last Seq, and returns how many
+// updates the tail holds now.
+func (t *tail) push(es []entry) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.off > 0 && t.off >= len(t.ents)/2 { // compact: amortised O(1)
@@ -47,6 +48,7 @@ func (t *tail) push(es []entry) {
 			t.ids[e.u.ID] = e.u.Seq
 		}
 	}
+	return len(t.ents) - t.off
 }
 
 // len returns how many updates the tail holds.
