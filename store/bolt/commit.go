@@ -19,8 +19,9 @@ type request struct {
 // Append implements herald.Store. It returns once the update is in the
 // write-ahead log and fdatasync'd; concurrent Appends share that write and
 // sync. Errors: ErrInvalid, ErrTooLarge (Data over 256 MiB), ErrClosed,
-// ErrUnavailable (the log cannot be written; nothing was stored), or ctx's
-// error.
+// ErrUnavailable (the log cannot be written: nothing was acknowledged, though
+// what the failed write left on disk is recovered by the next Open, as for
+// a crash), or ctx's error.
 func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, error) {
 	if err := u.Validate(); err != nil {
 		return herald.Update{}, fmt.Errorf("bolt: append: %w", err)
@@ -200,7 +201,8 @@ func (s *Store) commit(batch []*request) {
 }
 
 // fail reports a failed commit to every request of batch: nothing of it was
-// acknowledged, and no Seq was consumed.
+// acknowledged. (After a failed write or sync of the log, part of the batch
+// may still have reached the disk and be recovered by the next Open.)
 func (s *Store) fail(batch []*request, err error) {
 	for _, r := range batch {
 		r.done <- err
