@@ -294,23 +294,26 @@ func Open(dir string, opts Options) (*Store, error) {
 // recover opens the write-ahead log and moves into herald.db the updates
 // it holds that herald.db does not (those acknowledged before a crash),
 // then empties it.
-func (s *Store) recover(dir string) error {
+func (s *Store) recover(dir string) (err error) {
 	w, frames, err := openWAL(dir, s.instance, s.walLimit)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
 	var es []entry
 	for _, f := range frames {
 		if f.seq <= s.applied {
 			continue // herald.db has it
 		}
 		if len(es) == 0 && f.seq != s.applied+1 {
-			w.close()
 			return fmt.Errorf("bolt: open %s: the write-ahead log continues at update %d but %s ends at %d; refusing to modify them: %w", w.path, f.seq, FileName, s.applied, herald.ErrInvalid)
 		}
 		u, err := decodeRecord(f.rec, f.seq, s.instance)
 		if err != nil {
-			w.close()
 			return fmt.Errorf("bolt: open %s: update %d: %v; refusing to modify it: %w", w.path, f.seq, err, herald.ErrInvalid)
 		}
 		_, custom, _ := recordHead(f.rec)
@@ -324,14 +327,12 @@ func (s *Store) recover(dir string) error {
 		for s.applyOnce() {
 		}
 		if err := s.applyError(); err != nil {
-			w.close()
 			return fmt.Errorf("bolt: open %s: moving %d updates from the write-ahead log: %w", s.path, len(es), err)
 		}
 		s.log.Info("bolt: recovered updates from the write-ahead log", "path", w.path, "updates", len(es), "last", s.applied)
 	}
 	if len(frames) > 0 {
 		if err := w.reset(); err != nil {
-			w.close()
 			return fmt.Errorf("bolt: open: %w", err)
 		}
 	}
