@@ -88,11 +88,10 @@ func (s *Store) start(after string) (next, upper uint64, err error) {
 	// what is older than the tail's first update is in herald.db (or was
 	// trimmed from it).
 	tfirst, tlast, inTail := s.tail.bounds()
-	var custom uint64
-	if _, _, generated := herald.ParseID(after); !generated && after != herald.EarliestID {
-		var ok bool
-		if custom, ok = s.tail.id(after); ok {
-			return custom + 1, tlast, nil
+	instance, gseq, generated := herald.ParseID(after)
+	if !generated && after != herald.EarliestID {
+		if seq, ok := s.tail.id(after); ok {
+			return seq + 1, tlast, nil
 		}
 	}
 	err = s.view(func(tx *bbolt.Tx) error {
@@ -115,7 +114,7 @@ func (s *Store) start(after string) (next, upper uint64, err error) {
 			return nil
 		}
 		var seq uint64
-		if instance, gseq, ok := herald.ParseID(after); ok {
+		if generated {
 			if instance != s.instance {
 				return s.notHeld(after)
 			}
