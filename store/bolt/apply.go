@@ -94,12 +94,12 @@ func (s *Store) applyOnce() bool {
 		s.tail.attempted()
 		return false
 	}
-	s.tail.drop(len(es))
 	return did
 }
 
 // applyTx writes es (possibly none) and a bounded amount of retention work
-// in one transaction. did reports that it wrote something.
+// in one transaction, then drops es from the tail. did reports that it
+// wrote something.
 func (s *Store) applyTx(es []entry) (did bool, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -157,7 +157,16 @@ func (s *Store) applyTx(es []entry) (did bool, err error) {
 			return false, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	s.moved.Lock()
+	err = tx.Commit()
+	if err == nil {
+		if s.afterCommit != nil {
+			s.afterCommit()
+		}
+		s.tail.drop(len(es))
+	}
+	s.moved.Unlock()
+	if err != nil {
 		return false, err
 	}
 	s.applied, s.count, s.bytes, s.oldest, s.trimPending = applied, count, size, oldest, more

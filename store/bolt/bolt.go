@@ -129,6 +129,9 @@ type Options struct {
 	trimBatch int   // tests only; zero means defaultTrimBatch
 	walLimit  int64 // tests only; zero means walLimit
 	holdApply bool  // tests only: herald.db gets nothing after Open
+	// afterCommit, tests only, runs between an applier transaction's
+	// commit and the tail's dropping what it wrote.
+	afterCommit func()
 }
 
 // Store is the embedded durable herald.Store. It is safe for concurrent use.
@@ -152,6 +155,12 @@ type Store struct {
 	inflight sync.WaitGroup // Appends between their closed check and return
 
 	tail *tail // acknowledged, maybe not yet in herald.db
+	// moved makes an applier transaction's commit and the tail's dropping
+	// what it wrote one step for the readers that look at both (Replay's
+	// start, Last): otherwise, between the two, an update that retention
+	// removed in that transaction is gone from herald.db but still in the
+	// tail, and a reader could see it removed and then held again.
+	moved sync.RWMutex
 
 	// Owned by the committer goroutine after Open.
 	wal      *wal
@@ -163,6 +172,7 @@ type Store struct {
 	applyQuit   chan struct{}
 	applyWG     sync.WaitGroup // the applier
 	holdApply   bool           // Options.holdApply
+	afterCommit func()         // Options.afterCommit
 	applyNow    atomic.Bool    // the committer waits for the applier
 	applied     uint64         // the last Seq in herald.db
 	count       int64          // updates held in herald.db
@@ -283,7 +293,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.last = s.applied
-	s.holdApply = opts.holdApply
+	s.holdApply, s.afterCommit = opts.holdApply, opts.afterCommit
 	s.wg.Add(1)
 	go s.run()
 	s.applyWG.Add(1)

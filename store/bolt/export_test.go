@@ -179,3 +179,10 @@ func Applies(s *Store) int64 { return s.applies.Load() }
 // BreakWAL closes the write-ahead log's file under the store, so that its
 // next write fails.
 func BreakWAL(s *Store) { s.wal.f.Close() }
+
+// WithAfterCommit returns o with f run between each applier transaction's
+// commit and the tail's dropping what it wrote (after recovery at Open).
+func WithAfterCommit(o Options, f func()) Options {
+	o.afterCommit = f
+	return o
+}

@@ -84,6 +84,8 @@ func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update)
 // start returns the Seq Replay(after) starts from and the newest Seq held
 // now, where it stops; next > upper means there is nothing to replay.
 func (s *Store) start(after string) (next, upper uint64, err error) {
+	s.moved.RLock()
+	defer s.moved.RUnlock()
 	// The tail first: an update leaves it only once herald.db has it, so
 	// what is older than the tail's first update is in herald.db (or was
 	// trimmed from it).
@@ -171,6 +173,8 @@ func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if s.isClosed() {
 		return "", 0, fmt.Errorf("bolt: last: %w", herald.ErrClosed)
 	}
+	s.moved.RLock()
+	defer s.moved.RUnlock()
 	if e, ok := s.tail.last(); ok {
 		return e.u.ID, e.u.Seq, nil
 	}

@@ -1,16 +1,20 @@
 package bolt_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/store/bolt"
+	"github.com/herald-sse/herald/store/storetest"
 )
 
 // heldSession appends data with nothing moved to herald.db, and closes the
@@ -331,5 +335,39 @@ func TestWALWriteFailure(t *testing.T) {
 	}
 	if err := s.Healthy(t.Context()); err != nil {
 		t.Fatalf("Healthy after restart = %v", err)
+	}
+}
+
+// An update that retention removes in the very transaction that moves it
+// out of the tail is never seen held again once seen removed: readers see
+// that transaction's commit and the tail's drop as one step.
+func TestTrimmedInTheMovingTransactionStaysTrimmed(t *testing.T) {
+	type target struct {
+		s  *bolt.Store
+		id string
+	}
+	targets := make(chan target, 1)
+	results := make(chan error, 1)
+	hook := func() {
+		// herald.db no longer holds the first update (trimmed), the tail
+		// still does: a Replay now must not find it.
+		tg := <-targets
+		go func() {
+			results <- tg.s.Replay(context.Background(), tg.id, func(herald.Update) error { return nil })
+		}()
+		time.Sleep(50 * time.Millisecond) // the Replay runs meanwhile, unless it waits
+	}
+	var once sync.Once
+	opts := bolt.WithAfterCommit(bolt.Options{Retention: herald.Retention{MaxCount: 3}}, func() { once.Do(hook) })
+	s := mustOpen(t, t.TempDir(), opts)
+	us := appendData(t, s, "a", "b", "c", "d", "e", "f")
+	targets <- target{s, us[0].ID}
+	select {
+	case err := <-results:
+		if !errors.Is(err, herald.ErrNotHeld) {
+			t.Fatalf("Replay(%s) between the commit that trimmed it and the tail's drop = %v, want ErrNotHeld", us[0].ID, err)
+		}
+	case <-time.After(storetest.Timeout):
+		t.Fatal("the applier never committed")
 	}
 }
