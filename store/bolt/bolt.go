@@ -8,9 +8,9 @@
 // watchers. Append returns only once its update is on disk, concurrent
 // publishers share syncs, and a sync costs one disk flush rather than a
 // bbolt commit's two plus its page writes. A second goroutine (the applier)
-// moves acknowledged updates into herald.db in large transactions, a few
-// milliseconds later; until then Replay and Last read them from memory
-// (the tail). When the log passes 64 MiB and herald.db holds all of it, it
+// moves acknowledged updates into herald.db in large transactions, at most
+// a quarter of a second later (see apply.go); until then Replay and Last
+// read them from memory (the tail). When the log passes 64 MiB and herald.db holds all of it, it
 // is reset. Open moves whatever the log holds that herald.db lacks (what a
 // crash left) into herald.db before it starts. See wal.go for the log's
 // format and how a torn last write is told apart.
