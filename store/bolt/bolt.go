@@ -58,6 +58,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/store/internal/feed"
+	"github.com/herald-sse/herald/store/internal/gate"
 )
 
 // FileName is the name of the history file in the directory given to Open.
@@ -150,9 +151,7 @@ type Store struct {
 	quit chan struct{}
 	wg   sync.WaitGroup // the committer
 
-	mu       sync.RWMutex
-	closed   bool
-	inflight sync.WaitGroup // Appends between their closed check and return
+	gate gate.Gate // Appends in flight, until Close
 
 	tail *tail // acknowledged, maybe not yet in herald.db
 	// moved makes an applier transaction's commit and the tail's dropping
@@ -536,14 +535,9 @@ func (s *Store) Path() string { return s.path }
 // watchers), stops the committer, ends every Watch and closes the file.
 // Calling it again does nothing.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Close() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
-	s.inflight.Wait()
 	close(s.quit)
 	s.wg.Wait()
 	close(s.applyQuit)

@@ -32,14 +32,10 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 	if err := ctx.Err(); err != nil {
 		return herald.Update{}, err
 	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
+	if !s.gate.Enter() {
 		return herald.Update{}, fmt.Errorf("bolt: append: %w", herald.ErrClosed)
 	}
-	s.inflight.Add(1)
-	s.mu.RUnlock()
-	defer s.inflight.Done()
+	defer s.gate.Leave()
 
 	u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
 	r := &request{u: u, done: make(chan error, 1)}

@@ -232,7 +232,5 @@ func damaged(r any) error {
 }
 
 func (s *Store) isClosed() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.closed
+	return s.gate.Closed()
 }

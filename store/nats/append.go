@@ -24,14 +24,10 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 	if err := ctx.Err(); err != nil {
 		return herald.Update{}, err
 	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
+	if !s.gate.Enter() {
 		return herald.Update{}, fmt.Errorf("nats: append: %w", herald.ErrClosed)
 	}
-	s.appends.Add(1)
-	s.mu.RUnlock()
-	defer s.appends.Done()
+	defer s.gate.Leave()
 
 	if st := s.nc.Status(); st != natsgo.CONNECTED {
 		return herald.Update{}, fmt.Errorf("nats: append: %w: the connection to NATS is %s", herald.ErrUnavailable, st)

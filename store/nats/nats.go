@@ -62,6 +62,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/store/internal/feed"
+	"github.com/herald-sse/herald/store/internal/gate"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -122,9 +123,7 @@ type Store struct {
 	state  atomic.Pointer[streamState] // the stream's instance, as last seen
 	stale  atomic.Bool                 // the connection was lost: re-read state before trusting it
 
-	mu       sync.RWMutex // guards closed against Append's wg.Add
-	closed   bool
-	appends  sync.WaitGroup
+	gate     gate.Gate // Appends in flight, until Close
 	progress progress
 
 	watch     jetstream.MessagesContext
@@ -333,9 +332,7 @@ func (s *Store) Healthy(ctx context.Context) error {
 }
 
 func (s *Store) isClosed() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.closed
+	return s.gate.Closed()
 }
 
 // Close stops accepting Appends, waits for those in flight, lets the watch
@@ -343,10 +340,7 @@ func (s *Store) isClosed() bool {
 // Watch and disconnects. Calling it again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		s.appends.Wait()
+		s.gate.Close()
 		if !s.progress.waitDelivered(closeDrain) {
 			s.log.Warn("closing before the updates appended here were read back from NATS; watchers miss them")
 		}

@@ -21,14 +21,10 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 	if err := ctx.Err(); err != nil {
 		return herald.Update{}, err
 	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
+	if !s.gate.Enter() {
 		return herald.Update{}, fmt.Errorf("redis: append: %w", herald.ErrClosed)
 	}
-	s.appends.Add(1)
-	s.mu.RUnlock()
-	defer s.appends.Done()
+	defer s.gate.Leave()
 
 	private := "0"
 	if u.Private {

@@ -75,6 +75,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/store/internal/feed"
+	"github.com/herald-sse/herald/store/internal/gate"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -130,10 +131,8 @@ type Store struct {
 	log  *slog.Logger
 	feed *feed.Feed
 
-	mu       sync.RWMutex // guards closed against Append's wg.Add
-	closed   bool
-	appends  sync.WaitGroup
-	progress progress // what this Store appended and what the reader delivered
+	gate     gate.Gate // Appends in flight, until Close
+	progress progress  // what this Store appended and what the reader delivered
 
 	stop      context.CancelFunc // stops the reader and the sweeper
 	done      sync.WaitGroup
@@ -280,9 +279,7 @@ func (s *Store) Healthy(ctx context.Context) error {
 }
 
 func (s *Store) isClosed() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.closed
+	return s.gate.Closed()
 }
 
 // Close stops accepting Appends, waits for those in flight, lets the reader
@@ -290,10 +287,7 @@ func (s *Store) isClosed() bool {
 // ends every Watch and disconnects. Calling it again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		s.appends.Wait()
+		s.gate.Close()
 		if !s.progress.waitDelivered(closeDrain) {
 			s.log.Warn("closing before the updates appended here were read back from Redis; watchers miss them")
 		}
