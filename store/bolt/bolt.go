@@ -391,17 +391,24 @@ func create(dir, path string, lockTimeout time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("bolt: create %s: %w", path, err)
 	}
-	// Link, unlike rename, never replaces a file another process created
-	// meanwhile; that one is then checked like any existing file.
+	return linkIntoPlace(tmp, path)
+}
+
+// linkIntoPlace gives the initialised file tmp its final name, path, and
+// makes the new name durable. Link, unlike rename, never replaces a file
+// another process created meanwhile; that one is then checked like any
+// existing file.
+func linkIntoPlace(tmp, path string) error {
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("bolt: create %s: %w", path, err)
 	}
-	if d, err := os.Open(dir); err == nil {
+	d, err := os.Open(filepath.Dir(path))
+	if err == nil {
 		err = d.Sync()
 		d.Close()
-		if err != nil {
-			return fmt.Errorf("bolt: create %s: sync directory: %w", path, err)
-		}
+	}
+	if err != nil {
+		return fmt.Errorf("bolt: create %s: sync directory: %w", path, err)
 	}
 	return nil
 }

@@ -254,11 +254,7 @@ func TestRefusesForeignOrDamagedFiles(t *testing.T) {
 				s.Close()
 				t.Fatal("Open succeeded, want an error")
 			}
-			t.Logf("Open: %v", err)
-			if !errors.Is(err, herald.ErrInvalid) || !strings.Contains(err.Error(), path) ||
-				!strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "refusing to modify it") {
-				t.Errorf("Open error = %q; want one wrapping ErrInvalid that names %s, says %q and that it is left alone", err, path, tc.want)
-			}
+			checkRefusal(t, err, path, tc.want, "refusing to modify it")
 			if fileSum(t, path) != sum {
 				t.Error("Open modified the file it refused")
 			}
@@ -266,6 +262,18 @@ func TestRefusesForeignOrDamagedFiles(t *testing.T) {
 				t.Errorf("Open left files behind: %v", after)
 			}
 		})
+	}
+}
+
+// checkRefusal checks that err is Open's refusal of the file at path: it
+// wraps herald.ErrInvalid, names path, says want and that the file is left
+// alone (in the words of refusal).
+func checkRefusal(t *testing.T, err error, path, want, refusal string) {
+	t.Helper()
+	t.Logf("Open: %v", err)
+	if !errors.Is(err, herald.ErrInvalid) || !strings.Contains(err.Error(), path) ||
+		!strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), refusal) {
+		t.Errorf("Open error = %q; want one wrapping ErrInvalid that names %s, says %q and that it is left alone", err, path, want)
 	}
 }
 

@@ -116,10 +116,7 @@ func createWAL(dir, path, instance string, size int64) error {
 	if err != nil {
 		return fmt.Errorf("bolt: create %s: %w", path, err)
 	}
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("bolt: create %s: %w", path, err)
-	}
-	return syncDir(dir)
+	return linkIntoPlace(tmp, path)
 }
 
 // walHeader returns the header of generation gen.
@@ -233,19 +230,6 @@ func (w *wal) reset() error {
 }
 
 func (w *wal) close() error { return w.f.Close() }
-
-// syncDir makes a new directory entry in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
 
 // zeroFill writes zeros up to size. Appends then overwrite blocks that are
 // allocated and written, so that their syncs need no file-system journal
