@@ -51,6 +51,7 @@ type serveConfig struct {
 	demo            bool
 	logLevel        string
 	logFormat       string
+	pprofAddr       string
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -78,6 +79,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&c.demo, "demo", true, "let the demo page at / send messages to its demo topic without a token (the page and its debugging panel are served either way)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. localhost:6060; keep it private (empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: herald serve [flags]\n\nRuns the hub. Every flag can also be set with an environment variable HERALD_<FLAG>,\ne.g. HERALD_ADDR=:8080 or HERALD_PUBLISHER_JWT_KEY=secret.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -198,12 +200,26 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	srv.RegisterOnShutdown(h.CloseStreams)
 
+	defer ln.Close() // in case the profiler cannot start
+	var pprofURL string
+	if c.pprofAddr != "" {
+		var stop func()
+		if pprofURL, stop, err = startProfiler(c.pprofAddr, log); err != nil {
+			return err
+		}
+		defer stop()
+	}
+
 	base := "http://" + ln.Addr().String()
 	if devKey != "" {
 		printDevKey(stdout, base, devKey)
 	}
 	// Logged last: whoever waits for this line finds everything set up.
-	log.Info("herald is listening", "url", base, "hub", base+mercure.Path, "store", describeStore(c), "anonymous", c.anonymous)
+	attrs := []any{"url", base, "hub", base + mercure.Path, "store", describeStore(c), "anonymous", c.anonymous}
+	if pprofURL != "" {
+		attrs = append(attrs, "pprof", pprofURL)
+	}
+	log.Info("herald is listening", attrs...)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

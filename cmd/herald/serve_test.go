@@ -381,15 +381,21 @@ func TestServeDelivered(t *testing.T) {
 	}
 }
 
-// hubURL reads the listening URL from a JSON log stream.
+// logURL reads the listening URLs from a JSON log stream.
 type logURL struct {
 	mu   sync.Mutex
 	buf  []byte
-	url  chan string
+	url  chan listening
 	once sync.Once
 }
 
-func newLogURL() *logURL { return &logURL{url: make(chan string, 1)} }
+// listening is what the "herald is listening" log line says.
+type listening struct {
+	URL   string `json:"url"`   // the hub's base URL
+	Pprof string `json:"pprof"` // the profiler's, with --pprof-addr
+}
+
+func newLogURL() *logURL { return &logURL{url: make(chan listening, 1)} }
 
 func (l *logURL) Write(p []byte) (int, error) {
 	l.mu.Lock()
@@ -404,17 +410,24 @@ func (l *logURL) Write(p []byte) (int, error) {
 		l.buf = l.buf[i+1:]
 		var rec struct {
 			Msg string `json:"msg"`
-			URL string `json:"url"`
+			listening
 		}
 		if json.Unmarshal(line, &rec) == nil && rec.Msg == "herald is listening" {
-			l.once.Do(func() { l.url <- rec.URL })
+			l.once.Do(func() { l.url <- rec.listening })
 		}
 	}
 }
 
-// runServe runs `herald serve args...` through run, as main does, and
-// returns the hub's base URL (from its logs) and what it printed.
+// runServeCommand runs `herald serve args...` through run, as main does,
+// and returns the hub's base URL (from its logs) and what it printed.
 func runServeCommand(t *testing.T, args ...string) (base string, stdout *syncBuffer) {
+	t.Helper()
+	l, stdout := runServeListening(t, args...)
+	return l.URL, stdout
+}
+
+// runServeListening is runServeCommand, returning all the URLs logged.
+func runServeListening(t *testing.T, args ...string) (l listening, stdout *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := newLogURL()
@@ -424,7 +437,7 @@ func runServeCommand(t *testing.T, args ...string) (base string, stdout *syncBuf
 		errc <- run(ctx, append([]string{"serve", "--addr=127.0.0.1:0", "--store=memory:", "--demo=false", "--log-format=json"}, args...), strings.NewReader(""), stdout, logs)
 	}()
 	select {
-	case base = <-logs.url:
+	case l = <-logs.url:
 	case err := <-errc:
 		cancel()
 		t.Fatalf("serve %q: %v", args, err)
@@ -443,7 +456,7 @@ func runServeCommand(t *testing.T, args ...string) (base string, stdout *syncBuf
 			t.Errorf("serve did not return within %v", serveWait)
 		}
 	})
-	return base, stdout
+	return l, stdout
 }
 
 // TestServeFlags: the command-line flags reach the hub.
@@ -590,5 +603,31 @@ func TestServeUsageErrors(t *testing.T) {
 		if code := exitCode(err); code != 2 {
 			t.Errorf("serve %q: %v, exit code %d, want 2", args, err, code)
 		}
+	}
+}
+
+// TestServePprof: --pprof-addr serves the profiler on its own listener, and
+// only there; an address that cannot be listened on stops serve with an
+// error naming the flag.
+func TestServePprof(t *testing.T) {
+	t.Parallel()
+	l, _ := runServeListening(t, "--pprof-addr=127.0.0.1:0")
+	if !strings.HasPrefix(l.Pprof, "http://127.0.0.1:") || l.Pprof == l.URL+"/debug/pprof/" {
+		t.Fatalf("the profiler's URL is %q (hub at %q), want its own 127.0.0.1 listener", l.Pprof, l.URL)
+	}
+	resp, body := serveGet(t, l.Pprof+"goroutine?debug=1", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("GET goroutine profile: %d %.200q, want 200 and a goroutine profile", resp.StatusCode, body)
+	}
+	if resp, _ := serveGet(t, l.URL+"/debug/pprof/", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /debug/pprof/ on the hub's listener: %d, want 404", resp.StatusCode)
+	}
+	if l, _ := runServeListening(t); l.Pprof != "" {
+		t.Errorf("without --pprof-addr the profiler is at %q, want none", l.Pprof)
+	}
+
+	err := run(context.Background(), []string{"serve", "--addr=127.0.0.1:0", "--store=memory:", "--demo=false", "--pprof-addr=127.0.0.1:-1"}, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--pprof-addr") {
+		t.Errorf("serve --pprof-addr=127.0.0.1:-1: %v, want an error naming --pprof-addr", err)
 	}
 }
