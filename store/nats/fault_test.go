@@ -1,11 +1,9 @@
 package nats_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,25 +22,6 @@ func open(t *testing.T, srv *natstest.Server, stream string) *nats.Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
-}
-
-func appendData(t *testing.T, s herald.Store, data string) herald.Update {
-	t.Helper()
-	u, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}, Data: data})
-	if err != nil {
-		t.Fatalf("Append(%q): %v", data, err)
-	}
-	return u
-}
-
-func replayIDs(t *testing.T, s herald.Store, after string) ([]string, error) {
-	t.Helper()
-	var ids []string
-	err := s.Replay(t.Context(), after, func(u herald.Update) error {
-		ids = append(ids, u.ID)
-		return nil
-	})
-	return ids, err
 }
 
 // eventually polls cond for up to 20 s.
@@ -70,40 +49,14 @@ func TestCrossNode(t *testing.T) {
 	a, b := open(t, srv, stream), open(t, srv, stream)
 	wa, wb := storetest.StartWatcher(t, a), storetest.StartWatcher(t, b)
 
-	var mu sync.Mutex
-	acked := map[uint64]string{}
-	var wg sync.WaitGroup
-	for n, s := range []*nats.Store{a, b} {
-		wg.Go(func() {
-			for i := range 50 {
-				u, err := s.Append(context.Background(), herald.Update{Topics: []string{"t"}, Data: fmt.Sprintf("node%d-%d", n, i)})
-				if err != nil {
-					t.Errorf("Append: %v", err)
-					return
-				}
-				mu.Lock()
-				acked[u.Seq] = u.ID
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	seqs := make([]uint64, 0, len(acked))
-	for seq := range acked {
-		seqs = append(seqs, seq)
-	}
-	slices.Sort(seqs)
-	var want []string
-	for _, seq := range seqs {
-		want = append(want, acked[seq])
-	}
+	want := storetest.AppendFromNodes(t, []herald.Store{a, b}, 50)
 	// The watchers started in Open, before any append: they see everything.
 	wa.WaitFor(t, "node a", want)
 	wb.WaitFor(t, "node b", want)
 	if got := wa.IDs(); len(got) != len(want) {
 		t.Fatalf("node a delivered %d updates, want %d", len(got), len(want))
 	}
-	if got, err := replayIDs(t, b, want[9]); err != nil || !slices.Equal(got, want[10:]) {
+	if got, err := storetest.ReplayIDs(t, b, want[9]); err != nil || !slices.Equal(got, want[10:]) {
 		t.Fatalf("node b Replay(id from node a or b) = %q, %v; want %q", got, err, want[10:])
 	}
 	if a.Instance() != b.Instance() || a.Instance() == "" {
@@ -119,7 +72,7 @@ func TestUnavailable(t *testing.T) {
 	srv := natstest.Start(t)
 	s := open(t, srv, newStream())
 	w := storetest.StartWatcher(t, s)
-	before := []string{appendData(t, s, "before-0").ID, appendData(t, s, "before-1").ID}
+	before := []string{storetest.AppendData(t, s, "before-0").ID, storetest.AppendData(t, s, "before-1").ID}
 	w.WaitFor(t, "watcher", before)
 	inst := s.Instance()
 
@@ -137,7 +90,7 @@ func TestUnavailable(t *testing.T) {
 	if d := time.Since(start); d >= nats.DefaultTimeout {
 		t.Errorf("Append with NATS down took %v, want a failure before the %v timeout", d, nats.DefaultTimeout)
 	}
-	if _, err := replayIDs(t, s, herald.EarliestID); !errors.Is(err, herald.ErrUnavailable) {
+	if _, err := storetest.ReplayIDs(t, s, herald.EarliestID); !errors.Is(err, herald.ErrUnavailable) {
 		t.Errorf("Replay with NATS down = %v, want ErrUnavailable", err)
 	}
 	if _, _, err := s.Last(t.Context()); !errors.Is(err, herald.ErrUnavailable) {
@@ -148,13 +101,13 @@ func TestUnavailable(t *testing.T) {
 	eventually(t, "Healthy after NATS is back", func() error { return s.Healthy(t.Context()) })
 	after := []string{before[1]}
 	for i := range 5 {
-		after = append(after, appendData(t, s, fmt.Sprintf("after-%d", i)).ID)
+		after = append(after, storetest.AppendData(t, s, fmt.Sprintf("after-%d", i)).ID)
 	}
 	w.WaitFor(t, "watcher", after)
 	if s.Instance() != inst {
 		t.Errorf("instance changed from %q to %q across a restart that kept the stream", inst, s.Instance())
 	}
-	if got, err := replayIDs(t, s, before[0]); err != nil || !slices.Equal(got, after) {
+	if got, err := storetest.ReplayIDs(t, s, before[0]); err != nil || !slices.Equal(got, after) {
 		t.Errorf("Replay(id from before the restart) = %q, %v; want %q", got, err, after)
 	}
 }
@@ -168,7 +121,7 @@ func TestLostStorage(t *testing.T) {
 	stream := newStream()
 	a, b := open(t, srv, stream), open(t, srv, stream)
 	wa, wb := storetest.StartWatcher(t, a), storetest.StartWatcher(t, b)
-	old := appendData(t, a, "old")
+	old := storetest.AppendData(t, a, "old")
 	pub, err := a.Append(t.Context(), herald.Update{Topics: []string{"t"}, ID: "publisher-id", Data: "old"})
 	if err != nil {
 		t.Fatal(err)
@@ -195,17 +148,17 @@ func TestLostStorage(t *testing.T) {
 		t.Fatalf("after the loss, ids have instance %q; want a new one (was %q)", inst, oldInst)
 	}
 	for _, id := range []string{old.ID, pub.ID} {
-		if _, err := replayIDs(t, b, id); !errors.Is(err, herald.ErrNotHeld) {
+		if _, err := storetest.ReplayIDs(t, b, id); !errors.Is(err, herald.ErrNotHeld) {
 			t.Errorf("Replay(%q) after the loss = %v, want ErrNotHeld", id, err)
 		}
 	}
 	for i := range 4 {
-		fresh = append(fresh, appendData(t, a, fmt.Sprintf("fresh-a-%d", i)).ID)
-		fresh = append(fresh, appendData(t, b, fmt.Sprintf("fresh-b-%d", i)).ID)
+		fresh = append(fresh, storetest.AppendData(t, a, fmt.Sprintf("fresh-a-%d", i)).ID)
+		fresh = append(fresh, storetest.AppendData(t, b, fmt.Sprintf("fresh-b-%d", i)).ID)
 	}
 	wa.WaitFor(t, "node a", fresh)
 	wb.WaitFor(t, "node b", fresh)
-	if got, err := replayIDs(t, b, herald.EarliestID); err != nil || !slices.Equal(got, fresh) {
+	if got, err := storetest.ReplayIDs(t, b, herald.EarliestID); err != nil || !slices.Equal(got, fresh) {
 		t.Fatalf("Replay(earliest) after the loss = %q, %v; want %q", got, err, fresh)
 	}
 }

@@ -1,11 +1,9 @@
 package redis_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,21 +24,12 @@ func open(t *testing.T, srv *redistest.Server, stream string) *redis.Store {
 	return s
 }
 
-func appendData(t *testing.T, s herald.Store, data string) herald.Update {
-	t.Helper()
-	u, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}, Data: data})
-	if err != nil {
-		t.Fatalf("Append(%q): %v", data, err)
-	}
-	return u
-}
-
 // probe appends until c has seen one of the appended updates, so that c is
 // known to be registered; it returns that update's id.
 func probe(t *testing.T, s herald.Store, c *storetest.Watcher) string {
 	t.Helper()
 	for i := 0; ; i++ {
-		u := appendData(t, s, fmt.Sprintf("probe-%d", i))
+		u := storetest.AppendData(t, s, fmt.Sprintf("probe-%d", i))
 		deadline := time.Now().Add(time.Duration(i+1) * 20 * time.Millisecond)
 		for time.Now().Before(deadline) {
 			if slices.Contains(c.IDs(), u.ID) {
@@ -65,33 +54,7 @@ func TestCrossNode(t *testing.T) {
 	first := probe(t, a, wa)
 	probe(t, a, wb)
 
-	want := []string{}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	acked := map[uint64]string{}
-	for n, s := range []*redis.Store{a, b} {
-		wg.Go(func() {
-			for i := range 50 {
-				u, err := s.Append(context.Background(), herald.Update{Topics: []string{"t"}, Data: fmt.Sprintf("node%d-%d", n, i)})
-				if err != nil {
-					t.Errorf("Append: %v", err)
-					return
-				}
-				mu.Lock()
-				acked[u.Seq] = u.ID
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	seqs := make([]uint64, 0, len(acked))
-	for seq := range acked {
-		seqs = append(seqs, seq)
-	}
-	slices.Sort(seqs)
-	for _, seq := range seqs {
-		want = append(want, acked[seq])
-	}
+	want := storetest.AppendFromNodes(t, []herald.Store{a, b}, 50)
 	i := slices.Index(wa.IDs(), first)
 	wa.WaitFor(t, "node a", want)
 	wb.WaitFor(t, "node b", want)
@@ -99,12 +62,7 @@ func TestCrossNode(t *testing.T) {
 		t.Fatal("node a lost its probe")
 	}
 
-	var replayed []string
-	err := b.Replay(t.Context(), want[9], func(u herald.Update) error {
-		replayed = append(replayed, u.ID)
-		return nil
-	})
-	if err != nil || !slices.Equal(replayed, want[10:]) {
+	if replayed, err := storetest.ReplayIDs(t, b, want[9]); err != nil || !slices.Equal(replayed, want[10:]) {
 		t.Fatalf("node b Replay(id from the log) = %q, %v; want %q", replayed, err, want[10:])
 	}
 	if ia, _ := a.Instance(t.Context()); ia == "" {
@@ -122,7 +80,7 @@ func TestUnavailable(t *testing.T) {
 	s := open(t, srv, newStream(t))
 	w := storetest.StartWatcher(t, s)
 	p := probe(t, s, w)
-	before := appendData(t, s, "before")
+	before := storetest.AppendData(t, s, "before")
 	w.WaitFor(t, "watcher", []string{p, before.ID})
 
 	srv.Kill()
@@ -150,7 +108,7 @@ func TestUnavailable(t *testing.T) {
 	}
 	after := []string{before.ID}
 	for i := range 5 {
-		after = append(after, appendData(t, s, fmt.Sprintf("after-%d", i)).ID)
+		after = append(after, storetest.AppendData(t, s, fmt.Sprintf("after-%d", i)).ID)
 	}
 	w.WaitFor(t, "watcher", after)
 	if got := w.IDs(); slices.Contains(got, "lost") {
@@ -169,7 +127,7 @@ func TestResetWithoutPersistence(t *testing.T) {
 	wa, wb := storetest.StartWatcher(t, a), storetest.StartWatcher(t, b)
 	probe(t, a, wa)
 	probe(t, a, wb)
-	old := appendData(t, a, "old")
+	old := storetest.AppendData(t, a, "old")
 	pub, err := a.Append(t.Context(), herald.Update{Topics: []string{"t"}, ID: "publisher-id", Data: "old"})
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +139,7 @@ func TestResetWithoutPersistence(t *testing.T) {
 
 	var fresh []string
 	for i := range 5 {
-		fresh = append(fresh, appendData(t, a, fmt.Sprintf("fresh-%d", i)).ID)
+		fresh = append(fresh, storetest.AppendData(t, a, fmt.Sprintf("fresh-%d", i)).ID)
 	}
 	newInst, newSeq, _ := herald.ParseID(fresh[0])
 	if newInst == oldInst || newInst == "" {
@@ -197,15 +155,11 @@ func TestResetWithoutPersistence(t *testing.T) {
 		}
 	}
 	for i := range 5 {
-		fresh = append(fresh, appendData(t, b, fmt.Sprintf("fresh-b-%d", i)).ID)
+		fresh = append(fresh, storetest.AppendData(t, b, fmt.Sprintf("fresh-b-%d", i)).ID)
 	}
 	wa.WaitFor(t, "node a", fresh)
 	wb.WaitFor(t, "node b", fresh)
-	var replayed []string
-	if err := b.Replay(t.Context(), herald.EarliestID, func(u herald.Update) error {
-		replayed = append(replayed, u.ID)
-		return nil
-	}); err != nil || !slices.Equal(replayed, fresh) {
+	if replayed, err := storetest.ReplayIDs(t, b, herald.EarliestID); err != nil || !slices.Equal(replayed, fresh) {
 		t.Fatalf("Replay(earliest) after the reset = %q, %v; want %q", replayed, err, fresh)
 	}
 }
