@@ -42,10 +42,17 @@
 // each side, and the throughput those CPU costs allow on this machine's
 // cores (ncpu × 10⁶ / total CPU-µs per request).
 //
+//	floor reqresp -durable -subs 16
+//
+// Scenario E. As reqresp, but each request is made durable before its
+// delivery and response: a committer goroutine writes every request queued
+// so far with one pwrite to a preallocated file and one fdatasync (group
+// commit), the least a durable hub can do per batch.
+//
 //	floor all [-runs 3] [-duration 8s] [-wait-idle 0]
 //
-// Runs fanout with one writer, fanout with GOMAXPROCS writers and reqresp,
-// each with the scenarios' parameters. On a shared machine, -wait-idle 2m
+// Runs fanout with one writer, fanout with GOMAXPROCS writers, reqresp and
+// reqresp -durable, each with the scenarios' parameters. On a shared machine, -wait-idle 2m
 // waits (at most that long) before each run until the machine is idle.
 //
 // Every measurement is repeated -runs times (fresh listener, fresh load
@@ -100,10 +107,11 @@ type config struct {
 	size    int // fanout
 	writers int // fanout
 
-	publishers int // reqresp
-	reqSize    int // reqresp
-	respSize   int // reqresp
-	msgSize    int // reqresp
+	publishers int  // reqresp
+	durable    bool // reqresp: scenario E
+	reqSize    int  // reqresp
+	respSize   int  // reqresp
+	msgSize    int  // reqresp
 
 	// The load side (internal).
 	load  bool
@@ -139,6 +147,7 @@ func (c *config) flags() *flag.FlagSet {
 		fs.IntVar(&c.reqSize, "req-size", c.reqSize, "bytes per request")
 		fs.IntVar(&c.respSize, "resp-size", c.respSize, "bytes per response")
 		fs.IntVar(&c.msgSize, "msg-size", c.msgSize, "bytes per delivery")
+		fs.BoolVar(&c.durable, "durable", c.durable, "make each request durable before its delivery and response: group commit, one pwrite and one fdatasync of a preallocated file per batch (scenario E: -durable -subs 16)")
 	}
 	fs.BoolVar(&c.load, "load", false, "internal: be the load side, connecting to -addr (and -addr2)")
 	fs.StringVar(&c.addr, "addr", "", "internal: the server's address (reqresp: subscribers)")
@@ -210,15 +219,19 @@ func (c *config) describe() string {
 		return fmt.Sprintf("fanout: %d subscribers, %d events/s of %d bytes, %d writer goroutine(s), %v (%d events) per run, %d run(s), GOMAXPROCS %d",
 			c.subs, c.rate, c.size, c.writers, c.duration, c.events(), c.runs, runtime.GOMAXPROCS(0))
 	default:
-		return fmt.Sprintf("reqresp: %d publishers (one request in flight each), %d subscribers, request %d B, response %d B, delivery %d B, %v per run, %d run(s), GOMAXPROCS %d",
-			c.publishers, c.subs, c.reqSize, c.respSize, c.msgSize, c.duration, c.runs, runtime.GOMAXPROCS(0))
+		durable := ""
+		if c.durable {
+			durable = ", each request made durable (group commit, pwrite+fdatasync)"
+		}
+		return fmt.Sprintf("reqresp: %d publishers (one request in flight each), %d subscribers, request %d B, response %d B, delivery %d B%s, %v per run, %d run(s), GOMAXPROCS %d",
+			c.publishers, c.subs, c.reqSize, c.respSize, c.msgSize, durable, c.duration, c.runs, runtime.GOMAXPROCS(0))
 	}
 }
 
 func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   floor fanout  [-subs 1000] [-rate 200] [-size 100] [-writers 1] [-duration 10s] [-runs 1]
-  floor reqresp [-publishers 16] [-subs 5000] [-duration 10s] [-runs 1]
+  floor reqresp [-publishers 16] [-subs 5000] [-durable] [-duration 10s] [-runs 1]
   floor all     [-runs 3] [-duration 8s] [-wait-idle 0]
 Run "floor fanout -h" or "floor reqresp -h" for every flag.
 `)
@@ -253,6 +266,9 @@ func main() {
 			cs = append(cs, c)
 		}
 		cs = append(cs, defaults("reqresp"))
+		e := defaults("reqresp")
+		e.durable, e.subs = true, 16
+		cs = append(cs, e)
 		for i := range cs {
 			cs[i].runs, cs[i].duration, cs[i].waitIdle = *runs, *d, *idle
 			if err := cs[i].check(); err != nil {

@@ -319,6 +319,13 @@ func reqrespServer(c config) (result, error) {
 	}
 	defer closeAll(pubs)
 
+	var dl *durableLog
+	if c.durable {
+		if dl, err = openDurableLog(c.reqSize); err != nil {
+			return nil, err
+		}
+		defer dl.close()
+	}
 	delivery := bytes.Repeat([]byte{'d'}, c.msgSize)
 	resp := bytes.Repeat([]byte{'r'}, c.respSize)
 	var next atomic.Uint64 // round-robin over the subscribers
@@ -332,6 +339,7 @@ func reqrespServer(c config) (result, error) {
 				return
 			}
 			req := make([]byte, c.reqSize)
+			done := make(chan error, 1)
 			// Until the load side closes (after -duration) or the deadline.
 			for {
 				if _, err := io.ReadFull(pub, req); err != nil {
@@ -339,6 +347,11 @@ func reqrespServer(c config) (result, error) {
 						errs[i] = err
 					}
 					return
+				}
+				if dl != nil {
+					if errs[i] = dl.commit(done); errs[i] != nil {
+						return
+					}
 				}
 				sub := subs[(next.Add(1)-1)%uint64(len(subs))]
 				if _, errs[i] = sub.Write(delivery); errs[i] != nil {
