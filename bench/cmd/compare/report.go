@@ -366,9 +366,11 @@ const notes = `
   publications faster than it delivers them builds queues (and may drop slow subscribers, which then
   resume from history).
 - What no server can beat on the machine: ` + "`go run ./cmd/floor all`" + ` measures the least work any server
-  could do in scenarios C and D (raw TCP writes and reads between two processes, no HTTP, no SSE):
-  the latency of 1,000 writes per event and the request rate of 16 one-at-a-time publishers, with the
-  CPU each side spends. Compare C's latency and D's rate with it before reading them as a server's.
+  could do in scenarios C, D and E (raw TCP writes and reads between two processes, no HTTP, no SSE):
+  the latency of 1,000 writes per event, the request rate of 16 one-at-a-time publishers, and that
+  rate when each request is made durable first (group commit: one pwrite and one fdatasync of a
+  preallocated file per batch), with the CPU each side spends. Compare C's latency and D's and E's
+  rates with it before reading them as a server's.
 - Below HTTP: ` + "`go test -run='^$' -bench=. ./durable`" + ` compares the durable stores alone (Herald's
   write-ahead log and Mercure's Bolt transport, with 1, 16 and 64 concurrent publishers).
 - Reproduce: ` + "`cd bench && go run ./cmd/compare`" + ` (about 25 minutes; ` + "`-quick`" + ` for a smoke run under 3
