@@ -222,35 +222,15 @@ func fanoutLoad(c config, hard time.Time) (result, error) {
 	}
 	defer closeAll(conns)
 	n := c.events()
-	lats := make([][]int64, len(conns))   // receive − send
-	scheds := make([][]int64, len(conns)) // receive − scheduled
-	errs := make([]error, len(conns))
-	var wg sync.WaitGroup
 	cpu0 := cpuSeconds()
-	for i, conn := range conns {
-		wg.Go(func() {
-			br := bufio.NewReaderSize(conn, 4096)
-			buf := make([]byte, c.size)
-			l, ls := make([]int64, 0, n), make([]int64, 0, n)
-			for len(l) < n {
-				if _, err := io.ReadFull(br, buf); err != nil {
-					errs[i] = err
-					break
-				}
-				now := time.Now().UnixNano()
-				if seq := int(binary.LittleEndian.Uint64(buf)); seq != len(l) {
-					errs[i] = fmt.Errorf("connection %d: event %d where %d was due", i, seq, len(l))
-					break
-				}
-				l = append(l, now-int64(binary.LittleEndian.Uint64(buf[8:])))
-				ls = append(ls, now-int64(binary.LittleEndian.Uint64(buf[16:])))
-			}
-			lats[i], scheds[i] = l, ls
-		})
+	var lats, scheds [][]int64 // receive − send, receive − scheduled
+	if c.reader == "epoll" {
+		lats, scheds, err = epollRead(conns, n, c.size, hard)
+	} else {
+		lats, scheds, err = goroutineRead(conns, n, c.size)
 	}
-	wg.Wait()
 	cpu1 := cpuSeconds()
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	// Stay until the server closes (it exits the run then): at most a few
@@ -285,6 +265,37 @@ func fanoutLoad(c config, hard time.Time) (result, error) {
 		"client.sched_p99_ms": ms(percentile(sched, 0.99)),
 		"client.sched_max_ms": ms(percentile(sched, 1)),
 	}, nil
+}
+
+// goroutineRead reads fanout's messages with one goroutine per connection,
+// each blocking in Read, as most Go clients do. See epollRead.
+func goroutineRead(conns []net.Conn, n, size int) (lats, scheds [][]int64, err error) {
+	lats, scheds = make([][]int64, len(conns)), make([][]int64, len(conns))
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, conn := range conns {
+		wg.Go(func() {
+			br := bufio.NewReaderSize(conn, 4096)
+			buf := make([]byte, size)
+			l, ls := make([]int64, 0, n), make([]int64, 0, n)
+			for len(l) < n {
+				if _, err := io.ReadFull(br, buf); err != nil {
+					errs[i] = err
+					break
+				}
+				now := time.Now().UnixNano()
+				if seq := int(binary.LittleEndian.Uint64(buf)); seq != len(l) {
+					errs[i] = fmt.Errorf("connection %d: event %d where %d was due", i, seq, len(l))
+					break
+				}
+				l = append(l, now-int64(binary.LittleEndian.Uint64(buf[8:])))
+				ls = append(ls, now-int64(binary.LittleEndian.Uint64(buf[16:])))
+			}
+			lats[i], scheds[i] = l, ls
+		})
+	}
+	wg.Wait()
+	return lats, scheds, errors.Join(errs...)
 }
 
 // Request/response.
