@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,6 +53,8 @@ type serveConfig struct {
 	logLevel        string
 	logFormat       string
 	pprofAddr       string
+	tlsCert         string
+	tlsKey          string
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -79,6 +82,8 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&c.demo, "demo", true, "let the demo page at / send messages to its demo topic without a token (the page and its debugging panel are served either way)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS and HTTP/2 with this certificate (PEM, with its chain); re-read when it changes. HTTP/2 lifts browsers' limit of 6 HTTP/1.1 connections per site, which every EventSource and tab shares")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM); re-read when it changes")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. localhost:6060; keep it private (empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: herald serve [flags]\n\nRuns the hub. Every flag can also be set with an environment variable HERALD_<FLAG>,\ne.g. HERALD_ADDR=:8080 or HERALD_PUBLISHER_JWT_KEY=secret.\n\nFlags:\n")
@@ -107,6 +112,16 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 // serve runs the hub until ctx is done. When ready is not nil it receives the
 // listening address once the hub accepts connections.
 func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer, ready chan<- string) error {
+	var certs *certReloader
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	if c.tlsCert != "" {
+		var err error
+		if certs, err = newCertReloader(c.tlsCert, c.tlsKey, log); err != nil {
+			return usageError{err}
+		}
+	}
 	pubKey, subKey := cmp.Or(c.publisherKey, c.jwtKey), cmp.Or(c.subscriberKey, c.jwtKey)
 	devKey := ""
 	if pubKey == "" && subKey == "" {
@@ -199,6 +214,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		// No WriteTimeout: streams are long-lived; the hub bounds each write.
 	}
 	srv.RegisterOnShutdown(h.CloseStreams)
+	scheme := "http"
+	if certs != nil {
+		srv.TLSConfig = certs.tlsConfig()
+		scheme = "https"
+	}
 
 	defer ln.Close() // in case the profiler cannot start
 	var pprofURL string
@@ -210,7 +230,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		defer stop()
 	}
 
-	base := "http://" + ln.Addr().String()
+	base := scheme + "://" + ln.Addr().String()
 	if devKey != "" {
 		printDevKey(stdout, base, devKey)
 	}
@@ -225,7 +245,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if certs != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

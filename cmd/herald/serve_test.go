@@ -127,7 +127,7 @@ func servePublish(t *testing.T, base, token string, form url.Values) (int, strin
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := clientFor(base).Do(req)
 	if err != nil {
 		t.Fatalf("publish: %v", err)
 	}
@@ -145,7 +145,7 @@ func serveGet(t *testing.T, target string, hdr http.Header) (*http.Response, str
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := clientFor(target).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", target, err)
 	}
@@ -172,7 +172,7 @@ func serveSubscribe(t *testing.T, base, query string, hdr http.Header) *serveStr
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := clientFor(base).Do(req)
 	if err != nil {
 		cancel()
 		t.Fatalf("subscribe: %v", err)
@@ -591,6 +591,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{"--jwt-alg=none", "--jwt-key=k"},
 		{"--jwt-alg=RS256", "--jwt-key=an HMAC secret"},
 		{"--log-level=loud"},
+		{"--tls-cert=cert.pem"},
+		{"--tls-cert=/nonexistent/cert.pem", "--tls-key=/nonexistent/key.pem"},
 		{"--no-such-flag"},
 		{"positional"},
 	} {
