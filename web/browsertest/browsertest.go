@@ -67,9 +67,10 @@ type Browser struct {
 }
 
 // New starts a headless Chromium for the test t and its subtests, with a
-// fresh profile; it is stopped when t ends. When no browser is installed, New
-// skips t, or fails it when $CI is set.
-func New(t testing.TB) *Browser {
+// fresh profile and any further options (such as flags); it is stopped when
+// t ends. When no browser is installed, New skips t, or fails it when $CI is
+// set.
+func New(t testing.TB, more ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	path := ExecPath()
 	if path == "" {
@@ -106,6 +107,7 @@ func New(t testing.TB) *Browser {
 		chromedp.WindowSize(1280, 900),
 		chromedp.CombinedOutput(out),
 	}
+	opts = append(opts, more...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
