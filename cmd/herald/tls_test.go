@@ -107,7 +107,8 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 }
 
 // TestServeTLS: with --tls-cert and --tls-key the hub serves HTTPS, and
-// HTTP/2 to clients that offer it; subscribing and publishing work over it.
+// HTTP/2 to clients that offer it; subscribing and publishing work over it,
+// and a renewed certificate is served without a restart.
 func TestServeTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -127,6 +128,30 @@ func TestServeTLS(t *testing.T) {
 	}
 	if ev := s.next(t); ev.Data != "over h2" {
 		t.Errorf("received %+v, want the update published over HTTPS", ev)
+	}
+	// A renewal reaches new connections without a restart.
+	issueCert(t, cert, key, 4)
+	later := time.Now().Add(time.Minute)
+	for _, p := range []string{cert, key} {
+		if err := os.Chtimes(p, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca, _ := testCA()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	served := func() int64 {
+		c, err := tls.Dial("tcp", strings.TrimPrefix(l.URL, "https://"), &tls.Config{RootCAs: roots})
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	for deadline := time.Now().Add(serveWait); served() != 4; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the renewed certificate was not served within %v", serveWait)
+		}
 	}
 	// Plain HTTP on the same port is not served.
 	if resp, err := http.Get("http" + strings.TrimPrefix(l.URL, "https") + "/healthz"); err == nil {
