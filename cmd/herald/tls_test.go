@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -50,13 +49,18 @@ var testCA = sync.OnceValues(func() (*x509.Certificate, *ecdsa.PrivateKey) {
 	return ca, key
 })
 
-// tlsClient is an HTTP client that trusts testCA and speaks HTTP/2.
-var tlsClient = sync.OnceValue(func() *http.Client {
+// testRoots trusts testCA only.
+var testRoots = sync.OnceValue(func() *x509.CertPool {
 	ca, _ := testCA()
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
+	return pool
+})
+
+// tlsClient is an HTTP client that trusts testCA and speaks HTTP/2.
+var tlsClient = sync.OnceValue(func() *http.Client {
 	return &http.Client{Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: pool},
+		TLSClientConfig:   &tls.Config{RootCAs: testRoots()},
 		ForceAttemptHTTP2: true,
 	}}
 })
@@ -137,11 +141,8 @@ func TestServeTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ca, _ := testCA()
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
 	served := func() int64 {
-		c, err := tls.Dial("tcp", strings.TrimPrefix(l.URL, "https://"), &tls.Config{RootCAs: roots})
+		c, err := tls.Dial("tcp", strings.TrimPrefix(l.URL, "https://"), &tls.Config{RootCAs: testRoots()})
 		if err != nil {
 			t.Fatalf("TLS handshake: %v", err)
 		}
@@ -169,9 +170,8 @@ func TestCertReload(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	issueCert(t, cert, key, 10)
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	log := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
 	r, err := newCertReloader(cert, key, log)
 	if err != nil {
 		t.Fatal(err)
@@ -223,10 +223,7 @@ func TestCertReload(t *testing.T) {
 			t.Fatalf("with a mismatched pair, serving certificate %d, want 11 (the one in use)", got)
 		}
 	}
-	logMu.Lock()
-	warnings := strings.Count(logs.String(), "does not load")
-	logMu.Unlock()
-	if warnings != 1 {
+	if warnings := strings.Count(logs.String(), "does not load"); warnings != 1 {
 		t.Errorf("the mismatched pair was reported %d times, want once:\n%s", warnings, logs.String())
 	}
 
@@ -246,15 +243,4 @@ func TestCertReload(t *testing.T) {
 	if got := serial(); got != 12 {
 		t.Fatalf("with the certificate file gone, serving %d, want 12", got)
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
