@@ -23,4 +23,11 @@ var (
 	ErrForbidden = errors.New("herald: forbidden")
 	// ErrTooLarge reports input over a configured size limit (HTTP 413).
 	ErrTooLarge = errors.New("herald: too large")
+	// ErrOverloaded reports that the hub holds as much of a resource as it
+	// is allowed to (subscribers, replays, queued bytes): the request may
+	// succeed later (HTTP 503 with Retry-After).
+	ErrOverloaded = errors.New("herald: overloaded")
+	// ErrTooManyRequests reports that one client holds or asks for more than
+	// its share (HTTP 429 with Retry-After).
+	ErrTooManyRequests = errors.New("herald: too many requests")
 )

@@ -1,6 +1,8 @@
 package hub
 
 import (
+	"sync/atomic"
+
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/sse"
 )
@@ -10,6 +12,33 @@ import (
 type frame struct {
 	seq  uint64 // the update's Seq; 0 for frames that are not updates
 	data []byte // SSE bytes, ending with the blank line
+	// refs counts the queues that hold an update frame (seq != 0): while
+	// it is above zero, its bytes count against the hub's budget of queued
+	// bytes (Options.QueuedBytes), once however many queues share it.
+	refs atomic.Int32
+}
+
+// size is what an update frame counts for in queue budgets; 0 for other
+// frames (heartbeats, retry and gap notices), which are small.
+func (f *frame) size() int {
+	if f.seq == 0 {
+		return 0
+	}
+	return len(f.data)
+}
+
+// hold records that a queue holds f.
+func (f *frame) hold(h *Hub) {
+	if f.seq != 0 && f.refs.Add(1) == 1 {
+		h.queued.Add(int64(len(f.data)))
+	}
+}
+
+// release records that a queue let go of f (written or dropped).
+func (f *frame) release(h *Hub) {
+	if f.seq != 0 && f.refs.Add(-1) == 0 {
+		h.queued.Add(-int64(len(f.data)))
+	}
 }
 
 // encode turns u into a frame. Updates are validated before they are stored,

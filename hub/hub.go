@@ -17,32 +17,84 @@ import (
 const (
 	DefaultHeartbeat     = 15 * time.Second
 	DefaultQueueLimit    = 4096
+	DefaultQueueBytes    = 1 << 20
+	DefaultQueuedBytes   = 256 << 20
 	DefaultWriteTimeout  = 30 * time.Second
 	DefaultShutdownRetry = 5 * time.Second
-	DefaultMaxReplays    = 8
+	DefaultReplayPasses  = 8
+	// DefaultMaxClientSubscribers is the default of
+	// Options.MaxClientSubscribers: enough for the tabs of many users behind
+	// one address (an office's NAT), few enough that one address cannot
+	// take a hub's file descriptors.
+	DefaultMaxClientSubscribers = 1000
+	DefaultMaxTemplates         = 10_000
+	DefaultConcurrentReplays    = 32
+	DefaultReplayWait           = 2 * time.Second
 )
 
-// Options configure a [Hub]. The zero value uses every default.
+// Options configure a [Hub]. The zero value uses every default. Every limit
+// bounds something a client can make the hub hold; a client that would
+// exceed one is refused at once with a status that says so (429 or 503, with
+// Retry-After) and counted in Metrics.Refused, and Hub.Stats reports how much
+// of each is in use.
 type Options struct {
-	// Heartbeat is how long a stream may stay silent before the hub sends a
-	// comment on it. Default DefaultHeartbeat; negative disables heartbeats.
+	// Heartbeat is the longest a stream may stay silent: the hub sends a
+	// comment on a stream that has written nothing for that long. Default
+	// DefaultHeartbeat; negative disables heartbeats.
 	Heartbeat time.Duration
 	// QueueLimit is how many events may wait for one subscriber. A live
 	// subscriber that falls further behind is disconnected (it resumes from
 	// history when it reconnects). Default DefaultQueueLimit.
 	QueueLimit int
-	// WriteTimeout bounds each write to a subscriber; a write that takes
-	// longer disconnects it. Default DefaultWriteTimeout; negative disables.
+	// QueueBytes bounds the bytes of the events waiting for one subscriber,
+	// as QueueLimit bounds their number. One event larger than that is still
+	// sent to a subscriber that has nothing else waiting. Default
+	// DefaultQueueBytes; negative: no bound.
+	QueueBytes int
+	// QueuedBytes bounds the bytes of all the events waiting for
+	// subscribers (each counted once, however many queues share it). Past
+	// it, a subscriber that has events waiting and gets another is
+	// disconnected as too slow, so that those which keep up are not
+	// penalised. Default DefaultQueuedBytes; negative: no bound.
+	QueuedBytes int64
+	// MaxSubscribers bounds the live subscribers. Default: what the
+	// process's limit of open files allows (DefaultMaxSubscribers), so that
+	// the hub refuses subscribers with a 503 before it runs out of file
+	// descriptors for publishers, health checks and metrics. Negative: no
+	// bound.
+	MaxSubscribers int
+	// MaxClientSubscribers bounds the live subscribers of one client
+	// address (Subscription.Client); more get a 429. Default
+	// DefaultMaxClientSubscribers; negative: no bound.
+	MaxClientSubscribers int
+	// MaxTemplates bounds the distinct URI-template selectors subscribed to
+	// at once: each costs a compiled expression. A subscription that would
+	// add one past the bound is refused with a 503. Default
+	// DefaultMaxTemplates; negative: no bound.
+	MaxTemplates int
+	// ConcurrentReplays bounds the subscriptions replaying history at once;
+	// each holds at most a chunk of history in memory. A subscription that
+	// resumes when they are all taken waits for one up to ReplayWait, then
+	// is refused with a 503. Default DefaultConcurrentReplays; negative: no
+	// bound.
+	ConcurrentReplays int
+	// ReplayWait is how long a resuming subscription waits for a replay
+	// slot. Default DefaultReplayWait; negative: it does not wait.
+	ReplayWait time.Duration
+	// WriteTimeout bounds each write to a subscriber, history included; a
+	// write that takes longer disconnects it, so a client that stops reading
+	// holds nothing for longer than that. Default DefaultWriteTimeout;
+	// negative disables.
 	WriteTimeout time.Duration
 	// ShutdownRetry is the largest reconnection delay ("retry:") sent to
 	// subscribers when the hub shuts down; each gets a random delay up to it,
-	// so that a restart does not cause a reconnection storm.
-	// Default DefaultShutdownRetry.
+	// so that a restart does not cause a reconnection storm. Default
+	// DefaultShutdownRetry; negative: streams end without one.
 	ShutdownRetry time.Duration
-	// MaxReplays bounds how many times history is read again for a
+	// ReplayPasses bounds how many times history is read again for a
 	// subscriber whose live queue overflowed while it was being replayed.
-	// Default DefaultMaxReplays.
-	MaxReplays int
+	// Default DefaultReplayPasses.
+	ReplayPasses int
 	// NoHijack keeps every stream on its request's goroutine instead of
 	// taking over HTTP/1.x connections. It costs memory per subscriber; use
 	// it when middleware must see the whole response.
@@ -60,17 +112,17 @@ func (o *Options) setDefaults() {
 	if o.QueueLimit <= 0 {
 		o.QueueLimit = DefaultQueueLimit
 	}
-	if o.WriteTimeout == 0 {
-		o.WriteTimeout = DefaultWriteTimeout
-	}
-	if o.WriteTimeout < 0 {
-		o.WriteTimeout = 0
-	}
-	if o.ShutdownRetry <= 0 {
-		o.ShutdownRetry = DefaultShutdownRetry
-	}
-	if o.MaxReplays <= 0 {
-		o.MaxReplays = DefaultMaxReplays
+	o.QueueBytes = orDefault(o.QueueBytes, DefaultQueueBytes, int(^uint(0)>>1))
+	o.QueuedBytes = orDefault(o.QueuedBytes, DefaultQueuedBytes, 0)
+	o.MaxSubscribers = orDefault(o.MaxSubscribers, DefaultMaxSubscribers(), 0)
+	o.MaxClientSubscribers = orDefault(o.MaxClientSubscribers, DefaultMaxClientSubscribers, 0)
+	o.MaxTemplates = orDefault(o.MaxTemplates, DefaultMaxTemplates, 0)
+	o.ConcurrentReplays = orDefault(o.ConcurrentReplays, DefaultConcurrentReplays, 0)
+	o.ReplayWait = orDefault(o.ReplayWait, DefaultReplayWait, 0)
+	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout, 0)
+	o.ShutdownRetry = orDefault(o.ShutdownRetry, DefaultShutdownRetry, 0)
+	if o.ReplayPasses <= 0 {
+		o.ReplayPasses = DefaultReplayPasses
 	}
 	if o.Metrics == nil {
 		o.Metrics = nopMetrics{}
@@ -80,21 +132,36 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// orDefault is v, def when v is zero, and none when v is negative.
+func orDefault[T int | int64 | time.Duration](v, def, none T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return none
+	}
+	return v
+}
+
 // Hub fans updates out to subscribers. Create it with [New]; it is safe for
 // concurrent use. A Hub does not own its store: close the hub, then the store.
 type Hub struct {
-	store   herald.Store
-	opts    Options
-	metrics Metrics
-	log     *slog.Logger
-	index   *index
+	store     herald.Store
+	opts      Options
+	metrics   Metrics
+	log       *slog.Logger
+	index     *index
+	admission *admission
 
 	subscribers atomic.Int64
+	queued      atomic.Int64 // bytes of update frames held by queues
 	closing     atomic.Bool
 
-	gen     uint64 // fan-out generation; fan-out goroutine only
-	starts  []*subscriber
-	slow    []*subscriber
+	fanoutMu sync.Mutex // one fan-out at a time: the store's, or Broadcast's
+	gen      uint64     // fan-out generation; under fanoutMu
+	starts   []*subscriber
+	slow     []*subscriber
+
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -106,13 +173,14 @@ func New(store herald.Store, opts Options) *Hub {
 	opts.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
-		store:   store,
-		opts:    opts,
-		metrics: opts.Metrics,
-		log:     opts.Logger,
-		index:   newIndex(),
-		ctx:     ctx,
-		cancel:  cancel,
+		store:     store,
+		opts:      opts,
+		metrics:   opts.Metrics,
+		log:       opts.Logger,
+		index:     newIndex(),
+		admission: newAdmission(opts),
+		ctx:       ctx,
+		cancel:    cancel,
 	}
 	ready := make(chan struct{})
 	h.wg.Add(1)
@@ -188,10 +256,10 @@ func (h *Hub) watch(ready chan struct{}) {
 	}
 }
 
-// fanout queues each update of batch for every subscriber that wants it. It
-// runs on the store's Watch goroutine only.
+// fanout queues each update of batch for every subscriber that wants it.
 func (h *Hub) fanout(batch []herald.Update) {
-	limit := h.opts.QueueLimit
+	h.fanoutMu.Lock()
+	defer h.fanoutMu.Unlock()
 	h.index.mu.RLock()
 	for i := range batch {
 		u := &batch[i]
@@ -200,37 +268,60 @@ func (h *Hub) fanout(batch []herald.Update) {
 			h.log.Error("skipping an update the store returned invalid", "id", u.ID, "err", err)
 			continue
 		}
-		h.gen++
-		gen := h.gen
-		h.index.each(u.Topics, func(s *subscriber) {
-			if s.gen == gen {
-				return
-			}
-			s.gen = gen
-			if !s.allowed(u.Topics, u.Private) {
-				return
-			}
-			start, slow := s.enqueue(f, limit)
-			if start {
-				h.starts = append(h.starts, s)
-			} else if slow {
-				h.slow = append(h.slow, s)
-			}
-		})
+		h.deliver(f, u.Topics, u.Private)
 	}
 	h.index.mu.RUnlock()
+	h.afterFanout()
+}
+
+// deliver queues f for every subscriber that selects one of topics and may
+// receive it. The caller holds fanoutMu and the index's read lock, and calls
+// afterFanout once it has released the latter.
+func (h *Hub) deliver(f *frame, topics []string, private bool) {
+	h.gen++
+	gen := h.gen
+	h.index.each(topics, func(s *subscriber) {
+		if s.gen == gen {
+			return
+		}
+		s.gen = gen
+		if !s.allowed(topics, private) {
+			return
+		}
+		start, slow := s.enqueue(f)
+		if start {
+			h.starts = append(h.starts, s)
+		} else if slow {
+			h.slow = append(h.slow, s)
+		}
+	})
+}
+
+// afterFanout starts the writers deliver asked for and finishes closing the
+// subscribers that fell behind (which takes the index's lock).
+func (h *Hub) afterFanout() {
 	h.starts = startFlushes(h.starts)
 	for i, s := range h.slow {
-		s.close(ReasonSlow)
+		s.finishClose(false)
 		h.slow[i] = nil
 	}
 	h.slow = h.slow[:0]
 }
 
-// sweep sends heartbeats to streams that have been silent for a while.
+// overBudget reports whether queued events hold more bytes than
+// Options.QueuedBytes allows.
+func (h *Hub) overBudget() bool {
+	return h.opts.QueuedBytes > 0 && h.queued.Load() > h.opts.QueuedBytes
+}
+
+// sweep sends heartbeats, so that no stream stays silent for longer than
+// Options.Heartbeat: every period it sends one to the streams that would
+// otherwise be silent for longer than that before its next pass.
 func (h *Hub) sweep() {
 	defer h.wg.Done()
-	period := max(h.opts.Heartbeat/4, 10*time.Millisecond)
+	period := max(h.opts.Heartbeat/10, 10*time.Millisecond)
+	// The slack covers the delay of a pass and of the write it starts.
+	slack := min(period/2, 100*time.Millisecond)
 	t := time.NewTicker(period)
 	defer t.Stop()
 	var starts []*subscriber
@@ -239,13 +330,13 @@ func (h *Hub) sweep() {
 		case <-h.ctx.Done():
 			return
 		case now := <-t.C:
-			idle := now.Add(-h.opts.Heartbeat).UnixNano()
+			due := now.Add(period + slack - h.opts.Heartbeat).UnixNano()
 			h.index.mu.RLock()
 			for s := range h.index.all {
-				if s.lastWrite.Load() > idle {
+				if s.lastWrite.Load() > due {
 					continue
 				}
-				if start, _ := s.enqueue(heartbeat, h.opts.QueueLimit); start {
+				if start, _ := s.enqueue(heartbeat); start {
 					starts = append(starts, s)
 				}
 			}
@@ -278,11 +369,22 @@ func (h *Hub) CloseStreams() {
 }
 
 // retryFrame sets a random reconnection delay in (ShutdownRetry/10,
-// ShutdownRetry], so that clients of a hub going away come back spread out.
+// ShutdownRetry], so that clients of a hub going away come back spread out;
+// nil when Options.ShutdownRetry is negative.
+//
+// It is the retry field alone, without the blank line that would end an
+// event: by the standard that blank line dispatches nothing, but popular
+// clients (@microsoft/fetch-event-source, extended-eventsource, go-sse,
+// LaunchDarkly's) hand their application an empty message for it. They all
+// apply the field at its line, and drop the unfinished event when the stream
+// ends.
 func (h *Hub) retryFrame() *frame {
 	limit := h.opts.ShutdownRetry
+	if limit <= 0 {
+		return nil
+	}
 	d := limit/10 + 1 + rand.N(limit-limit/10)
-	return &frame{data: fmt.Appendf(nil, "retry: %d\n\n", max(d.Milliseconds(), 1))}
+	return &frame{data: fmt.Appendf(nil, "retry: %d\n", max(d.Milliseconds(), 1))}
 }
 
 // Close ends every stream (as CloseStreams does), waits until they are

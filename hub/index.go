@@ -1,37 +1,103 @@
 package hub
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/herald-sse/herald/topic"
 )
 
-// index finds the subscribers an update is for without evaluating every
-// selector of every subscriber: selectors that can only match one literal
-// topic are found by map lookup, and each distinct pattern selector is
-// evaluated once per update (its results are cached by the topic package),
-// however many subscribers share it.
+// index finds the subscribers an update is for, at a cost that depends on the
+// selectors that match it, not on the others:
+//
+//   - a selector that can only match one topic (an exact one) is found by map
+//     lookup;
+//   - "*" is one group, always selected;
+//   - a template is evaluated only against topics that start and end with
+//     its literal affixes (see [topic.Selector.Affixes]): templates are kept
+//     in a radix tree keyed by their literal prefix, and at each node by
+//     their literal suffix, so a topic reaches only the templates whose
+//     affixes it has, walking at most its own length;
+//   - the templates a topic matched are remembered (bounded in bytes), so a
+//     topic published again costs one map lookup until the set of templates
+//     changes.
+//
+// Each distinct selector string is one group, evaluated once per update
+// however many subscribers share it. The topic cache and the walk are used
+// by the fan-out goroutine only, under mu held for reading; changes to the
+// groups take mu for writing.
 type index struct {
-	mu       sync.RWMutex
-	groups   map[string]*group // by selector string
-	literal  map[string]*group // by the one topic a literal selector matches
-	patterns map[string]*group // templates and "*"
-	all      map[*subscriber]struct{}
+	mu      sync.RWMutex
+	groups  map[string]*group // by selector string
+	literal map[string]*group // by the one topic an exact selector matches
+	any     *group            // "*", when someone subscribed to it
+	tree    prefixNode        // templates, by literal prefix
+	nTpl    int               // template groups
+	all     map[*subscriber]struct{}
+	epoch   uint64 // bumped when a template group is added: cached matches are stale
+
+	cache      map[string]*cachedMatch // topic -> template groups it matches; fan-out goroutine only
+	cacheBytes int
+	scratch    []*group // fan-out goroutine only
+}
+
+// matchCacheBytes bounds the memory of the topic cache: the topics' bytes
+// plus a pointer per group they match.
+const matchCacheBytes = 4 << 20
+
+type cachedMatch struct {
+	epoch  uint64
+	groups []*group
 }
 
 // group is the set of subscribers that use one selector.
 type group struct {
 	sel  *topic.Selector
 	subs map[*subscriber]struct{}
+	dead bool // removed from the index; cached matches skip it
+}
+
+// prefixNode is a node of a radix tree of templates keyed by their literal
+// prefix: the path from the root spells the prefix.
+type prefixNode struct {
+	label    string        // the edge from the parent
+	children []*prefixNode // sorted by the first byte of their label
+	suffixes map[string]map[*group]struct{}
+	lens     []int       // the distinct lengths of suffixes, ascending
+	lenCount map[int]int // how many suffixes have each length
 }
 
 func newIndex() *index {
 	return &index{
-		groups:   make(map[string]*group),
-		literal:  make(map[string]*group),
-		patterns: make(map[string]*group),
-		all:      make(map[*subscriber]struct{}),
+		groups:  make(map[string]*group),
+		literal: make(map[string]*group),
+		all:     make(map[*subscriber]struct{}),
+		cache:   make(map[string]*cachedMatch),
 	}
+}
+
+// selector returns the compiled selector of a group for s, if a group for s
+// exists: a new subscriber with the same selector string shares it.
+func (x *index) selector(s string) (*topic.Selector, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if g := x.groups[s]; g != nil {
+		return g.sel, true
+	}
+	return nil, false
+}
+
+// newTemplates returns how many template groups adding sels would create,
+// and how many template groups there are.
+func (x *index) newTemplates(sels []*topic.Selector) (added, total int) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for _, sel := range sels {
+		if sel.IsTemplate() && x.groups[sel.String()] == nil {
+			added++
+		}
+	}
+	return added, x.nTpl
 }
 
 func (x *index) add(s *subscriber) {
@@ -44,10 +110,15 @@ func (x *index) add(s *subscriber) {
 		if g == nil {
 			g = &group{sel: sel, subs: make(map[*subscriber]struct{})}
 			x.groups[key] = g
-			if lit, ok := sel.Literal(); ok {
+			switch lit, isLiteral := sel.Literal(); {
+			case isLiteral:
 				x.literal[lit] = g
-			} else {
-				x.patterns[key] = g
+			case sel.IsAll():
+				x.any = g
+			default:
+				x.tree.insert(g)
+				x.nTpl++
+				x.epoch++
 			}
 		}
 		g.subs[s] = struct{}{}
@@ -69,13 +140,19 @@ func (x *index) remove(s *subscriber) bool {
 			continue
 		}
 		delete(g.subs, s)
-		if len(g.subs) == 0 {
-			delete(x.groups, key)
-			if lit, ok := sel.Literal(); ok {
-				delete(x.literal, lit)
-			} else {
-				delete(x.patterns, key)
-			}
+		if len(g.subs) > 0 {
+			continue
+		}
+		g.dead = true
+		delete(x.groups, key)
+		switch lit, isLiteral := sel.Literal(); {
+		case isLiteral:
+			delete(x.literal, lit)
+		case sel.IsAll():
+			x.any = nil
+		default:
+			x.tree.remove(g)
+			x.nTpl--
 		}
 	}
 	return true
@@ -83,7 +160,7 @@ func (x *index) remove(s *subscriber) bool {
 
 // each calls fn for every subscriber with a selector matching one of topics.
 // A subscriber may be passed more than once; the caller removes duplicates.
-// The caller holds x.mu for reading.
+// The caller holds x.mu for reading, and is the fan-out goroutine.
 func (x *index) each(topics []string, fn func(*subscriber)) {
 	for _, t := range topics {
 		if g := x.literal[t]; g != nil {
@@ -92,23 +169,202 @@ func (x *index) each(topics []string, fn func(*subscriber)) {
 			}
 		}
 	}
-	for _, g := range x.patterns {
-		if !g.sel.IsAll() && !matchAny(g.sel, topics) {
-			continue
-		}
-		for s := range g.subs {
+	if x.any != nil {
+		for s := range x.any.subs {
 			fn(s)
+		}
+	}
+	if x.nTpl == 0 {
+		return
+	}
+	for _, t := range topics {
+		for _, g := range x.templates(t) {
+			if g.dead {
+				continue
+			}
+			for s := range g.subs {
+				fn(s)
+			}
 		}
 	}
 }
 
-func matchAny(sel *topic.Selector, topics []string) bool {
-	for _, t := range topics {
-		if sel.Match(t) {
-			return true
+// templates returns the template groups that match t (some may have died
+// since), from the topic cache when it is current.
+func (x *index) templates(t string) []*group {
+	if c := x.cache[t]; c != nil {
+		if c.epoch == x.epoch {
+			return c.groups
+		}
+		x.cacheBytes -= len(t) + 8*cap(c.groups)
+		delete(x.cache, t)
+	}
+	found := x.scratch[:0]
+	x.tree.candidates(t, func(g *group) {
+		if g.sel.Match(t) {
+			found = append(found, g)
+		}
+	})
+	x.scratch = found[:0]
+	groups := slices.Clip(slices.Clone(found))
+	size := len(t) + 8*cap(groups)
+	for k, c := range x.cache { // evict arbitrary entries until it fits
+		if x.cacheBytes+size <= matchCacheBytes {
+			break
+		}
+		x.cacheBytes -= len(k) + 8*cap(c.groups)
+		delete(x.cache, k)
+	}
+	if size <= matchCacheBytes {
+		x.cache[t] = &cachedMatch{epoch: x.epoch, groups: groups}
+		x.cacheBytes += size
+	}
+	return groups
+}
+
+// insert adds template group g under its literal prefix and suffix.
+func (n *prefixNode) insert(g *group) {
+	prefix, suffix := g.sel.Affixes()
+	n = n.node(prefix, true)
+	if n.suffixes == nil {
+		n.suffixes = make(map[string]map[*group]struct{})
+		n.lenCount = make(map[int]int)
+	}
+	set := n.suffixes[suffix]
+	if set == nil {
+		set = make(map[*group]struct{})
+		n.suffixes[suffix] = set
+		if n.lenCount[len(suffix)] == 0 {
+			i, _ := slices.BinarySearch(n.lens, len(suffix))
+			n.lens = slices.Insert(n.lens, i, len(suffix))
+		}
+		n.lenCount[len(suffix)]++
+	}
+	set[g] = struct{}{}
+}
+
+// remove takes template group g out of the tree, pruning what is left empty.
+func (n *prefixNode) remove(g *group) {
+	prefix, suffix := g.sel.Affixes()
+	path := []*prefixNode{n}
+	for rest := prefix; rest != ""; {
+		c := n.child(rest[0])
+		if c == nil || len(c.label) > len(rest) || rest[:len(c.label)] != c.label {
+			return
+		}
+		rest = rest[len(c.label):]
+		n = c
+		path = append(path, n)
+	}
+	set := n.suffixes[suffix]
+	delete(set, g)
+	if len(set) > 0 {
+		return
+	}
+	delete(n.suffixes, suffix)
+	if n.lenCount[len(suffix)]--; n.lenCount[len(suffix)] == 0 {
+		delete(n.lenCount, len(suffix))
+		i, _ := slices.BinarySearch(n.lens, len(suffix))
+		n.lens = slices.Delete(n.lens, i, i+1)
+	}
+	// Prune nodes that hold nothing, from the leaf up.
+	for i := len(path) - 1; i > 0; i-- {
+		node, parent := path[i], path[i-1]
+		if len(node.suffixes) > 0 || len(node.children) > 1 {
+			break
+		}
+		j := parent.childIndex(node.label[0])
+		if len(node.children) == 1 { // merge the lone child into node's edge
+			only := node.children[0]
+			only.label = node.label + only.label
+			parent.children[j] = only
+			break
+		}
+		parent.children = slices.Delete(parent.children, j, j+1)
+	}
+}
+
+// node returns the node whose path spells key, creating it (and splitting
+// an edge) when create is set; nil when it does not exist and create is not.
+func (n *prefixNode) node(key string, create bool) *prefixNode {
+	for key != "" {
+		i := n.childIndex(key[0])
+		if i < 0 {
+			if !create {
+				return nil
+			}
+			c := &prefixNode{label: key}
+			j, _ := slices.BinarySearchFunc(n.children, key[0], func(c *prefixNode, b byte) int { return int(c.label[0]) - int(b) })
+			n.children = slices.Insert(n.children, j, c)
+			return c
+		}
+		c := n.children[i]
+		common := commonPrefix(c.label, key)
+		if common < len(c.label) {
+			if !create {
+				return nil
+			}
+			// Split the edge: a new node for the common part.
+			mid := &prefixNode{label: c.label[:common], children: []*prefixNode{c}}
+			c.label = c.label[common:]
+			n.children[i] = mid
+			c = mid
+		}
+		key = key[common:]
+		n = c
+	}
+	return n
+}
+
+func (n *prefixNode) childIndex(b byte) int {
+	i, ok := slices.BinarySearchFunc(n.children, b, func(c *prefixNode, b byte) int { return int(c.label[0]) - int(b) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+func (n *prefixNode) child(b byte) *prefixNode {
+	if i := n.childIndex(b); i >= 0 {
+		return n.children[i]
+	}
+	return nil
+}
+
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
 		}
 	}
-	return false
+	return n
+}
+
+// candidates calls fn for every template group whose literal prefix and
+// suffix t has (without overlapping): those that may match t.
+func (n *prefixNode) candidates(t string, fn func(*group)) {
+	depth := 0
+	for {
+		for _, l := range n.lens {
+			if depth+l > len(t) {
+				break
+			}
+			for g := range n.suffixes[t[len(t)-l:]] {
+				fn(g)
+			}
+		}
+		rest := t[depth:]
+		if rest == "" {
+			return
+		}
+		c := n.child(rest[0])
+		if c == nil || len(c.label) > len(rest) || rest[:len(c.label)] != c.label {
+			return
+		}
+		depth += len(c.label)
+		n = c
+	}
 }
 
 // snapshot returns every registered subscriber, for work done outside the

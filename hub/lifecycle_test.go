@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -126,7 +128,10 @@ func TestCloseStreams(t *testing.T) {
 // returns the context's error.
 func TestCloseAbortsStuckStreams(t *testing.T) {
 	t.Parallel()
-	e := hubtest.New(t, hubtest.Config{Listener: func(l net.Listener) net.Listener { return smallBufferListener{l} }})
+	e := hubtest.New(t, hubtest.Config{
+		Hub:      hub.Options{QueueBytes: -1},
+		Listener: func(l net.Listener) net.Listener { return smallBufferListener{l} },
+	})
 	client := smallBufferClient(e.Client)
 	defer client.Transport.(*http.Transport).CloseIdleConnections()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -179,5 +184,79 @@ func checkComeBackLater(t *testing.T, e *hubtest.Env, shutdownRetry time.Duratio
 	}
 	if r, ok := dec.Retry(); !ok || r < shutdownRetry/10 || r > shutdownRetry {
 		t.Errorf("subscribe while shutting down: retry %v (%v) in %q, want within [%v, %v]", r, ok, body, shutdownRetry/10, shutdownRetry)
+	}
+}
+
+// TestShutdownFrame: a stream ends with the reconnection delay alone,
+// "retry: N\n", and no blank line after it: by the standard a blank line
+// there dispatches nothing, but popular clients (fetch-event-source,
+// extended-eventsource, go-sse, LaunchDarkly's) hand their application an
+// empty message for it. The answer to a subscription while shutting down is
+// that line alone. With a negative ShutdownRetry, streams end with no retry
+// at all.
+func TestShutdownFrame(t *testing.T) {
+	retryLine := regexp.MustCompile(`\nretry: [0-9]+\n$`)
+	for _, m := range hubtest.Modes {
+		for _, retry := range []time.Duration{time.Second, -1} {
+			t.Run(fmt.Sprintf("%s/ShutdownRetry=%v", m.Name, retry), func(t *testing.T) {
+				t.Parallel()
+				e := hubtest.New(t, hubtest.Config{Mode: m, Hub: hub.Options{ShutdownRetry: retry, Heartbeat: -1}})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				resp := e.Get(t, ctx, "?"+hubtest.Topics("t"), nil)
+				defer resp.Body.Close()
+				raw := make(chan []byte, 1)
+				sawLast := make(chan struct{})
+				go func() {
+					var b []byte
+					buf := make([]byte, 512)
+					seen := false
+					for {
+						n, err := resp.Body.Read(buf)
+						b = append(b, buf[:n]...)
+						if !seen && bytes.Contains(b, []byte("data: last\n\n")) {
+							close(sawLast)
+							seen = true
+						}
+						if err != nil {
+							raw <- b
+							return
+						}
+					}
+				}()
+				e.PublishData(t, "last", "t")
+				select { // delivered before the hub shuts down
+				case <-sawLast:
+				case <-time.After(hubtest.WaitTimeout):
+					t.Fatal("the last event did not arrive")
+				}
+				closeCtx, closeCancel := context.WithTimeout(context.Background(), hubtest.WaitTimeout)
+				defer closeCancel()
+				if err := e.Hub.Close(closeCtx); err != nil {
+					t.Fatal(err)
+				}
+				var b []byte
+				select {
+				case b = <-raw:
+				case <-time.After(hubtest.WaitTimeout):
+					t.Fatal("the stream did not end")
+				}
+				tail := b[bytes.LastIndex(b, []byte("data: last\n\n"))+len("data: last\n"):]
+				if retry < 0 {
+					if !bytes.Equal(tail, []byte("\n")) {
+						t.Errorf("after the last event: %q, want nothing", tail[1:])
+					}
+					return
+				}
+				if !retryLine.Match(tail) {
+					t.Errorf("after the last event: %q, want a blank line then only %q", tail, "retry: N\n")
+				}
+
+				resp2, body := e.GetText(t, "?"+hubtest.Topics("t"), nil)
+				if resp2.StatusCode != http.StatusOK || !regexp.MustCompile(`^retry: [0-9]+\n$`).MatchString(body) {
+					t.Errorf("subscribe while shutting down: %s %q, want 200 with only %q", resp2.Status, body, "retry: N\n")
+				}
+			})
+		}
 	}
 }

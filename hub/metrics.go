@@ -15,6 +15,9 @@ type Metrics interface {
 	Replayed(n int)
 	// HistoryGap counts subscribers whose Last-Event-ID was not held.
 	HistoryGap()
+	// Refused counts subscriptions refused for a limit, by reason (one of
+	// the Refused... constants).
+	Refused(reason string)
 }
 
 // CloseReason says why a subscriber's stream ended.
@@ -38,3 +41,4 @@ func (nopMetrics) Published(int)                 {}
 func (nopMetrics) Delivered(int)                 {}
 func (nopMetrics) Replayed(int)                  {}
 func (nopMetrics) HistoryGap()                   {}
+func (nopMetrics) Refused(string)                {}

@@ -308,10 +308,16 @@ func TestResumeOverflowDuringReplay(t *testing.T) {
 			case <-time.After(hubtest.WaitTimeout):
 				t.Fatal("the replay did not start")
 			}
+			// Publish in groups smaller than the queue, waiting for the
+			// observer to get each: it must not fall behind (and be cut
+			// off) itself. The paused subscriber's queue overflows.
 			for i := range 3 * queueLimit {
 				want = append(want, e.PublishData(t, fmt.Sprint("live ", i), "t"))
+				if i%(queueLimit/2) == queueLimit/2-1 {
+					observer.Until(t, want[len(want)-1])
+				}
 			}
-			observer.Until(t, want[len(want)-1]) // the fan-out has queued them all
+			// The last group was awaited: the fan-out has queued them all.
 			close(st.resume)
 			var s *hubtest.Stream
 			select {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/herald-sse/herald/internal/httperr"
 )
 
 // sink is where a subscriber's bytes go: a hijacked HTTP/1.x connection or an
@@ -22,9 +24,9 @@ type sink interface {
 	abort()
 	// end finishes the response after the last write.
 	end()
-	// fail answers with an error status instead of a stream; only before
-	// writeHeader.
-	fail(status int, msg string)
+	// fail answers with the error status of err instead of a stream; only
+	// before writeHeader.
+	fail(err error)
 }
 
 // bufPool holds write buffers for coalescing frames. A buffer is taken only
@@ -149,7 +151,8 @@ func (c *connSink) end() {
 	c.conn.Close()
 }
 
-func (c *connSink) fail(status int, msg string) {
+func (c *connSink) fail(err error) {
+	status, msg := httperr.Status(err), httperr.Reason(err)
 	c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	fmt.Fprintf(c.conn, "%s %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		c.proto, status, http.StatusText(status), len(msg)+1, msg+"\n")
@@ -168,6 +171,14 @@ type writerSink struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+}
+
+// newWriterSink streams through w. The server's read deadline (which bounds
+// reading a request) no longer applies: a subscriber sends nothing more.
+func newWriterSink(w http.ResponseWriter, timeout time.Duration) *writerSink {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	return &writerSink{w: w, rc: rc, timeout: timeout}
 }
 
 func (s *writerSink) writeHeader(http.Header) error {
@@ -202,12 +213,7 @@ func (s *writerSink) abort() {
 
 func (s *writerSink) end() {}
 
-func (s *writerSink) fail(status int, msg string) {
-	h := s.w.Header()
-	h.Del("Last-Event-ID")
-	h.Del("X-Accel-Buffering")
-	http.Error(s.w, msg, status)
-}
+func (s *writerSink) fail(err error) { httperr.Write(s.w, err) }
 
 // hijack takes over an HTTP/1.x connection. ok is false when the connection
 // cannot be hijacked (HTTP/2, or a wrapper without Unwrap), in which case the

@@ -24,11 +24,12 @@ type counters struct {
 	added, published, delivered, replayed int
 	gaps                                  int
 	removed                               map[hub.CloseReason]int
+	refused                               map[string]int
 	ended                                 chan hub.CloseReason
 }
 
 func newCounters() *counters {
-	return &counters{removed: map[hub.CloseReason]int{}, ended: make(chan hub.CloseReason, 1024)}
+	return &counters{removed: map[hub.CloseReason]int{}, refused: map[string]int{}, ended: make(chan hub.CloseReason, 1024)}
 }
 
 func (c *counters) SubscriberAdded() { c.mu.Lock(); c.added++; c.mu.Unlock() }
@@ -45,6 +46,11 @@ func (c *counters) Published(n int) { c.mu.Lock(); c.published += n; c.mu.Unlock
 func (c *counters) Delivered(n int) { c.mu.Lock(); c.delivered += n; c.mu.Unlock() }
 func (c *counters) Replayed(n int)  { c.mu.Lock(); c.replayed += n; c.mu.Unlock() }
 func (c *counters) HistoryGap()     { c.mu.Lock(); c.gaps++; c.mu.Unlock() }
+func (c *counters) Refused(reason string) {
+	c.mu.Lock()
+	c.refused[reason]++
+	c.mu.Unlock()
+}
 
 // smallBuffers makes the kernel buffer little of a connection's data, so
 // that a subscriber that does not read blocks the hub's writes quickly.
@@ -226,7 +232,7 @@ func TestWriteTimeoutDisconnects(t *testing.T) {
 			metrics := newCounters()
 			e := hubtest.New(t, hubtest.Config{
 				Mode:     m,
-				Hub:      hub.Options{QueueLimit: 1 << 20, WriteTimeout: 100 * time.Millisecond, Metrics: metrics},
+				Hub:      hub.Options{QueueLimit: 1 << 20, QueueBytes: -1, WriteTimeout: 100 * time.Millisecond, Metrics: metrics},
 				Listener: func(l net.Listener) net.Listener { return smallBufferListener{l} },
 			})
 			client := smallBufferClient(e.Client)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/internal/httperr"
 	"github.com/herald-sse/herald/topic"
 )
 
@@ -36,6 +37,9 @@ type Subscription struct {
 	// ID identifies the subscriber (e.g. in subscription events). A random
 	// "urn:uuid:..." is generated when empty.
 	ID string
+	// Client is the address of the client (see Options.MaxClientSubscribers);
+	// empty: not counted per client.
+	Client string
 	// Selectors select the topics of the updates sent. At least one.
 	Selectors []*topic.Selector
 	// CanReceive reports whether the subscriber may receive a private update
@@ -64,43 +68,49 @@ type Subscription struct {
 // leaves, its token expires, it falls too far behind, or the hub shuts down.
 // The caller has authorized the request and may have set headers (CORS) on w.
 //
+// A subscription that would take the hub past one of its limits (see
+// [Options]) is refused at once, before anything is held for it: 503, or 429
+// for a client over its own share, with Retry-After and a message.
+//
 // For HTTP/1.x requests ServeStream takes over the connection and returns as
 // soon as history is sent; the stream goes on without the request goroutine.
 // For other requests it returns when the stream ends.
 func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscription) {
 	if h.closing.Load() {
-		// An error status would make browsers give up for good: answer with
-		// an empty stream that says when to come back (to a restarted hub or
-		// another node).
-		hdr := w.Header()
-		hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
-		hdr.Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(h.retryFrame().data)
+		h.comeBackLater(w)
 		return
 	}
 	if len(sub.Selectors) == 0 {
-		http.Error(w, "at least one topic selector is required", http.StatusBadRequest)
+		httperr.Write(w, fmt.Errorf("%w: at least one topic selector is required", herald.ErrInvalid))
 		return
 	}
 	if !sub.Expires.IsZero() && !time.Now().Before(sub.Expires) {
-		http.Error(w, "the token has expired", http.StatusUnauthorized)
+		httperr.Write(w, fmt.Errorf("%w: the token has expired", herald.ErrUnauthorized))
 		return
 	}
+	replayDone, reason, err := h.admit(r.Context(), &sub)
+	if err != nil {
+		h.metrics.Refused(reason)
+		httperr.Write(w, err)
+		return
+	}
+	defer replayDone()
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hdr.Set("Cache-Control", "no-store")
+	// No cache, shared or private, may keep a stream (the Mercure draft's
+	// SHOULD when the token is in the query string; true of every stream).
+	hdr.Set("Cache-Control", "private, no-cache, no-store")
 	hdr.Set("X-Accel-Buffering", "no")
 	hdr.Del("Content-Length")
 
 	s := &subscriber{
 		hub:        h,
 		id:         sub.ID,
+		client:     sub.Client,
 		selectors:  sub.Selectors,
 		canReceive: sub.CanReceive,
 		payload:    sub.Payload,
 		onClose:    sub.OnClose,
-		replaying:  true,
 		done:       make(chan struct{}),
 	}
 	if s.id == "" {
@@ -113,13 +123,12 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 	if s.hijacked {
 		s.sink = cs
 	} else {
-		s.sink = &writerSink{w: w, rc: http.NewResponseController(w), timeout: h.opts.WriteTimeout}
+		s.sink = newWriterSink(w, h.opts.WriteTimeout)
 	}
 	s.lastWrite.Store(time.Now().UnixNano())
 
 	// Register before reading history, so nothing published meanwhile is
 	// missed; what is both replayed and queued is dropped by Seq below.
-	h.subscribers.Add(1)
 	h.metrics.SubscriberAdded()
 	h.index.add(s)
 	if !sub.Expires.IsZero() {
@@ -164,9 +173,9 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		ctx, cancel := context.WithCancel(parent)
 		s.mu.Lock()
 		s.stopReplay = cancel
-		closed := s.closed
+		ended := s.st.ended()
 		s.mu.Unlock()
-		if closed {
+		if ended {
 			cancel()
 		}
 		h.resume(ctx, s, hdr, sub)
@@ -174,6 +183,7 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		s.stopReplay = nil
 		s.mu.Unlock()
 		cancel()
+		replayDone()
 	} else {
 		if last == "" {
 			last = herald.EarliestID
@@ -197,6 +207,21 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 	case <-r.Context().Done():
 		s.close(ReasonClient)
 		<-s.done
+	}
+}
+
+// comeBackLater answers a subscription that arrives while the hub shuts
+// down. An error status would make browsers give up for good: it answers
+// with an empty stream that says when to come back (to a restarted hub or
+// another node).
+func (h *Hub) comeBackLater(w http.ResponseWriter) {
+	h.metrics.Refused(RefusedDraining)
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hdr.Set("Cache-Control", "private, no-cache, no-store")
+	w.WriteHeader(http.StatusOK)
+	if f := h.retryFrame(); f != nil {
+		_, _ = w.Write(f.data)
 	}
 }
 
@@ -257,7 +282,7 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 					return err
 				}
 				s.mu.Lock()
-				stop := s.closed || s.ending
+				stop := !s.st.accepting()
 				s.mu.Unlock()
 				if stop {
 					return errStop
@@ -295,12 +320,11 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 			if !headerSent {
 				// Nothing was written yet: answer with an error rather than
 				// an empty stream, which would look like success.
-				status, msg := http.StatusInternalServerError, "reading history failed"
-				if errors.Is(err, herald.ErrUnavailable) {
-					status, msg = http.StatusServiceUnavailable, "history is unavailable: "+err.Error()
+				if !errors.Is(err, herald.ErrUnavailable) {
+					err = errors.New("reading history failed")
 				}
 				headerSent = true
-				s.sink.fail(status, msg)
+				s.sink.fail(err)
 			}
 			s.close(ReasonReplay)
 			break
@@ -323,7 +347,7 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		}
 		s.mu.Lock()
 		again := !lined || s.overflow
-		if !again || s.closed || pass+1 >= h.opts.MaxReplays {
+		if !again || s.st.ended() || pass+1 >= h.opts.ReplayPasses {
 			overflow := s.overflow
 			s.mu.Unlock()
 			if overflow {
@@ -340,9 +364,9 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 	}
 	if sub.LiveEvent && headerSent {
 		s.mu.Lock()
-		closed := s.closed
+		ended := s.st.ended()
 		s.mu.Unlock()
-		if !closed {
+		if !ended {
 			if err := s.sink.write([]*frame{liveFrame(total)}); err != nil {
 				s.close(ReasonWrite)
 			}
@@ -355,18 +379,14 @@ func liveFrame(replayed int) *frame {
 	return &frame{data: fmt.Appendf(nil, "event: %s\ndata: {\"replayed\":%d}\n\n", LiveEventType, replayed)}
 }
 
-// goLive hands the stream from the request goroutine to the writer.
+// goLive hands the stream from the request goroutine to a writer (when
+// something is queued, or the stream must end) or to nobody.
 func (s *subscriber) goLive() {
 	s.mu.Lock()
-	s.replaying = false
-	closed := s.closed
-	start := !closed && len(s.queue) > 0
-	if start {
-		s.flushing = true
-	}
+	start, release := s.st.live(len(s.queue) > 0)
 	s.mu.Unlock()
 	switch {
-	case closed:
+	case release:
 		s.release()
 	case start:
 		go s.flush()

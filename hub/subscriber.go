@@ -11,10 +11,12 @@ import (
 
 // subscriber is one live stream. Its queue is filled by the fan-out (and the
 // heartbeat sweeper) and emptied by a writer goroutine that exists only while
-// there is something to write.
+// there is something to write. Who may use its sink, and how far it is from
+// its end, is its state (see state.go).
 type subscriber struct {
 	hub        *Hub
 	id         string
+	client     string // the client address its per-client limit counts under; "" for none
 	selectors  []*topic.Selector
 	canReceive func(topics []string) bool // private updates; nil: public only
 	payload    json.RawMessage
@@ -26,53 +28,63 @@ type subscriber struct {
 
 	lastWrite atomic.Int64 // unix nanoseconds of the last write
 
-	mu        sync.Mutex
-	queue     []*frame
-	spare     []*frame
-	flushing  bool   // a writer goroutine owns the sink
-	replaying bool   // the request goroutine owns the sink (headers, history)
-	overflow  bool   // the queue overflowed while replaying
-	minSeq    uint64 // updates up to this Seq were sent (or precede the stream)
-	ending    bool   // shutdown: end the stream once the queue is written
-	slow      bool   // overflowed: queue nothing more; the stream is being closed
-	closed    bool
-	reason    CloseReason
-	released  bool
-	expiry    *time.Timer
+	mu       sync.Mutex
+	st       state
+	queue    []*frame
+	spare    []*frame
+	bytes    int    // bytes of update frames in queue
+	overflow bool   // the queue overflowed while history was being replayed
+	minSeq   uint64 // updates up to this Seq were sent (or precede the stream)
+	expiry   *time.Timer
 	// stopReplay cancels the replay in progress, if any.
 	stopReplay func()
-	done       chan struct{} // closed once the sink is no longer used
+	done       chan struct{} // closed once the stream is released
 }
 
 // enqueue adds f to the queue. start reports that the caller must start a
-// writer goroutine (go s.flush()); slow that the subscriber overflowed its
-// queue and must be closed.
-func (s *subscriber) enqueue(f *frame, limit int) (start, slow bool) {
+// writer goroutine (go s.flush()); slow that the subscriber fell too far
+// behind and was closed: the caller must then call s.finishClose(false),
+// outside the index's lock.
+//
+// A subscriber falls too far behind when, with frames already waiting, one
+// more would exceed its queue's limits in events or bytes, or the hub's
+// budget of queued bytes is spent. A subscriber that keeps up (nothing
+// waiting) always gets the frame, however large.
+func (s *subscriber) enqueue(f *frame) (start, slow bool) {
+	h := s.hub
+	size := f.size()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.ending || s.slow || (f.seq != 0 && f.seq <= s.minSeq) {
+	if !s.st.accepting() || (f.seq != 0 && f.seq <= s.minSeq) {
 		return false, false
 	}
-	if len(s.queue) >= limit {
-		if s.replaying {
+	if len(s.queue) > 0 && (len(s.queue) >= h.opts.QueueLimit ||
+		s.bytes+size > h.opts.QueueBytes || (size > 0 && h.overBudget())) {
+		if s.st.replaying() {
 			// History will be read again from where the replay got to.
 			s.overflow = true
-			clear(s.queue)
-			s.queue = s.queue[:0]
+			s.dropQueueLocked()
 			return false, false
 		}
 		// From now on nothing more is queued, so that the client never
 		// receives an update that follows the one dropped here: it resumes
 		// from the last one it got, and history fills the gap.
-		s.slow = true
+		s.closeLocked(ReasonSlow)
 		return false, true
 	}
+	f.hold(h)
 	s.queue = append(s.queue, f)
-	if s.flushing || s.replaying {
-		return false, false
+	s.bytes += size
+	return s.st.queued(), false
+}
+
+// dropQueueLocked empties the queue, letting go of its frames.
+func (s *subscriber) dropQueueLocked() {
+	for i, f := range s.queue {
+		f.release(s.hub)
+		s.queue[i] = nil
 	}
-	s.flushing = true
-	return true, false
+	s.queue, s.bytes = s.queue[:0], 0
 }
 
 // raiseMin makes sure s is never sent an update whose Seq is seq or less:
@@ -88,14 +100,17 @@ func (s *subscriber) raiseMin(seq uint64) {
 	for _, f := range s.queue {
 		if f.seq == 0 || f.seq > seq {
 			kept = append(kept, f)
+		} else {
+			s.bytes -= f.size()
+			f.release(s.hub)
 		}
 	}
 	clear(s.queue[len(kept):])
 	s.queue = kept
 }
 
-// flush writes the queue until it is empty, then exits. At most one flush runs
-// at a time (guarded by s.flushing).
+// flush writes the queue until it is empty, then exits. It runs only while
+// s's state says a writer owns the sink.
 func (s *subscriber) flush() {
 	h := s.hub
 	var batch []*frame
@@ -108,42 +123,38 @@ func (s *subscriber) flush() {
 			}
 			batch = nil
 		}
-		if s.closed || len(s.queue) == 0 {
-			s.flushing = false
-			ending := s.ending && !s.closed
-			if ending {
-				s.closed, s.reason = true, ReasonShutdown
-			}
-			closed := s.closed
+		if s.st.ended() || len(s.queue) == 0 {
+			end, release := s.st.drained()
 			if len(s.queue) == 0 {
 				s.queue, s.spare = nil, nil // idle subscribers hold no buffers
 			}
 			s.mu.Unlock()
-			if ending {
+			if end {
 				s.sink.end()
 				h.index.remove(s)
 			}
-			if closed {
+			if release {
 				s.release()
 			}
 			return
 		}
 		batch = s.queue
-		s.queue, s.spare = s.spare, nil
+		s.queue, s.spare, s.bytes = s.spare, nil, 0
 		s.mu.Unlock()
 
 		err := s.sink.write(batch)
+		n := 0
+		for _, f := range batch {
+			if f.seq != 0 {
+				n++
+				f.release(h)
+			}
+		}
 		if err != nil {
 			s.close(ReasonWrite)
 			continue
 		}
 		s.lastWrite.Store(time.Now().UnixNano())
-		n := 0
-		for _, f := range batch {
-			if f.seq != 0 {
-				n++
-			}
-		}
 		if n > 0 {
 			h.metrics.Delivered(n)
 		}
@@ -154,17 +165,33 @@ func (s *subscriber) flush() {
 // call from any goroutine, any number of times.
 func (s *subscriber) close(reason CloseReason) {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
+	ok, release := s.closeLocked(reason)
+	s.mu.Unlock()
+	if ok {
+		s.finishClose(release)
 	}
-	s.closed, s.reason = true, reason
-	clear(s.queue)
+}
+
+// closeLocked moves s to its closed state and empties its queue. When ok, the
+// caller must then call s.finishClose(release) without holding s.mu.
+func (s *subscriber) closeLocked(reason CloseReason) (ok, release bool) {
+	ok, release = s.st.close(reason)
+	if !ok {
+		return false, false
+	}
+	s.dropQueueLocked()
 	s.queue, s.spare = nil, nil
-	busy := s.flushing || s.replaying
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
+	return true, release
+}
+
+// finishClose does what closing s takes outside its lock: it stops a replay
+// in progress, unregisters s, makes any write fail at once, and releases s
+// when no goroutine owns its sink.
+func (s *subscriber) finishClose(release bool) {
+	s.mu.Lock()
 	stopReplay := s.stopReplay
 	s.mu.Unlock()
 	if stopReplay != nil {
@@ -172,37 +199,40 @@ func (s *subscriber) close(reason CloseReason) {
 	}
 	s.hub.index.remove(s)
 	s.sink.abort()
-	if !busy {
+	if release {
 		s.release()
 	}
 }
 
 // shutdown ends the stream once its queue is written, after sending retry
-// (a reconnection delay) so that clients do not all reconnect at once.
+// (a reconnection delay, when not nil) so that clients do not all reconnect
+// at once.
 func (s *subscriber) shutdown(retry *frame) {
-	start, _ := s.enqueue(retry, int(^uint(0)>>1))
 	s.mu.Lock()
-	if !s.closed {
-		s.ending = true
+	if !s.st.accepting() {
+		s.mu.Unlock()
+		return
 	}
+	if retry != nil {
+		s.queue = append(s.queue, retry)
+	}
+	start := s.st.end()
 	s.mu.Unlock()
 	if start {
 		go s.flush()
 	}
 }
 
-// release runs once the sink is no longer used by any goroutine.
+// release runs once, when the stream has ended and no goroutine uses its
+// sink.
 func (s *subscriber) release() {
 	s.mu.Lock()
-	if s.released {
-		s.mu.Unlock()
-		return
-	}
-	s.released = true
-	reason := s.reason
+	reason := s.st.reason
 	s.mu.Unlock()
-	s.hub.subscribers.Add(-1)
-	s.hub.metrics.SubscriberRemoved(reason)
+	h := s.hub
+	h.admission.leave(s.client)
+	h.subscribers.Add(-1)
+	h.metrics.SubscriberRemoved(reason)
 	close(s.done)
 	if s.onClose != nil {
 		s.onClose(reason)
@@ -223,6 +253,15 @@ func (s *subscriber) wants(topics []string, private bool) bool {
 	}
 	for _, sel := range s.selectors {
 		if sel.IsAll() || matchAny(sel, topics) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchAny(sel *topic.Selector, topics []string) bool {
+	for _, t := range topics {
+		if sel.Match(t) {
 			return true
 		}
 	}

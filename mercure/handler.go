@@ -51,6 +51,10 @@ type Config struct {
 	// Selectors caches compiled topic selectors; nil uses a private cache of
 	// topic.DefaultCacheSize.
 	Selectors *topic.Cache
+	// ClientAddress names the client a request comes from, for the hub's
+	// per-client limits; nil uses ClientAddress (the connection's peer). Use
+	// ForwardedClientAddress behind proxies.
+	ClientAddress func(*http.Request) string
 	// Metrics receives protocol-level counters; nil discards them.
 	Metrics Metrics
 	// Logger receives logs; nil uses slog.Default().
@@ -91,6 +95,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Selectors == nil {
 		cfg.Selectors = topic.NewCache(topic.DefaultCacheSize)
+	}
+	if cfg.ClientAddress == nil {
+		cfg.ClientAddress = ClientAddress
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}

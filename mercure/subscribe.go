@@ -76,6 +76,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 
 	sub := hub.Subscription{
 		ID:          hub.NewID(),
+		Client:      h.cfg.ClientAddress(r),
 		Selectors:   sels,
 		Resume:      last != "",
 		LastEventID: last,

@@ -66,7 +66,10 @@ func TestSubscribe(t *testing.T) {
 					h := streams[i].Response.Header
 					for _, kv := range [][2]string{
 						{"Content-Type", "text/event-stream; charset=utf-8"},
-						{"Cache-Control", "no-store"},
+						// No cache may keep a stream, a private one
+						// included (the draft's SHOULD when the token is
+						// in the query string).
+						{"Cache-Control", "private, no-cache, no-store"},
 						{"X-Accel-Buffering", "no"},
 						{"Last-Event-ID", herald.EarliestID}, // the hub is empty
 					} {

@@ -22,6 +22,7 @@ package metrics
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,7 +56,8 @@ var (
 		string(hub.ReasonReplay),
 	}
 	authFailureKinds  = []string{"missing", "invalid", "expired", "forbidden"}
-	publishErrReasons = []string{"invalid", "unauthorized", "forbidden", "unavailable", "too_large"}
+	publishErrReasons = []string{"invalid", "unauthorized", "forbidden", "unavailable", "too_large", "conflict", "timeout"}
+	refusedReasons    = []string{hub.RefusedLimit, hub.RefusedClientLimit, hub.RefusedTemplates, hub.RefusedReplayBusy, hub.RefusedDraining}
 )
 
 // publishBuckets are the upper bounds, in seconds, of the publish latency
@@ -84,6 +86,20 @@ var publishBuckets = []float64{
 //	herald_publish_errors_total{reason}     counter    rejected publishes
 //	herald_publish_duration_seconds         histogram  time to accept a publish
 //	herald_store_up                         gauge      1 when the store's engine is reachable, else 0
+//	herald_subscribers_refused_total{reason} counter   subscriptions refused for a limit (hub.Refused...)
+//	herald_accept_errors_total              counter    failed accepts of connections (out of file descriptors, ...)
+//	herald_connections_refused_total        counter    connections closed at once: the connection limit was reached
+//
+// With [Metrics.ObserveHub], each scrape also reads what the hub holds
+// against its limits (0 for a limit: none):
+//
+//	herald_subscriber_limit, herald_queued_bytes, herald_queued_bytes_limit,
+//	herald_replays, herald_replays_limit, herald_templates,
+//	herald_templates_limit, herald_clients
+//
+// and with [Metrics.ObserveConnections] the open connections:
+//
+//	herald_connections, herald_connections_limit
 type Metrics struct {
 	subscribers  prometheus.Gauge
 	opened       prometheus.Counter
@@ -96,9 +112,40 @@ type Metrics struct {
 	publishErrs  labeled
 	publishTime  prometheus.Histogram
 	storeUp      prometheus.Gauge
+	refused      labeled
+	acceptErrs   prometheus.Counter
+	connRefused  prometheus.Counter
 
 	collectors []prometheus.Collector
 	handler    http.Handler
+
+	mu     sync.Mutex
+	stats  func() hub.Stats
+	conns  func() int
+	connsN int
+}
+
+// Descriptors of the gauges read at each scrape.
+var (
+	hubGauges = []struct {
+		desc *prometheus.Desc
+		get  func(hub.Stats) float64
+	}{
+		{gaugeDesc("subscriber_limit", "Most subscribers the hub serves at once (0: no limit)."), func(s hub.Stats) float64 { return float64(s.MaxSubscribers) }},
+		{gaugeDesc("queued_bytes", "Bytes of events waiting to be written to subscribers, each counted once."), func(s hub.Stats) float64 { return float64(s.QueuedBytes) }},
+		{gaugeDesc("queued_bytes_limit", "Most bytes of events that may wait for subscribers (0: no limit)."), func(s hub.Stats) float64 { return float64(s.QueuedBytesLimit) }},
+		{gaugeDesc("replays", "Subscriptions replaying history now."), func(s hub.Stats) float64 { return float64(s.Replays) }},
+		{gaugeDesc("replays_limit", "Most subscriptions replaying history at once (0: no limit)."), func(s hub.Stats) float64 { return float64(s.ConcurrentReplays) }},
+		{gaugeDesc("templates", "Distinct URI-template selectors subscribed to."), func(s hub.Stats) float64 { return float64(s.Templates) }},
+		{gaugeDesc("templates_limit", "Most distinct URI-template selectors subscribed to at once (0: no limit)."), func(s hub.Stats) float64 { return float64(s.MaxTemplates) }},
+		{gaugeDesc("clients", "Client addresses with at least one subscriber."), func(s hub.Stats) float64 { return float64(s.Clients) }},
+	}
+	connectionsDesc      = gaugeDesc("connections", "Open client connections.")
+	connectionsLimitDesc = gaugeDesc("connections_limit", "Most client connections kept open at once (0: no limit).")
+)
+
+func gaugeDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, nil, nil)
 }
 
 var (
@@ -145,11 +192,16 @@ func New(reg Registry) (*Metrics, error) {
 			Buckets:   publishBuckets,
 		}),
 		storeUp: gauge("store_up", "1 when the store's engine is reachable, 0 when it is not or not yet known."),
+		refused: newLabeled("subscribers_refused_total",
+			"Subscriptions refused because the hub or the client reached a limit, by reason.",
+			"reason", refusedReasons),
+		acceptErrs:  counter("accept_errors_total", "Connections that could not be accepted (out of file descriptors, ...)."),
+		connRefused: counter("connections_refused_total", "Connections closed at once because the connection limit was reached."),
 	}
 	m.collectors = []prometheus.Collector{
 		m.subscribers, m.opened, m.closed.vec, m.published, m.delivered,
 		m.replayed, m.gaps, m.authFailures.vec, m.publishErrs.vec,
-		m.publishTime, m.storeUp,
+		m.publishTime, m.storeUp, m.refused.vec, m.acceptErrs, m.connRefused,
 	}
 	if err := reg.Register(m); err != nil {
 		return nil, fmt.Errorf("metrics: register: %w", err)
@@ -167,6 +219,11 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range m.collectors {
 		c.Describe(ch)
 	}
+	for _, g := range hubGauges {
+		ch <- g.desc
+	}
+	ch <- connectionsDesc
+	ch <- connectionsLimitDesc
 }
 
 // Collect sends the current value of every metric of m, as
@@ -175,7 +232,50 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range m.collectors {
 		c.Collect(ch)
 	}
+	m.mu.Lock()
+	stats, conns, connsN := m.stats, m.conns, m.connsN
+	m.mu.Unlock()
+	if stats != nil {
+		st := stats()
+		for _, g := range hubGauges {
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.get(st))
+		}
+	}
+	if conns != nil {
+		ch <- prometheus.MustNewConstMetric(connectionsDesc, prometheus.GaugeValue, float64(conns()))
+		ch <- prometheus.MustNewConstMetric(connectionsLimitDesc, prometheus.GaugeValue, float64(connsN))
+	}
 }
+
+// ObserveHub makes every scrape read what a hub holds against its limits
+// (pass h.Stats), exported as the gauges listed on [Metrics].
+func (m *Metrics) ObserveHub(stats func() hub.Stats) {
+	m.mu.Lock()
+	m.stats = stats
+	m.mu.Unlock()
+}
+
+// ObserveConnections makes every scrape read the number of open client
+// connections (herald_connections) and export their limit
+// (herald_connections_limit; 0: none).
+func (m *Metrics) ObserveConnections(open func() int, limit int) {
+	m.mu.Lock()
+	m.conns, m.connsN = open, limit
+	m.mu.Unlock()
+}
+
+// Refused counts one subscription refused for a limit, in
+// herald_subscribers_refused_total{reason}; the hub.Refused... reasons are
+// exported from the start.
+func (m *Metrics) Refused(reason string) { m.refused.inc(reason) }
+
+// AcceptError counts one connection that could not be accepted, in
+// herald_accept_errors_total.
+func (m *Metrics) AcceptError() { m.acceptErrs.Inc() }
+
+// ConnectionRefused counts one connection closed at once because the
+// connection limit was reached, in herald_connections_refused_total.
+func (m *Metrics) ConnectionRefused() { m.connRefused.Inc() }
 
 // Handler returns an http.Handler that serves every metric in the registry
 // given to [New] (not only this package's) in the Prometheus exposition

@@ -65,6 +65,15 @@ const (
 	headStoreUp = `# HELP herald_store_up 1 when the store's engine is reachable, 0 when it is not or not yet known.
 # TYPE herald_store_up gauge
 `
+	headRefused = `# HELP herald_subscribers_refused_total Subscriptions refused because the hub or the client reached a limit, by reason.
+# TYPE herald_subscribers_refused_total counter
+`
+	headAcceptErrs = `# HELP herald_accept_errors_total Connections that could not be accepted (out of file descriptors, ...).
+# TYPE herald_accept_errors_total counter
+`
+	headConnRefused = `# HELP herald_connections_refused_total Connections closed at once because the connection limit was reached.
+# TYPE herald_connections_refused_total counter
+`
 )
 
 // allNames lists every metric New registers.
@@ -80,6 +89,9 @@ var allNames = []string{
 	"herald_publish_errors_total",
 	"herald_publish_duration_seconds",
 	"herald_store_up",
+	"herald_subscribers_refused_total",
+	"herald_accept_errors_total",
+	"herald_connections_refused_total",
 }
 
 // zeroDuration is the publish histogram with no observation.
@@ -124,18 +136,26 @@ herald_subscribers_closed_total{reason="write"} 0
 herald_auth_failures_total{kind="forbidden"} 0
 herald_auth_failures_total{kind="invalid"} 0
 herald_auth_failures_total{kind="missing"} 0
-` + headPublishErrs + `herald_publish_errors_total{reason="forbidden"} 0
+` + headPublishErrs + `herald_publish_errors_total{reason="conflict"} 0
+herald_publish_errors_total{reason="forbidden"} 0
 herald_publish_errors_total{reason="invalid"} 0
+herald_publish_errors_total{reason="timeout"} 0
 herald_publish_errors_total{reason="too_large"} 0
 herald_publish_errors_total{reason="unauthorized"} 0
 herald_publish_errors_total{reason="unavailable"} 0
-` + zeroDuration + headStoreUp + "herald_store_up 0\n"
+` + zeroDuration + headStoreUp + "herald_store_up 0\n" + headRefused + `herald_subscribers_refused_total{reason="client_limit"} 0
+herald_subscribers_refused_total{reason="draining"} 0
+herald_subscribers_refused_total{reason="limit"} 0
+herald_subscribers_refused_total{reason="replay_busy"} 0
+herald_subscribers_refused_total{reason="templates"} 0
+` + headAcceptErrs + "herald_accept_errors_total 0\n" + headConnRefused + "herald_connections_refused_total 0\n"
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := testutil.GatherAndCount(reg); err != nil || got != 11+5+3+4 {
-		// 11 families; closed, auth and publish errors add 5, 3 and 4 series.
-		t.Fatalf("GatherAndCount = %d, %v; want 23 series", got, err)
+	if got, err := testutil.GatherAndCount(reg); err != nil || got != 14+5+3+6+4 {
+		// 14 families; closed, auth, publish errors and refusals add 5,
+		// 3, 6 and 4 series.
+		t.Fatalf("GatherAndCount = %d, %v; want 32 series", got, err)
 	}
 }
 
@@ -262,8 +282,10 @@ herald_auth_failures_total{kind="forbidden"} 0
 herald_auth_failures_total{kind="invalid"} 0
 herald_auth_failures_total{kind="missing"} 1
 herald_auth_failures_total{kind="unknown"} 1
-` + headPublishErrs + `herald_publish_errors_total{reason="forbidden"} 0
+` + headPublishErrs + `herald_publish_errors_total{reason="conflict"} 0
+herald_publish_errors_total{reason="forbidden"} 0
 herald_publish_errors_total{reason="invalid"} 0
+herald_publish_errors_total{reason="timeout"} 0
 herald_publish_errors_total{reason="too_large"} 1
 herald_publish_errors_total{reason="unauthorized"} 0
 herald_publish_errors_total{reason="unavailable"} 3
@@ -547,4 +569,48 @@ func containsLine(text, line string) bool {
 		}
 	}
 	return false
+}
+
+// TestObserveHubAndConnections: the gauges of what the hub holds against its
+// limits are read at each scrape, and refusals are counted by reason.
+func TestObserveHubAndConnections(t *testing.T) {
+	m, reg := mustNew(t)
+	stats := hub.Stats{MaxSubscribers: 100, QueuedBytes: 4096, QueuedBytesLimit: 1 << 20, Replays: 2,
+		ConcurrentReplays: 8, Templates: 3, MaxTemplates: 50, Clients: 7}
+	m.ObserveHub(func() hub.Stats { return stats })
+	open := 12
+	m.ObserveConnections(func() int { return open }, 500)
+	m.Refused(hub.RefusedClientLimit)
+	m.Refused(hub.RefusedClientLimit)
+	m.AcceptError()
+	m.ConnectionRefused()
+	for name, want := range map[string]float64{
+		"herald_subscriber_limit":          100,
+		"herald_queued_bytes":              4096,
+		"herald_queued_bytes_limit":        1 << 20,
+		"herald_replays":                   2,
+		"herald_replays_limit":             8,
+		"herald_templates":                 3,
+		"herald_templates_limit":           50,
+		"herald_clients":                   7,
+		"herald_connections":               12,
+		"herald_connections_limit":         500,
+		"herald_accept_errors_total":       1,
+		"herald_connections_refused_total": 1,
+	} {
+		if got := value(t, reg, name, "", ""); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if got := value(t, reg, "herald_subscribers_refused_total", "reason", hub.RefusedClientLimit); got != 2 {
+		t.Errorf("refused for client_limit = %v, want 2", got)
+	}
+	// Each scrape reads the current values.
+	stats.QueuedBytes, open = 0, 3
+	if got := value(t, reg, "herald_queued_bytes", "", ""); got != 0 {
+		t.Errorf("herald_queued_bytes after the queues emptied = %v, want 0", got)
+	}
+	if got := value(t, reg, "herald_connections", "", ""); got != 3 {
+		t.Errorf("herald_connections = %v, want 3", got)
+	}
 }

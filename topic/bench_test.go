@@ -14,15 +14,34 @@ func BenchmarkMatch(b *testing.B) {
 			sel.Match("https://example.com/books/2")
 		}
 	})
-	b.Run("template/cached", func(b *testing.B) {
+	cached := func(s string) *topic.Selector {
+		sel, err := topic.NewCache(0).Compile(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return sel
+	}
+	b.Run("template", func(b *testing.B) {
 		sel := topic.MustCompile("https://example.com/books/{id}")
+		for b.Loop() {
+			sel.Match("https://example.com/books/42")
+		}
+	})
+	b.Run("template/other-prefix", func(b *testing.B) {
+		sel := topic.MustCompile("https://example.com/books/{id}")
+		for b.Loop() {
+			sel.Match("https://example.com/authors/42")
+		}
+	})
+	b.Run("template/cached", func(b *testing.B) {
+		sel := cached("https://example.com/books/{id}")
 		sel.Match("https://example.com/books/42")
 		for b.Loop() {
 			sel.Match("https://example.com/books/42")
 		}
 	})
 	b.Run("template/cached-parallel", func(b *testing.B) {
-		sel := topic.MustCompile("https://example.com/books/{id}")
+		sel := cached("https://example.com/books/{id}")
 		sel.Match("https://example.com/books/42")
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -34,7 +53,7 @@ func BenchmarkMatch(b *testing.B) {
 		// Four times more distinct topics than the match cache holds,
 		// visited in a cycle: every Match misses, runs the regexp and
 		// evicts an entry.
-		sel := topic.MustCompile("https://example.com/books/{id}")
+		sel := cached("https://example.com/books/{id}")
 		topics := make([]string, 4*topic.MatchCacheSize)
 		for i := range topics {
 			topics[i] = fmt.Sprintf("https://example.com/books/%d", i)

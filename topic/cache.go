@@ -8,8 +8,9 @@ const DefaultCacheSize = 10_000
 
 // Cache holds compiled selectors keyed by their string, so that compiling a
 // selector the hub has seen before costs one map lookup, and so that the same
-// string yields the same *[Selector] (and so shares its match cache) for as
-// long as it stays cached. It is safe for concurrent use: lookups take no lock.
+// string yields the same *[Selector] (and so shares its match cache of
+// [MatchCacheSize] results) for as long as it stays cached. It suits
+// selectors that recur, such as those of tokens' claims. It is safe for concurrent use: lookups take no lock.
 //
 // The cache holds at most its size in selectors and evicts with CLOCK
 // (second chance): a selector used since the clock hand last passed survives.
@@ -38,8 +39,11 @@ func (c *Cache) Compile(s string) (*Selector, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sel.kind == kindAll {
+	switch sel.kind {
+	case kindAll:
 		return sel, nil
+	case kindTemplate:
+		sel.matches = clockcache.New[bool](MatchCacheSize)
 	}
 	return c.selectors.Add(s, sel), nil
 }

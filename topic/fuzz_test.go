@@ -2,6 +2,7 @@ package topic_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/herald-sse/herald"
@@ -11,7 +12,9 @@ import (
 // FuzzCompile compiles arbitrary selectors and matches them against an
 // arbitrary topic: no panic, errors wrap herald.ErrInvalid, a selector
 // always matches its own text, an exact selector matches nothing else, and
-// the cached answer equals the first one.
+// the cached answer equals the first one, a template's affixes never rule
+// out a topic its regular expression matches, and a selector from a Cache
+// matches as one from Compile.
 func FuzzCompile(f *testing.F) {
 	for _, s := range []string{"*", "https://example.com/books/{id}", "{+path}", "/foo/{bar}/baz", "x{", "{a,b,c}", "/s{?q,lang}", "{/p*}", "a b", "%zz{x}"} {
 		f.Add(s, "https://example.com/books/1")
@@ -33,6 +36,21 @@ func FuzzCompile(f *testing.F) {
 		}
 		if sel.Match(tp) != first {
 			t.Fatalf("selector %q: cached Match(%q) differs from the first answer", s, tp)
+		}
+		if sel.IsTemplate() {
+			prefix, suffix := sel.Affixes()
+			if re := topic.TemplateRegexp(sel); re.MatchString(tp) && tp != s && !(strings.HasPrefix(tp, prefix) && strings.HasSuffix(tp, suffix)) {
+				t.Fatalf("template %q matches %q, which lacks its affixes %q and %q", s, tp, prefix, suffix)
+			}
+		}
+		cached, err := topic.NewCache(0).Compile(s)
+		if err != nil {
+			t.Fatalf("Cache.Compile(%q): %v", s, err)
+		}
+		for range 2 {
+			if cached.Match(tp) != first {
+				t.Fatalf("selector %q from a Cache: Match(%q) = %v, want %v", s, tp, !first, first)
+			}
 		}
 	})
 }

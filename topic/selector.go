@@ -31,12 +31,13 @@ const (
 	MaxTemplateVariables = 20
 )
 
-// MatchCacheSize is how many match results each template selector caches
-// (keyed by topic). Past that, the least recently useful results are evicted
-// (CLOCK), so a selector's memory stays bounded however many topics it sees:
-// about 150 bytes per entry plus the topic's length (measured), so about
-// 0.2 MB per template selector for 50-byte topics.
-const MatchCacheSize = 1024
+// MatchCacheSize is how many match results each template selector compiled
+// by a [Cache] keeps (keyed by topic). Past that, the least recently useful
+// results are evicted (CLOCK), so a selector's memory stays bounded however
+// many topics it sees: about 150 bytes per entry plus the topic's length
+// (measured), so about 50 KB per template selector for 50-byte topics.
+// Selectors compiled by [Compile] cache nothing.
+const MatchCacheSize = 256
 
 type kind uint8
 
@@ -52,7 +53,11 @@ type Selector struct {
 	raw     string
 	kind    kind
 	re      *regexp.Regexp          // template only
-	matches *clockcache.Cache[bool] // template only: topic -> matched
+	matches *clockcache.Cache[bool] // template compiled by a Cache only: topic -> matched
+	// prefix and suffix are the literal text of a template before its first
+	// expression and after its last one: every topic it matches starts and
+	// ends with them.
+	prefix, suffix string
 }
 
 var all = &Selector{raw: All, kind: kindAll}
@@ -64,8 +69,9 @@ var all = &Selector{raw: All, kind: kindAll}
 // character, or one with '{' that is not a valid RFC 6570 URI template or
 // exceeds [MaxTemplateExpressions] or [MaxTemplateVariables].
 //
-// Compile does no caching of its own beyond each template selector's match
-// results; use a [Cache] to reuse compiled selectors.
+// The selector caches nothing: matching a template runs its regular
+// expression each time, and the selector holds no memory beyond its own. Use
+// a [Cache] to reuse compiled selectors and cache their match results.
 func Compile(s string) (*Selector, error) {
 	if s == All {
 		return all, nil
@@ -80,7 +86,8 @@ func Compile(s string) (*Selector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: topic selector %s is not a valid URI template (RFC 6570): %s", herald.ErrInvalid, quote(s), err)
 	}
-	return &Selector{raw: s, kind: kindTemplate, re: re, matches: clockcache.New[bool](MatchCacheSize)}, nil
+	return &Selector{raw: s, kind: kindTemplate, re: re,
+		prefix: s[:strings.IndexByte(s, '{')], suffix: s[strings.LastIndexByte(s, '}')+1:]}, nil
 }
 
 // templateRegexp parses s as a URI template and returns the regular
@@ -155,7 +162,8 @@ func MustCompile(s string) *Selector {
 
 // Match reports whether the selector selects topic: always for "*", when
 // topic is byte-equal to the selector, and for a template selector when the
-// template can expand to topic. Results for template selectors are cached.
+// template can expand to topic. Results for template selectors compiled by a
+// [Cache] are cached.
 func (s *Selector) Match(topic string) bool {
 	switch {
 	case s.kind == kindAll:
@@ -164,11 +172,24 @@ func (s *Selector) Match(topic string) bool {
 		return true
 	case s.kind == kindExact:
 		return false
+	case !strings.HasPrefix(topic, s.prefix) || !strings.HasSuffix(topic, s.suffix):
+		return false
+	case s.matches == nil:
+		return s.re.MatchString(topic)
 	}
 	if m, ok := s.matches.Get(topic); ok {
 		return m
 	}
 	return s.matches.Add(topic, s.re.MatchString(topic))
+}
+
+// Affixes returns, for a template selector, the literal text before its first
+// expression and after its last one: every topic it matches other than
+// itself starts with prefix and ends with suffix, which lets a hub index
+// templates and try only those whose affixes a topic has. It returns "", ""
+// for other selectors.
+func (s *Selector) Affixes() (prefix, suffix string) {
+	return s.prefix, s.suffix
 }
 
 // String returns the selector as it was given to Compile.

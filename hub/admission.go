@@ -1,0 +1,176 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/internal/httperr"
+)
+
+// Reasons a subscription is refused, as Metrics.Refused reports them.
+const (
+	RefusedLimit       = "limit"        // Options.MaxSubscribers
+	RefusedClientLimit = "client_limit" // Options.MaxClientSubscribers
+	RefusedTemplates   = "templates"    // Options.MaxTemplates
+	RefusedReplayBusy  = "replay_busy"  // Options.ConcurrentReplays, after ReplayWait
+	RefusedDraining    = "draining"     // the hub is shutting down
+)
+
+// How long refused clients are told to wait (Retry-After).
+const (
+	retryFull   = 10 * time.Second
+	retryClient = 5 * time.Second
+	retryReplay = 2 * time.Second
+)
+
+// admission decides whether a new subscription may have what it asks for,
+// and keeps count of what is held by client and of replays in progress.
+type admission struct {
+	perClient int // 0: no bound
+	wait      time.Duration
+
+	mu      sync.Mutex
+	clients map[string]int
+
+	replays chan struct{} // one token per replay in progress; nil: no bound
+}
+
+func newAdmission(o Options) *admission {
+	a := &admission{perClient: o.MaxClientSubscribers, wait: o.ReplayWait, clients: make(map[string]int)}
+	if o.ConcurrentReplays > 0 {
+		a.replays = make(chan struct{}, o.ConcurrentReplays)
+	}
+	return a
+}
+
+// join counts one more subscriber of client, unless it has its share.
+func (a *admission) join(client string) bool {
+	if client == "" {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := a.clients[client]
+	if a.perClient > 0 && n >= a.perClient {
+		return false
+	}
+	a.clients[client] = n + 1
+	return true
+}
+
+// leave counts one subscriber of client less.
+func (a *admission) leave(client string) {
+	if client == "" {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n := a.clients[client]; n > 1 {
+		a.clients[client] = n - 1
+	} else {
+		delete(a.clients, client)
+	}
+}
+
+// replay takes a replay slot, waiting up to the configured time (or until
+// ctx is done), and returns the function that gives it back.
+func (a *admission) replay(ctx context.Context) (done func(), ok bool) {
+	if a.replays == nil {
+		return func() {}, true
+	}
+	select {
+	case a.replays <- struct{}{}:
+	default:
+		if a.wait <= 0 {
+			return nil, false
+		}
+		t := time.NewTimer(a.wait)
+		defer t.Stop()
+		select {
+		case a.replays <- struct{}{}:
+		case <-t.C:
+			return nil, false
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+	return sync.OnceFunc(func() { <-a.replays }), true
+}
+
+// admit reserves what sub needs: a subscriber (within MaxSubscribers), a
+// place among its client's subscribers, room for its new templates, and a
+// replay slot when it resumes. On success the caller owns the reservation:
+// the subscriber is given back by release, the replay slot by calling
+// replayDone. On failure nothing is held, and err says what is wrong
+// (wrapping herald.ErrOverloaded or herald.ErrTooManyRequests, with a
+// Retry-After), and reason is how Metrics.Refused counts it.
+func (h *Hub) admit(ctx context.Context, sub *Subscription) (replayDone func(), reason string, err error) {
+	if n := h.subscribers.Add(1); h.opts.MaxSubscribers > 0 && n > int64(h.opts.MaxSubscribers) {
+		h.subscribers.Add(-1)
+		return nil, RefusedLimit, httperr.RetryAfter(fmt.Errorf("%w: the hub serves as many subscribers as it may (%d); try again later",
+			herald.ErrOverloaded, h.opts.MaxSubscribers), retryFull)
+	}
+	if !h.admission.join(sub.Client) {
+		h.subscribers.Add(-1)
+		return nil, RefusedClientLimit, httperr.RetryAfter(fmt.Errorf("%w: your address has as many streams open as one client may (%d); close some first",
+			herald.ErrTooManyRequests, h.opts.MaxClientSubscribers), retryClient)
+	}
+	undo := func() {
+		h.admission.leave(sub.Client)
+		h.subscribers.Add(-1)
+	}
+	if h.opts.MaxTemplates > 0 {
+		if added, total := h.index.newTemplates(sub.Selectors); added > 0 && total+added > h.opts.MaxTemplates {
+			undo()
+			return nil, RefusedTemplates, httperr.RetryAfter(fmt.Errorf("%w: the hub holds as many distinct URI-template selectors as it may (%d); subscribe with exact topics or with templates already in use",
+				herald.ErrOverloaded, h.opts.MaxTemplates), retryFull)
+		}
+	}
+	replayDone = func() {}
+	if sub.Resume {
+		var ok bool
+		if replayDone, ok = h.admission.replay(ctx); !ok {
+			undo()
+			return nil, RefusedReplayBusy, httperr.RetryAfter(fmt.Errorf("%w: too many subscribers are catching up on history (%d at once); try again shortly",
+				herald.ErrOverloaded, h.opts.ConcurrentReplays), retryReplay)
+		}
+	}
+	return replayDone, "", nil
+}
+
+// Stats is what a hub holds now, against its limits (0: no limit).
+type Stats struct {
+	Subscribers       int
+	MaxSubscribers    int
+	QueuedBytes       int64 // bytes of events waiting for subscribers
+	QueuedBytesLimit  int64
+	Replays           int // subscriptions replaying history
+	ConcurrentReplays int
+	Templates         int // distinct URI-template selectors
+	MaxTemplates      int
+	Clients           int // client addresses with a subscriber
+}
+
+// Stats returns what the hub holds now.
+func (h *Hub) Stats() Stats {
+	h.index.mu.RLock()
+	templates := h.index.nTpl
+	h.index.mu.RUnlock()
+	h.admission.mu.Lock()
+	clients := len(h.admission.clients)
+	h.admission.mu.Unlock()
+	return Stats{
+		Subscribers:       int(h.subscribers.Load()),
+		MaxSubscribers:    h.opts.MaxSubscribers,
+		QueuedBytes:       h.queued.Load(),
+		QueuedBytesLimit:  h.opts.QueuedBytes,
+		Replays:           len(h.admission.replays),
+		ConcurrentReplays: h.opts.ConcurrentReplays,
+		Templates:         templates,
+		MaxTemplates:      h.opts.MaxTemplates,
+		Clients:           clients,
+	}
+}
