@@ -58,9 +58,11 @@ type Client struct {
 // req is the template of every attempt: its method, URL, headers and body
 // (sent again from req.GetBody each time) are used as they are, and ctx
 // replaces its context. A Last-Event-ID header on req sets the initial last
-// event ID. Each attempt adds "Accept: text/event-stream" and
-// "Cache-Control: no-store" unless req sets them, and the last event ID in
-// force, if not empty, as Last-Event-ID.
+// event ID. Each attempt adds the headers a browser's EventSource sends,
+// each unless req sets it: "Accept: text/event-stream", and, for the
+// standard's cache mode "no-store", "Cache-Control: no-cache" and "Pragma:
+// no-cache"; and the last event ID in force, if not empty, as
+// Last-Event-ID.
 //
 // The sequence yields events with a nil error. It yields a non-nil error
 // exactly once, as its last element: ctx.Err() when ctx is done (a clean

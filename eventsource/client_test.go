@@ -35,11 +35,47 @@ func TestFirstRequestHeaders(t *testing.T) {
 	if got, want := r.Header.Get("Accept"), "text/event-stream"; got != want {
 		t.Errorf("Accept = %q, want %q", got, want)
 	}
-	if got, want := r.Header.Get("Cache-Control"), "no-store"; got != want {
-		t.Errorf("Cache-Control = %q, want %q", got, want)
+	// The standard's cache mode "no-store", as the Fetch standard turns it
+	// into headers.
+	for name, want := range map[string]string{"Cache-Control": "no-cache", "Pragma": "no-cache"} {
+		if got := r.Header.Values(name); len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
 	}
 	if v := r.Header.Values("Last-Event-Id"); len(v) != 0 {
 		t.Errorf("first request sent Last-Event-ID %q, want none", v)
+	}
+}
+
+// TestCacheHeadersOfTheCallerKept: as in the Fetch standard, Cache-Control
+// and Pragma are each added only when the request does not set it, on every
+// attempt.
+func TestCacheHeadersOfTheCallerKept(t *testing.T) {
+	tests := []struct {
+		name                  string
+		set                   map[string]string
+		wantCache, wantPragma string
+	}{
+		{"Cache-Control set", map[string]string{"Cache-Control": "max-age=0"}, "max-age=0", "no-cache"},
+		{"Pragma set", map[string]string{"Pragma": "foo"}, "no-cache", "foo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, s := newServer(t, send("id: 1\ndata: one\n\n"), sendAndHold("data: two\n\n"))
+			req := mustRequest(t, "GET", ts.URL, nil)
+			for k, v := range tt.set {
+				req.Header.Set(k, v)
+			}
+			collect(t, &eventsource.Client{Reconnect: fast}, req, 2)
+			for i, r := range s.requests() {
+				if got := r.Header.Values("Cache-Control"); len(got) != 1 || got[0] != tt.wantCache {
+					t.Errorf("request %d Cache-Control = %q, want %q", i, got, tt.wantCache)
+				}
+				if got := r.Header.Values("Pragma"); len(got) != 1 || got[0] != tt.wantPragma {
+					t.Errorf("request %d Pragma = %q, want %q", i, got, tt.wantPragma)
+				}
+			}
+		})
 	}
 }
 

@@ -16,14 +16,16 @@
 //
 // # What it does as the standard says
 //
-// Every attempt sends the request with "Accept: text/event-stream" and
-// "Cache-Control: no-store" (unless the request sets them) and, once the
-// stream has set a last event ID, "Last-Event-ID". A 200 response whose media
-// type is text/event-stream (parameters such as charset allowed) opens the
-// stream; events are decoded by [sse.Decoder]. When the stream ends or breaks,
-// an event whose blank line never arrived is dropped and the client
-// reconnects after the reconnection time, which the server may change with
-// "retry:". HTTP 204 No Content ends the sequence with [ErrNoContent]; any
+// Every attempt sends the request with the headers a browser's EventSource
+// sends (each unless the request sets it): "Accept: text/event-stream", and
+// "Cache-Control: no-cache" and "Pragma: no-cache", which is how the Fetch
+// standard sends the cache mode "no-store" that the HTML standard sets; and,
+// once the stream has set a last event ID, "Last-Event-ID". A 200 response
+// whose media type is text/event-stream (parameters such as charset allowed)
+// opens the stream; events are decoded by [sse.Decoder]. When the stream
+// ends or breaks, an event whose blank line never arrived is dropped and the
+// client reconnects after the reconnection time, which the server may change
+// with "retry:". HTTP 204 No Content ends the sequence with [ErrNoContent]; any
 // other status ends it with a [*StatusError], a wrong Content-Type with a
 // [*ContentTypeError]: the client never reconnects after those.
 //

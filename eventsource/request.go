@@ -65,6 +65,11 @@ func validHeaderValue(v string) bool {
 
 // newAttempt returns the request for one connection attempt: a clone of base
 // bound to ctx, with a fresh body, the EventSource headers and lastID.
+//
+// The headers are a browser's: the HTML standard's EventSource sends
+// "Accept: text/event-stream" with the cache mode "no-store", which the
+// Fetch standard turns into "Cache-Control: no-cache" and "Pragma:
+// no-cache", each only if the request does not set it.
 func newAttempt(ctx context.Context, base *http.Request, lastID string) (*http.Request, error) {
 	req := base.Clone(ctx)
 	if base.GetBody != nil {
@@ -77,8 +82,10 @@ func newAttempt(ctx context.Context, base *http.Request, lastID string) (*http.R
 	if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "text/event-stream")
 	}
-	if req.Header.Get("Cache-Control") == "" {
-		req.Header.Set("Cache-Control", "no-store")
+	for _, name := range []string{"Cache-Control", "Pragma"} {
+		if len(req.Header.Values(name)) == 0 {
+			req.Header.Set(name, "no-cache")
+		}
 	}
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
