@@ -205,8 +205,11 @@ func (s *stream) attempt(ctx context.Context, yield func(sse.Event, error) bool)
 		return false, ended(err, "while waiting for the response")
 	}
 	defer resp.Body.Close()
-	body := watchedReader{r: resp.Body, w: wd}
-	if err := checkResponse(resp, body); err != nil {
+	if err := checkResponse(resp); err != nil {
+		var se *StatusError
+		if errors.As(err, &se) {
+			se.Body = errorBody(resp, func() { cancel(errErrorBodyCause) })
+		}
 		return false, fatalError{err}
 	}
 	s.notify(StateChange{State: StateOpen, Attempt: s.attempts, Failures: s.failures, Response: resp})
@@ -214,7 +217,7 @@ func (s *stream) attempt(ctx context.Context, yield func(sse.Event, error) bool)
 	opened := time.Now()
 	// As a browser's EventSource, carry the last event ID over from the
 	// previous connection.
-	dec := sse.NewDecoder(body)
+	dec := sse.NewDecoder(watchedReader{r: resp.Body, w: wd})
 	dec.SetLastEventID(s.lastID)
 	dec.MaxEventSize = s.c.MaxEventSize
 	events := 0
@@ -244,9 +247,14 @@ func (s *stream) attempt(ctx context.Context, yield func(sse.Event, error) bool)
 	return healthy, ended(fmt.Errorf("eventsource: stream broken: %w", err), "on the stream")
 }
 
-// errReadTimeoutCause is the cause of a connection's context when the
-// watchdog expired.
-var errReadTimeoutCause = errors.New("eventsource: read timeout expired")
+var (
+	// errReadTimeoutCause is the cause of a connection's context when the
+	// watchdog expired.
+	errReadTimeoutCause = errors.New("eventsource: read timeout expired")
+	// errErrorBodyCause is its cause when the start of a refused response's
+	// body did not come in time.
+	errErrorBodyCause = errors.New("eventsource: error body too slow")
+)
 
 // sleep waits for d, or until ctx is done.
 func sleep(ctx context.Context, d time.Duration) error {

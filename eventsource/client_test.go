@@ -719,3 +719,68 @@ func TestSharedHTTPClient(t *testing.T) {
 		t.Fatal("the server still holds the request after the loop ended")
 	}
 }
+
+// endless answers code with a body that never ends: it writes chunk, flushes
+// and waits for the client to go, then closes gone.
+func endless(code int, contentType, chunk string, gone chan<- struct{}) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		defer close(gone)
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(code)
+		io.WriteString(w, chunk)
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+	}
+}
+
+// TestFatalStatusWithEndlessBody: a refused response whose body never ends
+// (a stream answered with 201, an error page that never completes) ends
+// the sequence at once and closes the connection without reading the body.
+func TestFatalStatusWithEndlessBody(t *testing.T) {
+	for _, tt := range []struct {
+		code        int
+		contentType string
+	}{
+		{201, "text/event-stream"},
+		{401, "text/plain; charset=utf-8"},
+		{500, "text/html"},
+	} {
+		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {
+			gone := make(chan struct{})
+			ts, s := newServer(t, endless(tt.code, tt.contentType, "data: x\n\n", gone))
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			events, err := final(ctx, &eventsource.Client{Reconnect: fast}, mustRequest(t, "GET", ts.URL, nil))
+			var se *eventsource.StatusError
+			if !errors.As(err, &se) || se.Code != tt.code || len(events) != 0 {
+				t.Fatalf("events %+v, err %v; want a StatusError %d at once", events, err, tt.code)
+			}
+			if len(se.Body) != 0 {
+				t.Errorf("Body = %q: a body of unknown length must not be read", se.Body)
+			}
+			select {
+			case <-gone:
+			case <-ctx.Done():
+				t.Fatal("the server still holds the request: the connection was not closed")
+			}
+			if n := len(s.requests()); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+		})
+	}
+}
+
+// TestErrorBodyStartIsKept: a refused response that declares its length
+// keeps the start of its body (at most 1 KiB) for error messages.
+func TestErrorBodyStartIsKept(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	ts, _ := newServer(t, status(401, "missing token\n"), func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(long)))
+		status(403, long)(w, r)
+	})
+	c := &eventsource.Client{Reconnect: fast}
+	_, err := final(t.Context(), c, mustRequest(t, "GET", ts.URL, nil))
+	wantStatus(401, "401 Unauthorized", "missing token\n")(t, err)
+	_, err = final(t.Context(), c, mustRequest(t, "GET", ts.URL, nil))
+	wantStatus(403, "403 Forbidden", long[:1024])(t, err)
+}

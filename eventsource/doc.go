@@ -27,7 +27,9 @@
 // client reconnects after the reconnection time, which the server may change
 // with "retry:". HTTP 204 No Content ends the sequence with [ErrNoContent]; any
 // other status ends it with a [*StatusError], a wrong Content-Type with a
-// [*ContentTypeError]: the client never reconnects after those.
+// [*ContentTypeError]: the client never reconnects after those. Such a
+// failure closes the connection without reading a body of unknown length,
+// so a refused response whose body never ends cannot hold the client.
 //
 // The last event ID persists across reconnections, as in browsers: an event
 // of a new connection that carries no "id" field reports the ID of the last

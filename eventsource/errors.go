@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 var (
@@ -34,8 +35,13 @@ var (
 	ErrReadTimeout = errors.New("eventsource: read timeout")
 )
 
-// maxErrorBody is how much of a non-200 response body a StatusError keeps.
-const maxErrorBody = 1024
+const (
+	// maxErrorBody is how much of a non-200 response body a StatusError
+	// keeps.
+	maxErrorBody = 1024
+	// maxErrorBodyWait is how long the client waits for those bytes.
+	maxErrorBodyWait = time.Second
+)
 
 // StatusError ends a sequence when the server answers with a status other
 // than 200 OK and 204 No Content (after redirects). The standard forbids
@@ -48,7 +54,10 @@ type StatusError struct {
 	// Header holds the response's headers (WWW-Authenticate, Retry-After).
 	Header http.Header
 	// Body holds the first bytes (at most 1 KiB) of the response body, for
-	// error messages.
+	// error messages, when the response declared its length
+	// (Content-Length), and what of those arrived within a second. A body
+	// of unknown length, such as a stream answered with the wrong status,
+	// is not read: the connection is closed at once.
 	Body []byte
 }
 

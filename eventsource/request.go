@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // checkRequest reports, wrapping ErrInvalidRequest, why req can never be
@@ -97,17 +98,15 @@ func newAttempt(ctx context.Context, base *http.Request, lastID string) (*http.R
 
 // checkResponse returns the error that ends the sequence when resp does not
 // open a stream: ErrNoContent for 204, a *StatusError for any other status
-// but 200, a *ContentTypeError for a media type other than
-// text/event-stream. It reads the start of a failed response's body from
-// body.
-func checkResponse(resp *http.Response, body io.Reader) error {
+// but 200 (without its Body, see errorBody), a *ContentTypeError for a media
+// type other than text/event-stream. It reads nothing of the body.
+func checkResponse(resp *http.Response) error {
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNoContent:
 		return ErrNoContent
 	default:
-		start, _ := io.ReadAll(io.LimitReader(body, maxErrorBody))
-		return &StatusError{Code: resp.StatusCode, Status: statusText(resp), Header: resp.Header, Body: start}
+		return &StatusError{Code: resp.StatusCode, Status: statusText(resp), Header: resp.Header}
 	}
 	ct := resp.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
@@ -115,6 +114,21 @@ func checkResponse(resp *http.Response, body io.Reader) error {
 		return &ContentTypeError{ContentType: ct}
 	}
 	return nil
+}
+
+// errorBody returns the start of a refused response's body, at most
+// maxErrorBody bytes, for error messages: only when the response declares
+// its length, so that a body that never ends (a stream answered with the
+// wrong status) is never read. abort, called if the bytes take longer than
+// maxErrorBodyWait to come, must make the body's Read return.
+func errorBody(resp *http.Response, abort func()) []byte {
+	if resp.ContentLength <= 0 {
+		return nil
+	}
+	t := time.AfterFunc(maxErrorBodyWait, abort)
+	defer t.Stop()
+	start, _ := io.ReadAll(io.LimitReader(resp.Body, min(resp.ContentLength, maxErrorBody)))
+	return start
 }
 
 // statusText returns resp's status as "401 Unauthorized".

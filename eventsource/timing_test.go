@@ -375,3 +375,27 @@ func TestMaxRetries(t *testing.T) {
 		}
 	})
 }
+
+// TestErrorBodyThatStalls: a refused response that declares a length but
+// stops sending ends the sequence after at most a second, with what came.
+func TestErrorBodyThatStalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{handlers: []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, "missing")
+			http.NewResponseController(w).Flush()
+			<-r.Context().Done()
+		}}}
+		c := &eventsource.Client{HTTPClient: newMemServer(t, s)}
+		start := time.Now()
+		_, err := final(t.Context(), c, mustRequest(t, "GET", memURL, nil))
+		var se *eventsource.StatusError
+		if !errors.As(err, &se) || se.Code != 401 || string(se.Body) != "missing" {
+			t.Fatalf("err = %v, want a 401 StatusError with the body's start", err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("ended after %v, want 1s", d)
+		}
+	})
+}
