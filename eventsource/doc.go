@@ -48,9 +48,9 @@
 // # Beyond the browser
 //
 // [Reconnect] holds the whole reconnection policy: the initial reconnection
-// time, exponential backoff with jitter after repeated failures (reset once
-// a connection proved healthy), a cap, a read timeout and an optional limit
-// on attempts. [Client.BeforeConnect] runs before every attempt, and
+// time (zero with [NoDelay]), exponential backoff with jitter after repeated
+// failures (reset once a connection proved healthy), a cap, a read timeout
+// and an optional limit on attempts. [Client.BeforeConnect] runs before every attempt, and
 // [Client.OnStateChange] reports each state change with the response of
 // every opened connection, for example to read the Last-Event-ID response
 // header with which a Mercure hub says where it resumed.

@@ -22,6 +22,12 @@ const (
 	DefaultResetAfter = time.Minute
 )
 
+// NoDelay, as [Reconnect.Delay], sets a reconnection time of zero: a stream
+// that ends is reconnected at once, as after "retry: 0" from the server.
+// Failures in a row still back off as [Reconnect] documents (from a base of
+// 100ms: 200ms, 400ms...), with jitter. Any negative Delay means the same.
+const NoDelay time.Duration = -1
+
 // Reconnect is a [Client]'s reconnection policy, in one place. The zero
 // value is the default policy: reconnect forever, starting from the
 // reconnection time (3s, or what the server sets with "retry:"), doubling
@@ -35,8 +41,8 @@ const (
 //	wait = b + random in [0, b × Jitter)
 //
 // where base is the reconnection time (from the second failure on, a base
-// below 100ms counts as 100ms, so that "retry: 0" cannot make a client
-// hammer a failing server). The wait is therefore never shorter
+// below 100ms counts as 100ms, so that "retry: 0" or [NoDelay] cannot make a
+// client hammer a failing server). The wait is therefore never shorter
 // than the server's "retry:", as the standard requires ("wait a delay equal
 // to the reconnection time ... optionally, wait some more").
 //
@@ -47,7 +53,8 @@ const (
 // a stream that breaks after hours reconnects after the base delay.
 type Reconnect struct {
 	// Delay is the reconnection time until the server sets one with
-	// "retry:". Zero means DefaultDelay (3s).
+	// "retry:". Zero means DefaultDelay (3s); NoDelay (any negative value)
+	// means zero.
 	Delay time.Duration
 
 	// MaxDelay caps the backoff (before jitter), unless the server's
@@ -84,8 +91,11 @@ type Reconnect struct {
 
 // withDefaults returns r with its zero fields set to the defaults.
 func (r Reconnect) withDefaults() Reconnect {
-	if r.Delay <= 0 {
+	switch {
+	case r.Delay == 0:
 		r.Delay = DefaultDelay
+	case r.Delay < 0:
+		r.Delay = 0
 	}
 	if r.MaxDelay <= 0 {
 		r.MaxDelay = DefaultMaxDelay

@@ -376,6 +376,48 @@ func TestMaxRetries(t *testing.T) {
 	})
 }
 
+// TestNoDelay: Delay NoDelay is a reconnection time of zero: a stream that
+// ends is reconnected at once, and failures in a row still back off as
+// after "retry: 0" (from a base of 100ms: 200ms, 400ms...).
+func TestNoDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{handlers: []http.HandlerFunc{
+			send("data: a\n\n"), send("data: b\n\n"), empty, empty, empty,
+			sendAndHold("data: c\n\n"),
+		}}
+		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{Delay: eventsource.NoDelay, Jitter: -1}}
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 3)
+		ms := time.Millisecond
+		want := []time.Duration{0, 0, 200 * ms, 400 * ms, 800 * ms}
+		if got := intervals(s.requests()); !slices.Equal(got, want) {
+			t.Errorf("reconnection delays = %v, want %v", got, want)
+		}
+	})
+}
+
+// TestNoDelayWithJitter: jitter adds nothing to a zero wait, and up to half
+// of each wait of the backoff.
+func TestNoDelayWithJitter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{handlers: []http.HandlerFunc{send("data: a\n\n"), empty}}
+		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{Delay: eventsource.NoDelay, MaxRetries: 6}}
+		_, err := final(t.Context(), c, mustRequest(t, "GET", memURL, nil))
+		if !errors.Is(err, eventsource.ErrGaveUp) {
+			t.Fatalf("err = %v, want ErrGaveUp", err)
+		}
+		got := intervals(s.requests())
+		if len(got) != 6 || got[0] != 0 {
+			t.Fatalf("delays = %v, want 6, the first 0", got)
+		}
+		for i, d := range got[1:] {
+			b := 200 * time.Millisecond << i
+			if d < b || d >= b+b/2 {
+				t.Errorf("delay %d = %v, want in [%v, %v)", i+2, d, b, b+b/2)
+			}
+		}
+	})
+}
+
 // TestErrorBodyThatStalls: a refused response that declares a length but
 // stops sending ends the sequence after at most a second, with what came.
 func TestErrorBodyThatStalls(t *testing.T) {
