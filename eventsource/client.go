@@ -140,14 +140,18 @@ func (s *stream) run(ctx context.Context, yield func(sse.Event, error) bool) err
 		if fe, ok := err.(fatalError); ok {
 			return fe.err
 		}
+		var after time.Duration
+		if te, ok := err.(transientError); ok {
+			err, after = te.err, te.after
+		}
 		if healthy {
 			s.failures = 0
 		}
 		s.failures++
 		if max := s.policy.MaxRetries; max > 0 && s.failures > max {
-			return fmt.Errorf("%w after %d failed attempts in a row: %w", ErrGaveUp, s.failures, err)
+			return &gaveUpError{failures: s.failures, last: err}
 		}
-		wait := s.policy.wait(s.failures, s.retry)
+		wait := s.policy.wait(s.failures, s.retry, after)
 		s.notify(StateChange{State: StateReconnecting, Attempt: s.attempts + 1, Failures: s.failures, Delay: wait, Err: err})
 		if err := sleep(ctx, wait); err != nil {
 			return err
@@ -159,6 +163,15 @@ func (s *stream) run(ctx context.Context, yield func(sse.Event, error) bool) err
 type fatalError struct{ err error }
 
 func (e fatalError) Error() string { return e.err.Error() }
+
+// transientError marks a status that RetryTransient retries, with the wait
+// its Retry-After asks for.
+type transientError struct {
+	err   *StatusError
+	after time.Duration
+}
+
+func (e transientError) Error() string { return e.err.Error() }
 
 // attempt makes one connection attempt and reads its stream to the end. It
 // returns whether the connection proved healthy and why it ended: a
@@ -209,6 +222,9 @@ func (s *stream) attempt(ctx context.Context, yield func(sse.Event, error) bool)
 		var se *StatusError
 		if errors.As(err, &se) {
 			se.Body = errorBody(resp, func() { cancel(errErrorBodyCause) })
+			if s.policy.RetryTransient && transient(se.Code) {
+				return false, transientError{err: se, after: retryAfter(resp.Header)}
+			}
 		}
 		return false, fatalError{err}
 	}

@@ -266,6 +266,8 @@ func TestFatalResponses(t *testing.T) {
 			w.WriteHeader(201)
 			io.WriteString(w, "data: x\n\n")
 		}, wantStatus(201, "201 Created", "data: x\n\n")},
+		{"502 by default", status(502, "bad gateway"), wantStatus(502, "502 Bad Gateway", "bad gateway")},
+		{"429 by default", status(429, ""), wantStatus(429, "429 Too Many Requests", "")},
 		{"application/json", contentType("application/json"), wantContentType("application/json")},
 		{"text/plain", contentType("text/plain; charset=utf-8"), wantContentType("text/plain; charset=utf-8")},
 		{"text/event-streams", contentType("text/event-streams"), wantContentType("text/event-streams")},
@@ -783,4 +785,144 @@ func TestErrorBodyStartIsKept(t *testing.T) {
 	wantStatus(401, "401 Unauthorized", "missing token\n")(t, err)
 	_, err = final(t.Context(), c, mustRequest(t, "GET", ts.URL, nil))
 	wantStatus(403, "403 Forbidden", long[:1024])(t, err)
+}
+
+// TestTransientStatusRetried: with RetryTransient, a gateway's 502 (a hub
+// restarting behind a proxy) is a failed attempt like a refused
+// connection: the client reconnects, reports the status, and resumes with
+// the last event ID.
+func TestTransientStatusRetried(t *testing.T) {
+	gone := make(chan struct{})
+	ts, s := newServer(t,
+		send("id: 1\ndata: one\n\n"),
+		status(502, "<html>bad gateway</html>"),
+		endless(503, "text/html", "<html>", gone), // never read
+		status(504, ""),
+		sendAndHold("data: two\n\n"))
+	var errs []error
+	var failures []int
+	policy := fast
+	policy.RetryTransient = true
+	c := &eventsource.Client{Reconnect: policy, OnStateChange: func(sc eventsource.StateChange) {
+		if sc.State == eventsource.StateReconnecting {
+			errs, failures = append(errs, sc.Err), append(failures, sc.Failures)
+		}
+	}}
+	got := collect(t, c, mustRequest(t, "GET", ts.URL, nil), 2)
+	if got[1] != (sse.Event{ID: "1", Type: "message", Data: "two"}) {
+		t.Errorf("event after the outage = %+v", got[1])
+	}
+	reqs := s.requests()
+	if len(reqs) != 5 {
+		t.Fatalf("%d requests, want 5", len(reqs))
+	}
+	for i, r := range reqs[1:] {
+		if got := r.Header.Get("Last-Event-ID"); got != "1" {
+			t.Errorf("request %d Last-Event-ID = %q, want 1", i+2, got)
+		}
+	}
+	var codes []int
+	for _, err := range errs[1:] {
+		var se *eventsource.StatusError
+		if !errors.As(err, &se) {
+			t.Fatalf("reconnecting after %v, want a *StatusError", err)
+		}
+		codes = append(codes, se.Code)
+	}
+	if want := []int{502, 503, 504}; !slices.Equal(codes, want) {
+		t.Errorf("reconnected after statuses %v, want %v", codes, want)
+	}
+	// Failed attempts in a row, for the backoff.
+	if want := []int{1, 2, 3, 4}; !slices.Equal(failures, want) {
+		t.Errorf("failures = %v, want %v", failures, want)
+	}
+	<-gone
+}
+
+// TestTransientStatusStillFatalWhenNotTransient: with RetryTransient, other
+// statuses still end the sequence, and MaxRetries still gives up, with the
+// last status.
+func TestTransientStatusStillFatalWhenNotTransient(t *testing.T) {
+	policy := fast
+	policy.RetryTransient = true
+	for _, code := range []int{400, 401, 403, 404, 500, 501} {
+		ts, s := newServer(t, status(code, ""), sendAndHold("data: never\n\n"))
+		_, err := final(t.Context(), &eventsource.Client{Reconnect: policy}, mustRequest(t, "GET", ts.URL, nil))
+		var se *eventsource.StatusError
+		if !errors.As(err, &se) || se.Code != code || len(s.requests()) != 1 {
+			t.Errorf("%d: err %v after %d requests, want its StatusError after 1", code, err, len(s.requests()))
+		}
+	}
+
+	policy.MaxRetries = 2
+	ts, s := newServer(t, status(503, "down"))
+	_, err := final(t.Context(), &eventsource.Client{Reconnect: policy}, mustRequest(t, "GET", ts.URL, nil))
+	var se *eventsource.StatusError
+	if !errors.Is(err, eventsource.ErrGaveUp) || !errors.As(err, &se) || se.Code != 503 {
+		t.Fatalf("err = %v, want ErrGaveUp with the 503", err)
+	}
+	if want := "eventsource: gave up reconnecting after 3 failed attempts in a row: server responded 503 Service Unavailable"; err.Error() != want {
+		t.Errorf("message = %q, want %q", err, want)
+	}
+	if n := len(s.requests()); n != 3 {
+		t.Errorf("%d requests, want 3", n)
+	}
+}
+
+// TestDeployBehindProxy: the hub behind a proxy restarts; the proxy cuts
+// the stream and answers 502 until the new hub is up. With RetryTransient
+// the client rides it out and resumes with the last event ID; without, the
+// 502 ends the sequence as in a browser.
+func TestDeployBehindProxy(t *testing.T) {
+	old, _ := newServer(t, sendAndHold("id: 1\ndata: one\n\n"))
+	next, nextReqs := newServer(t, sendAndHold("id: 2\ndata: two\n\n"))
+	p := newProxy(t, old.URL)
+	down := deadAddr(t)
+
+	for _, retry := range []bool{true, false} {
+		t.Run(fmt.Sprint("RetryTransient=", retry), func(t *testing.T) {
+			p.to(old.URL)
+			policy := fast
+			policy.RetryTransient = retry
+			bad := 0
+			c := &eventsource.Client{Reconnect: policy, OnStateChange: func(sc eventsource.StateChange) {
+				var se *eventsource.StatusError
+				if sc.State == eventsource.StateReconnecting && errors.As(sc.Err, &se) && se.Code == http.StatusBadGateway {
+					if bad++; bad == 3 {
+						p.to(next.URL) // the new hub is up
+					}
+				}
+			}}
+			var got []sse.Event
+			var last error
+			for ev, err := range c.Events(t.Context(), mustRequest(t, "GET", p.URL, nil)) {
+				if err != nil {
+					last = err
+					break
+				}
+				got = append(got, ev)
+				if ev.Data == "one" {
+					p.to(down)                   // the old hub stops...
+					old.CloseClientConnections() // ...and its streams end
+				}
+				if ev.Data == "two" {
+					break
+				}
+			}
+			if !retry {
+				var se *eventsource.StatusError
+				if !errors.As(last, &se) || se.Code != http.StatusBadGateway || len(got) != 1 {
+					t.Errorf("events %+v, err %v; want one event, then the 502", got, last)
+				}
+				return
+			}
+			if last != nil || len(got) != 2 || bad != 3 {
+				t.Fatalf("events %+v, err %v after %d 502s", got, last, bad)
+			}
+			reqs := nextReqs.requests()
+			if id := reqs[len(reqs)-1].Header.Get("Last-Event-ID"); id != "1" {
+				t.Errorf("the new hub got Last-Event-ID %q, want 1", id)
+			}
+		})
+	}
 }

@@ -27,7 +27,8 @@
 // client reconnects after the reconnection time, which the server may change
 // with "retry:". HTTP 204 No Content ends the sequence with [ErrNoContent]; any
 // other status ends it with a [*StatusError], a wrong Content-Type with a
-// [*ContentTypeError]: the client never reconnects after those. Such a
+// [*ContentTypeError]: the client never reconnects after those (unless
+// [Reconnect.RetryTransient] says otherwise, see below). Such a
 // failure closes the connection without reading a body of unknown length,
 // so a refused response whose body never ends cannot hold the client.
 //
@@ -50,10 +51,18 @@
 // [Reconnect] holds the whole reconnection policy: the initial reconnection
 // time (zero with [NoDelay]), exponential backoff with jitter after repeated
 // failures (reset once a connection proved healthy), a cap, a read timeout
-// and an optional limit on attempts. [Client.BeforeConnect] runs before every attempt, and
-// [Client.OnStateChange] reports each state change with the response of
-// every opened connection, for example to read the Last-Event-ID response
-// header with which a Mercure hub says where it resumed.
+// and an optional limit on attempts. [Client.BeforeConnect] runs before
+// every attempt, and [Client.OnStateChange] reports each state change with
+// the response of every opened connection, for example to read the
+// Last-Event-ID response header with which a Mercure hub says where it
+// resumed.
+//
+// With [Reconnect.RetryTransient] (off by default, as in browsers), the
+// statuses that say a refusal is temporary are retried with the same backoff
+// and jitter instead of ending the sequence: 502, 503 and 504, which a proxy
+// answers while the server behind it restarts, and 429 Too Many Requests;
+// their Retry-After header is honoured. A long-running program should set
+// it, so that a deploy behind nginx does not stop it for good.
 //
 // The package imports only the standard library and
 // [github.com/herald-sse/herald/sse].

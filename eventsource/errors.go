@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -45,7 +46,8 @@ const (
 
 // StatusError ends a sequence when the server answers with a status other
 // than 200 OK and 204 No Content (after redirects). The standard forbids
-// reconnecting after it.
+// reconnecting after it; [Reconnect.RetryTransient] makes the client retry
+// some statuses instead, and report them in [StateChange.Err].
 type StatusError struct {
 	// Code is the status code, e.g. 401.
 	Code int
@@ -77,3 +79,16 @@ type ContentTypeError struct {
 func (e *ContentTypeError) Error() string {
 	return fmt.Sprintf("eventsource: response Content-Type is %q, want text/event-stream", e.ContentType)
 }
+
+// gaveUpError ends a sequence when Reconnect.MaxRetries reconnections in a
+// row failed. It wraps ErrGaveUp and the last failure.
+type gaveUpError struct {
+	failures int
+	last     error
+}
+
+func (e *gaveUpError) Error() string {
+	return fmt.Sprintf("%v after %d failed attempts in a row: %s", ErrGaveUp, e.failures, strings.TrimPrefix(e.last.Error(), "eventsource: "))
+}
+
+func (e *gaveUpError) Unwrap() []error { return []error{ErrGaveUp, e.last} }

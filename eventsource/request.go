@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -129,6 +131,22 @@ func errorBody(resp *http.Response, abort func()) []byte {
 	defer t.Stop()
 	start, _ := io.ReadAll(io.LimitReader(resp.Body, min(resp.ContentLength, maxErrorBody)))
 	return start
+}
+
+// retryAfter returns the wait a response's Retry-After header asks for, in
+// seconds or as an HTTP date, or 0 if it has none, is invalid or is past.
+func retryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return time.Duration(min(secs, uint64(math.MaxInt64/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
 }
 
 // statusText returns resp's status as "401 Unauthorized".

@@ -56,8 +56,9 @@ type StateChange struct {
 	// (StateReconnecting only).
 	Delay time.Duration
 	// Err says why the previous connection ended (StateReconnecting:
-	// [ErrStreamEnded], an error wrapping [ErrReadTimeout], a network error)
-	// or why the sequence ends (StateClosed).
+	// [ErrStreamEnded], an error wrapping [ErrReadTimeout], a network error,
+	// or a [*StatusError] that [Reconnect.RetryTransient] retries) or why the
+	// sequence ends (StateClosed).
 	Err error
 	// Response is the response that opened the stream (StateOpen only): its
 	// status and headers. Its Body belongs to the client: do not read or
