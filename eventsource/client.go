@@ -49,6 +49,14 @@ type Client struct {
 	// carries the response, whose headers the server may use to say
 	// something (Mercure sends Last-Event-ID to say where it resumed).
 	OnStateChange func(StateChange)
+
+	// OnComment, when not nil, is called with the text of every comment
+	// line the server sends (a heartbeat such as ": ping"), on the
+	// goroutine that iterates, in the stream's order relative to the
+	// events, before the sequence goes on: the text after the colon without
+	// one leading space, as [sse.Decoder.OnComment] reports it. Nil, the
+	// default, ignores comments, as browsers do.
+	OnComment func(text string)
 }
 
 // Events connects to the event stream req describes and returns the events
@@ -236,6 +244,7 @@ func (s *stream) attempt(ctx context.Context, yield func(sse.Event, error) bool)
 	dec := sse.NewDecoder(watchedReader{r: resp.Body, w: wd})
 	dec.SetLastEventID(s.lastID)
 	dec.MaxEventSize = s.c.MaxEventSize
+	dec.OnComment = s.c.OnComment
 	events := 0
 	for {
 		ev, derr := dec.Decode()

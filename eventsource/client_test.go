@@ -787,6 +787,35 @@ func TestErrorBodyStartIsKept(t *testing.T) {
 	wantStatus(403, "403 Forbidden", long[:1024])(t, err)
 }
 
+// TestComments: with OnComment, the caller receives every comment line, in
+// order with the events, on the iterating goroutine; the events are the
+// same as without it.
+func TestComments(t *testing.T) {
+	const stream = ": hello\n:\ndata: a\n:inside\ndata: b\n\n: heartbeat\r\n"
+	ts, _ := newServer(t,
+		send(stream),
+		sendAndHold("\xEF\xBB\xBF:after reconnect\ndata: c\n\n"))
+	var got []string
+	c := &eventsource.Client{Reconnect: fast, OnComment: func(text string) { got = append(got, "comment "+text) }}
+	for ev, err := range c.Events(t.Context(), mustRequest(t, "GET", ts.URL, nil)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, "event "+ev.Data)
+		if ev.Data == "c" {
+			break
+		}
+	}
+	want := []string{"comment hello", "comment ", "comment inside", "event a\nb", "comment heartbeat", "comment after reconnect", "event c"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	plain := collect(t, &eventsource.Client{}, mustRequest(t, "GET", ts.URL, nil), 1)
+	if plain[0].Data != "c" {
+		t.Errorf("without OnComment: %+v", plain[0])
+	}
+}
+
 // TestTransientStatusRetried: with RetryTransient, a gateway's 502 (a hub
 // restarting behind a proxy) is a failed attempt like a refused
 // connection: the client reconnects, reports the status, and resumes with

@@ -55,7 +55,8 @@
 // every attempt, and [Client.OnStateChange] reports each state change with
 // the response of every opened connection, for example to read the
 // Last-Event-ID response header with which a Mercure hub says where it
-// resumed.
+// resumed. [Client.OnComment] receives the comment lines (heartbeats) that
+// browsers ignore.
 //
 // With [Reconnect.RetryTransient] (off by default, as in browsers), the
 // statuses that say a refusal is temporary are retried with the same backoff
