@@ -25,12 +25,12 @@
 // opens the stream; events are decoded by [sse.Decoder]. When the stream
 // ends or breaks, an event whose blank line never arrived is dropped and the
 // client reconnects after the reconnection time, which the server may change
-// with "retry:". HTTP 204 No Content ends the sequence with [ErrNoContent]; any
-// other status ends it with a [*StatusError], a wrong Content-Type with a
-// [*ContentTypeError]: the client never reconnects after those (unless
-// [Reconnect.RetryTransient] says otherwise, see below). Such a
-// failure closes the connection without reading a body of unknown length,
-// so a refused response whose body never ends cannot hold the client.
+// with "retry:". HTTP 204 No Content ends the sequence with [ErrNoContent];
+// any other status ends it with a [*StatusError], a wrong Content-Type with
+// a [*ContentTypeError]: the client never reconnects after those (unless
+// [Reconnect.RetryTransient] says otherwise, see below). Such a failure
+// closes the connection without reading a body of unknown length, so a
+// refused response whose body never ends cannot hold the client.
 //
 // The last event ID persists across reconnections, as in browsers: an event
 // of a new connection that carries no "id" field reports the ID of the last
@@ -64,6 +64,12 @@
 // answers while the server behind it restarts, and 429 Too Many Requests;
 // their Retry-After header is honoured. A long-running program should set
 // it, so that a deploy behind nginx does not stop it for good.
+//
+// [Client.Stream] returns a [Stream], whose [Stream.Restart] makes the
+// client drop its connection and connect again at once, keeping the last
+// event ID and the reconnection policy: to send new credentials
+// (BeforeConnect builds every attempt's request) or to give a proxy a new
+// connection.
 //
 // The package imports only the standard library and
 // [github.com/herald-sse/herald/sse].

@@ -34,6 +34,10 @@ var (
 	// when no byte arrived for [Reconnect.ReadTimeout]; the client drops the
 	// connection and reconnects.
 	ErrReadTimeout = errors.New("eventsource: read timeout")
+
+	// ErrRestarted is reported in [StateChange.Err] when [Stream.Restart]
+	// ended the connection or attempt; the client connects again at once.
+	ErrRestarted = errors.New("eventsource: restarted by the caller")
 )
 
 const (
