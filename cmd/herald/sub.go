@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -235,9 +234,9 @@ func subTarget(hub string, positional, topics []string) (string, error) {
 func readBody(arg string, stdin io.Reader) ([]byte, error) {
 	switch {
 	case arg == "@-":
-		return io.ReadAll(io.LimitReader(stdin, 64<<20))
+		return readLimit(stdin, "standard input")
 	case strings.HasPrefix(arg, "@"):
-		return os.ReadFile(arg[1:])
+		return readFileLimit(arg[1:])
 	}
 	return []byte(arg), nil
 }
