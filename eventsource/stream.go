@@ -121,10 +121,12 @@ type sequence struct {
 	failures int           // failed attempts in a row
 	attempts int           // attempts made
 
-	// transports are the private transports made so far (HTTPClient nil):
-	// a restart replaces the one in use, so that the next attempt cannot
-	// reuse a connection.
-	transports []*http.Transport
+	// transports are the private transport in use and the one before it
+	// (HTTPClient nil): a restart replaces the one in use, so that the next
+	// attempt cannot reuse a connection, and closes the idle connections of
+	// both; a connection the last stream still held when it was dropped is
+	// idle by the next restart or the end of the sequence.
+	transports [2]*http.Transport
 
 	// Guarded by s.mu.
 	cancelPhase context.CancelCauseFunc // ends the current attempt or wait; nil between them
@@ -140,14 +142,16 @@ func (q *sequence) notify(sc StateChange) {
 // newTransport makes a new private transport the one in use.
 func (q *sequence) newTransport() {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	q.transports = append(q.transports, tr)
+	q.transports = [2]*http.Transport{tr, q.transports[0]}
 	q.httpc = &http.Client{Transport: tr}
 }
 
-// closeTransports closes the idle connections of every private transport.
+// closeTransports closes the idle connections of the private transports.
 func (q *sequence) closeTransports() {
 	for _, tr := range q.transports {
-		tr.CloseIdleConnections()
+		if tr != nil {
+			tr.CloseIdleConnections()
+		}
 	}
 }
 
