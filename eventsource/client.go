@@ -2,12 +2,8 @@ package eventsource
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"iter"
 	"net/http"
-	"time"
 
 	"github.com/herald-sse/herald/sse"
 )
@@ -49,18 +45,29 @@ type Client struct {
 	// carries the response, whose headers the server may use to say
 	// something (Mercure sends Last-Event-ID to say where it resumed).
 	OnStateChange func(StateChange)
+
+	// OnComment, when not nil, is called with the text of every comment
+	// line the server sends (a heartbeat such as ": ping"), on the
+	// goroutine that iterates, in the stream's order relative to the
+	// events, before the sequence goes on: the text after the colon without
+	// one leading space, as [sse.Decoder.OnComment] reports it. Nil, the
+	// default, ignores comments, as browsers do.
+	OnComment func(text string)
 }
 
 // Events connects to the event stream req describes and returns the events
 // it dispatches, reconnecting when the stream ends or breaks, until ctx is
-// done or a fatal error.
+// done or a fatal error. It is c.Stream(req).Events(ctx), for callers that
+// never restart the stream on purpose.
 //
 // req is the template of every attempt: its method, URL, headers and body
 // (sent again from req.GetBody each time) are used as they are, and ctx
 // replaces its context. A Last-Event-ID header on req sets the initial last
-// event ID. Each attempt adds "Accept: text/event-stream" and
-// "Cache-Control: no-store" unless req sets them, and the last event ID in
-// force, if not empty, as Last-Event-ID.
+// event ID. Each attempt adds the headers a browser's EventSource sends,
+// each unless req sets it: "Accept: text/event-stream", and, for the
+// standard's cache mode "no-store", "Cache-Control: no-cache" and "Pragma:
+// no-cache"; and the last event ID in force, if not empty, as
+// Last-Event-ID.
 //
 // The sequence yields events with a nil error. It yields a non-nil error
 // exactly once, as its last element: ctx.Err() when ctx is done (a clean
@@ -79,181 +86,5 @@ type Client struct {
 // with any request. The sequence can be iterated more than once; each
 // iteration starts again from req.
 func (c *Client) Events(ctx context.Context, req *http.Request) iter.Seq2[sse.Event, error] {
-	return func(yield func(sse.Event, error) bool) {
-		s := &stream{c: c, base: req, policy: c.Reconnect.withDefaults()}
-		s.retry = s.policy.Delay
-		if req != nil {
-			s.lastID = req.Header.Get("Last-Event-ID")
-		}
-		s.httpc = c.HTTPClient
-		if s.httpc == nil {
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			defer tr.CloseIdleConnections()
-			s.httpc = &http.Client{Transport: tr}
-		}
-		err := s.run(ctx, yield)
-		if err == errStopped {
-			s.notify(StateChange{State: StateClosed, Attempt: s.attempts, Failures: s.failures})
-			return
-		}
-		s.notify(StateChange{State: StateClosed, Attempt: s.attempts, Failures: s.failures, Err: err})
-		yield(sse.Event{}, err)
-	}
-}
-
-// errStopped reports that the caller stopped iterating.
-var errStopped = errors.New("eventsource: iteration stopped")
-
-// stream is the state of one sequence.
-type stream struct {
-	c        *Client
-	base     *http.Request
-	httpc    *http.Client
-	policy   Reconnect
-	lastID   string        // the last event ID string
-	retry    time.Duration // the reconnection time
-	failures int           // failed attempts in a row
-	attempts int           // attempts made
-}
-
-func (s *stream) notify(sc StateChange) {
-	if s.c.OnStateChange != nil {
-		s.c.OnStateChange(sc)
-	}
-}
-
-// run makes attempts until one ends the sequence, and returns the error the
-// sequence ends with (errStopped if the caller stopped).
-func (s *stream) run(ctx context.Context, yield func(sse.Event, error) bool) error {
-	if err := checkRequest(s.base); err != nil {
-		return err
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		s.attempts++
-		s.notify(StateChange{State: StateConnecting, Attempt: s.attempts})
-		healthy, err := s.attempt(ctx, yield)
-		if fe, ok := err.(fatalError); ok {
-			return fe.err
-		}
-		if healthy {
-			s.failures = 0
-		}
-		s.failures++
-		if max := s.policy.MaxRetries; max > 0 && s.failures > max {
-			return fmt.Errorf("%w after %d failed attempts in a row: %w", ErrGaveUp, s.failures, err)
-		}
-		wait := s.policy.wait(s.failures, s.retry)
-		s.notify(StateChange{State: StateReconnecting, Attempt: s.attempts + 1, Failures: s.failures, Delay: wait, Err: err})
-		if err := sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
-}
-
-// fatalError marks an error that ends the sequence.
-type fatalError struct{ err error }
-
-func (e fatalError) Error() string { return e.err.Error() }
-
-// attempt makes one connection attempt and reads its stream to the end. It
-// returns whether the connection proved healthy and why it ended: a
-// fatalError ends the sequence, any other error calls for a reconnection.
-func (s *stream) attempt(ctx context.Context, yield func(sse.Event, error) bool) (healthy bool, err error) {
-	connCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	req, err := newAttempt(connCtx, s.base, s.lastID)
-	if err != nil {
-		return false, fatalError{err}
-	}
-	if s.c.BeforeConnect != nil {
-		if err := s.c.BeforeConnect(connCtx, req); err != nil {
-			if ctx.Err() != nil {
-				return false, fatalError{ctx.Err()}
-			}
-			return false, fatalError{fmt.Errorf("eventsource: before connect: %w", err)}
-		}
-	}
-
-	timeout := s.policy.ReadTimeout
-	wd := newWatchdog(timeout, func() { cancel(errReadTimeoutCause) })
-	defer wd.disarm()
-	// ended classifies the error that ended the attempt.
-	ended := func(err error, what string) error {
-		switch {
-		case ctx.Err() != nil:
-			return fatalError{ctx.Err()}
-		case context.Cause(connCtx) == errReadTimeoutCause:
-			return fmt.Errorf("%w: nothing received for %v %s", ErrReadTimeout, timeout, what)
-		}
-		return err
-	}
-
-	resp, err := s.httpc.Do(req)
-	wd.disarm()
-	if err != nil {
-		// A response with an error means that the redirect policy refused
-		// to go on (too many redirects): as futile as an untrusted
-		// certificate.
-		if resp != nil || futile(err) {
-			return false, fatalError{err}
-		}
-		return false, ended(err, "while waiting for the response")
-	}
-	defer resp.Body.Close()
-	body := watchedReader{r: resp.Body, w: wd}
-	if err := checkResponse(resp, body); err != nil {
-		return false, fatalError{err}
-	}
-	s.notify(StateChange{State: StateOpen, Attempt: s.attempts, Failures: s.failures, Response: resp})
-
-	opened := time.Now()
-	// As a browser's EventSource, carry the last event ID over from the
-	// previous connection.
-	dec := sse.NewDecoder(body)
-	dec.SetLastEventID(s.lastID)
-	dec.MaxEventSize = s.c.MaxEventSize
-	events := 0
-	for {
-		ev, derr := dec.Decode()
-		if derr != nil {
-			err = derr
-			break
-		}
-		events++
-		s.lastID = dec.LastEventID()
-		if !yield(ev, nil) {
-			return true, fatalError{errStopped}
-		}
-	}
-	s.lastID = dec.LastEventID()
-	if d, ok := dec.Retry(); ok {
-		s.retry = d
-	}
-	healthy = events > 0 || time.Since(opened) >= s.policy.ResetAfter
-	switch {
-	case errors.Is(err, sse.ErrEventTooLarge):
-		return healthy, fatalError{fmt.Errorf("eventsource: %w", err)}
-	case err == io.EOF:
-		return healthy, ErrStreamEnded
-	}
-	return healthy, ended(fmt.Errorf("eventsource: stream broken: %w", err), "on the stream")
-}
-
-// errReadTimeoutCause is the cause of a connection's context when the
-// watchdog expired.
-var errReadTimeoutCause = errors.New("eventsource: read timeout expired")
-
-// sleep waits for d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return c.Stream(req).Events(ctx)
 }

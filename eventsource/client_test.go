@@ -35,11 +35,47 @@ func TestFirstRequestHeaders(t *testing.T) {
 	if got, want := r.Header.Get("Accept"), "text/event-stream"; got != want {
 		t.Errorf("Accept = %q, want %q", got, want)
 	}
-	if got, want := r.Header.Get("Cache-Control"), "no-store"; got != want {
-		t.Errorf("Cache-Control = %q, want %q", got, want)
+	// The standard's cache mode "no-store", as the Fetch standard turns it
+	// into headers.
+	for name, want := range map[string]string{"Cache-Control": "no-cache", "Pragma": "no-cache"} {
+		if got := r.Header.Values(name); len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
 	}
 	if v := r.Header.Values("Last-Event-Id"); len(v) != 0 {
 		t.Errorf("first request sent Last-Event-ID %q, want none", v)
+	}
+}
+
+// TestCacheHeadersOfTheCallerKept: as in the Fetch standard, Cache-Control
+// and Pragma are each added only when the request does not set it, on every
+// attempt.
+func TestCacheHeadersOfTheCallerKept(t *testing.T) {
+	tests := []struct {
+		name                  string
+		set                   map[string]string
+		wantCache, wantPragma string
+	}{
+		{"Cache-Control set", map[string]string{"Cache-Control": "max-age=0"}, "max-age=0", "no-cache"},
+		{"Pragma set", map[string]string{"Pragma": "foo"}, "no-cache", "foo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, s := newServer(t, send("id: 1\ndata: one\n\n"), sendAndHold("data: two\n\n"))
+			req := mustRequest(t, "GET", ts.URL, nil)
+			for k, v := range tt.set {
+				req.Header.Set(k, v)
+			}
+			collect(t, &eventsource.Client{Reconnect: fast}, req, 2)
+			for i, r := range s.requests() {
+				if got := r.Header.Values("Cache-Control"); len(got) != 1 || got[0] != tt.wantCache {
+					t.Errorf("request %d Cache-Control = %q, want %q", i, got, tt.wantCache)
+				}
+				if got := r.Header.Values("Pragma"); len(got) != 1 || got[0] != tt.wantPragma {
+					t.Errorf("request %d Pragma = %q, want %q", i, got, tt.wantPragma)
+				}
+			}
+		})
 	}
 }
 
@@ -230,6 +266,8 @@ func TestFatalResponses(t *testing.T) {
 			w.WriteHeader(201)
 			io.WriteString(w, "data: x\n\n")
 		}, wantStatus(201, "201 Created", "data: x\n\n")},
+		{"502 by default", status(502, "bad gateway"), wantStatus(502, "502 Bad Gateway", "bad gateway")},
+		{"429 by default", status(429, ""), wantStatus(429, "429 Too Many Requests", "")},
 		{"application/json", contentType("application/json"), wantContentType("application/json")},
 		{"text/plain", contentType("text/plain; charset=utf-8"), wantContentType("text/plain; charset=utf-8")},
 		{"text/event-streams", contentType("text/event-streams"), wantContentType("text/event-streams")},
@@ -681,5 +719,239 @@ func TestSharedHTTPClient(t *testing.T) {
 	case <-gone:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the server still holds the request after the loop ended")
+	}
+}
+
+// endless answers code with a body that never ends: it writes chunk, flushes
+// and waits for the client to go, then closes gone.
+func endless(code int, contentType, chunk string, gone chan<- struct{}) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		defer close(gone)
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(code)
+		io.WriteString(w, chunk)
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+	}
+}
+
+// TestFatalStatusWithEndlessBody: a refused response whose body never ends
+// (a stream answered with 201, an error page that never completes) ends
+// the sequence at once and closes the connection without reading the body.
+func TestFatalStatusWithEndlessBody(t *testing.T) {
+	for _, tt := range []struct {
+		code        int
+		contentType string
+	}{
+		{201, "text/event-stream"},
+		{401, "text/plain; charset=utf-8"},
+		{500, "text/html"},
+	} {
+		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {
+			gone := make(chan struct{})
+			ts, s := newServer(t, endless(tt.code, tt.contentType, "data: x\n\n", gone))
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			events, err := final(ctx, &eventsource.Client{Reconnect: fast}, mustRequest(t, "GET", ts.URL, nil))
+			var se *eventsource.StatusError
+			if !errors.As(err, &se) || se.Code != tt.code || len(events) != 0 {
+				t.Fatalf("events %+v, err %v; want a StatusError %d at once", events, err, tt.code)
+			}
+			if len(se.Body) != 0 {
+				t.Errorf("Body = %q: a body of unknown length must not be read", se.Body)
+			}
+			select {
+			case <-gone:
+			case <-ctx.Done():
+				t.Fatal("the server still holds the request: the connection was not closed")
+			}
+			if n := len(s.requests()); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+		})
+	}
+}
+
+// TestErrorBodyStartIsKept: a refused response that declares its length
+// keeps the start of its body (at most 1 KiB) for error messages.
+func TestErrorBodyStartIsKept(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	ts, _ := newServer(t, status(401, "missing token\n"), func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(long)))
+		status(403, long)(w, r)
+	})
+	c := &eventsource.Client{Reconnect: fast}
+	_, err := final(t.Context(), c, mustRequest(t, "GET", ts.URL, nil))
+	wantStatus(401, "401 Unauthorized", "missing token\n")(t, err)
+	_, err = final(t.Context(), c, mustRequest(t, "GET", ts.URL, nil))
+	wantStatus(403, "403 Forbidden", long[:1024])(t, err)
+}
+
+// TestComments: with OnComment, the caller receives every comment line, in
+// order with the events, on the iterating goroutine; the events are the
+// same as without it.
+func TestComments(t *testing.T) {
+	const stream = ": hello\n:\ndata: a\n:inside\ndata: b\n\n: heartbeat\r\n"
+	ts, _ := newServer(t,
+		send(stream),
+		sendAndHold("\xEF\xBB\xBF:after reconnect\ndata: c\n\n"))
+	var got []string
+	c := &eventsource.Client{Reconnect: fast, OnComment: func(text string) { got = append(got, "comment "+text) }}
+	for ev, err := range c.Events(t.Context(), mustRequest(t, "GET", ts.URL, nil)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, "event "+ev.Data)
+		if ev.Data == "c" {
+			break
+		}
+	}
+	want := []string{"comment hello", "comment ", "comment inside", "event a\nb", "comment heartbeat", "comment after reconnect", "event c"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	plain := collect(t, &eventsource.Client{}, mustRequest(t, "GET", ts.URL, nil), 1)
+	if plain[0].Data != "c" {
+		t.Errorf("without OnComment: %+v", plain[0])
+	}
+}
+
+// TestTransientStatusRetried: with RetryTransient, a gateway's 502 (a hub
+// restarting behind a proxy) is a failed attempt like a refused
+// connection: the client reconnects, reports the status, and resumes with
+// the last event ID.
+func TestTransientStatusRetried(t *testing.T) {
+	gone := make(chan struct{})
+	ts, s := newServer(t,
+		send("id: 1\ndata: one\n\n"),
+		status(502, "<html>bad gateway</html>"),
+		endless(503, "text/html", "<html>", gone), // never read
+		status(504, ""),
+		sendAndHold("data: two\n\n"))
+	var errs []error
+	var failures []int
+	policy := fast
+	policy.RetryTransient = true
+	c := &eventsource.Client{Reconnect: policy, OnStateChange: func(sc eventsource.StateChange) {
+		if sc.State == eventsource.StateReconnecting {
+			errs, failures = append(errs, sc.Err), append(failures, sc.Failures)
+		}
+	}}
+	got := collect(t, c, mustRequest(t, "GET", ts.URL, nil), 2)
+	if got[1] != (sse.Event{ID: "1", Type: "message", Data: "two"}) {
+		t.Errorf("event after the outage = %+v", got[1])
+	}
+	reqs := s.requests()
+	if len(reqs) != 5 {
+		t.Fatalf("%d requests, want 5", len(reqs))
+	}
+	for i, r := range reqs[1:] {
+		if got := r.Header.Get("Last-Event-ID"); got != "1" {
+			t.Errorf("request %d Last-Event-ID = %q, want 1", i+2, got)
+		}
+	}
+	var codes []int
+	for _, err := range errs[1:] {
+		var se *eventsource.StatusError
+		if !errors.As(err, &se) {
+			t.Fatalf("reconnecting after %v, want a *StatusError", err)
+		}
+		codes = append(codes, se.Code)
+	}
+	if want := []int{502, 503, 504}; !slices.Equal(codes, want) {
+		t.Errorf("reconnected after statuses %v, want %v", codes, want)
+	}
+	// Failed attempts in a row, for the backoff.
+	if want := []int{1, 2, 3, 4}; !slices.Equal(failures, want) {
+		t.Errorf("failures = %v, want %v", failures, want)
+	}
+	<-gone
+}
+
+// TestTransientStatusStillFatalWhenNotTransient: with RetryTransient, other
+// statuses still end the sequence, and MaxRetries still gives up, with the
+// last status.
+func TestTransientStatusStillFatalWhenNotTransient(t *testing.T) {
+	policy := fast
+	policy.RetryTransient = true
+	for _, code := range []int{400, 401, 403, 404, 500, 501} {
+		ts, s := newServer(t, status(code, ""), sendAndHold("data: never\n\n"))
+		_, err := final(t.Context(), &eventsource.Client{Reconnect: policy}, mustRequest(t, "GET", ts.URL, nil))
+		var se *eventsource.StatusError
+		if !errors.As(err, &se) || se.Code != code || len(s.requests()) != 1 {
+			t.Errorf("%d: err %v after %d requests, want its StatusError after 1", code, err, len(s.requests()))
+		}
+	}
+
+	policy.MaxRetries = 2
+	ts, s := newServer(t, status(503, "down"))
+	_, err := final(t.Context(), &eventsource.Client{Reconnect: policy}, mustRequest(t, "GET", ts.URL, nil))
+	var se *eventsource.StatusError
+	if !errors.Is(err, eventsource.ErrGaveUp) || !errors.As(err, &se) || se.Code != 503 {
+		t.Fatalf("err = %v, want ErrGaveUp with the 503", err)
+	}
+	if want := "eventsource: gave up reconnecting after 3 failed attempts in a row: server responded 503 Service Unavailable"; err.Error() != want {
+		t.Errorf("message = %q, want %q", err, want)
+	}
+	if n := len(s.requests()); n != 3 {
+		t.Errorf("%d requests, want 3", n)
+	}
+}
+
+// TestDeployBehindProxy: the hub behind a proxy restarts; the proxy cuts
+// the stream and answers 502 until the new hub is up. With RetryTransient
+// the client rides it out and resumes with the last event ID; without, the
+// 502 ends the sequence as in a browser.
+func TestDeployBehindProxy(t *testing.T) {
+	old, _ := newServer(t, sendAndHold("id: 1\ndata: one\n\n"))
+	next, nextReqs := newServer(t, sendAndHold("id: 2\ndata: two\n\n"))
+	p := newProxy(t, old.URL)
+	down := deadAddr(t)
+
+	for _, retry := range []bool{true, false} {
+		t.Run(fmt.Sprint("RetryTransient=", retry), func(t *testing.T) {
+			p.to(old.URL)
+			policy := fast
+			policy.RetryTransient = retry
+			bad := 0
+			c := &eventsource.Client{Reconnect: policy, OnStateChange: func(sc eventsource.StateChange) {
+				var se *eventsource.StatusError
+				if sc.State == eventsource.StateReconnecting && errors.As(sc.Err, &se) && se.Code == http.StatusBadGateway {
+					if bad++; bad == 3 {
+						p.to(next.URL) // the new hub is up
+					}
+				}
+			}}
+			var got []sse.Event
+			var last error
+			for ev, err := range c.Events(t.Context(), mustRequest(t, "GET", p.URL, nil)) {
+				if err != nil {
+					last = err
+					break
+				}
+				got = append(got, ev)
+				if ev.Data == "one" {
+					p.to(down)                   // the old hub stops...
+					old.CloseClientConnections() // ...and its streams end
+				}
+				if ev.Data == "two" {
+					break
+				}
+			}
+			if !retry {
+				var se *eventsource.StatusError
+				if !errors.As(last, &se) || se.Code != http.StatusBadGateway || len(got) != 1 {
+					t.Errorf("events %+v, err %v; want one event, then the 502", got, last)
+				}
+				return
+			}
+			if last != nil || len(got) != 2 || bad != 3 {
+				t.Fatalf("events %+v, err %v after %d 502s", got, last, bad)
+			}
+			reqs := nextReqs.requests()
+			if id := reqs[len(reqs)-1].Header.Get("Last-Event-ID"); id != "1" {
+				t.Errorf("the new hub got Last-Event-ID %q, want 1", id)
+			}
+		})
 	}
 }

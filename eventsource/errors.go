@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 )
 
 var (
@@ -32,14 +34,24 @@ var (
 	// when no byte arrived for [Reconnect.ReadTimeout]; the client drops the
 	// connection and reconnects.
 	ErrReadTimeout = errors.New("eventsource: read timeout")
+
+	// ErrRestarted is reported in [StateChange.Err] when [Stream.Restart]
+	// ended the connection or attempt; the client connects again at once.
+	ErrRestarted = errors.New("eventsource: restarted by the caller")
 )
 
-// maxErrorBody is how much of a non-200 response body a StatusError keeps.
-const maxErrorBody = 1024
+const (
+	// maxErrorBody is how much of a non-200 response body a StatusError
+	// keeps.
+	maxErrorBody = 1024
+	// maxErrorBodyWait is how long the client waits for those bytes.
+	maxErrorBodyWait = time.Second
+)
 
 // StatusError ends a sequence when the server answers with a status other
 // than 200 OK and 204 No Content (after redirects). The standard forbids
-// reconnecting after it.
+// reconnecting after it; [Reconnect.RetryTransient] makes the client retry
+// some statuses instead, and report them in [StateChange.Err].
 type StatusError struct {
 	// Code is the status code, e.g. 401.
 	Code int
@@ -48,7 +60,10 @@ type StatusError struct {
 	// Header holds the response's headers (WWW-Authenticate, Retry-After).
 	Header http.Header
 	// Body holds the first bytes (at most 1 KiB) of the response body, for
-	// error messages.
+	// error messages, when the response declared its length
+	// (Content-Length), and what of those arrived within a second. A body
+	// of unknown length, such as a stream answered with the wrong status,
+	// is not read: the connection is closed at once.
 	Body []byte
 }
 
@@ -68,3 +83,16 @@ type ContentTypeError struct {
 func (e *ContentTypeError) Error() string {
 	return fmt.Sprintf("eventsource: response Content-Type is %q, want text/event-stream", e.ContentType)
 }
+
+// gaveUpError ends a sequence when Reconnect.MaxRetries reconnections in a
+// row failed. It wraps ErrGaveUp and the last failure.
+type gaveUpError struct {
+	failures int
+	last     error
+}
+
+func (e *gaveUpError) Error() string {
+	return fmt.Sprintf("%v after %d failed attempts in a row: %s", ErrGaveUp, e.failures, strings.TrimPrefix(e.last.Error(), "eventsource: "))
+}
+
+func (e *gaveUpError) Unwrap() []error { return []error{ErrGaveUp, e.last} }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,4 +221,46 @@ func newMemServer(t *testing.T, h http.Handler) *http.Client {
 		tr.CloseIdleConnections()
 	})
 	return &http.Client{Transport: tr}
+}
+
+// proxy is a reverse proxy in front of a hub, as nginx is in production: it
+// streams, and answers 502 Bad Gateway while its upstream is down.
+type proxy struct {
+	*httptest.Server
+	upstream atomic.Pointer[url.URL]
+}
+
+// newProxy starts a proxy to upstream.
+func newProxy(t *testing.T, upstream string) *proxy {
+	t.Helper()
+	p := &proxy{}
+	p.to(upstream)
+	rp := &httputil.ReverseProxy{
+		Rewrite:  func(r *httputil.ProxyRequest) { r.SetURL(p.upstream.Load()) },
+		ErrorLog: log.New(io.Discard, "", 0), // the 502s are expected
+	}
+	p.Server = httptest.NewServer(rp)
+	t.Cleanup(p.Close)
+	return p
+}
+
+// to sends the next requests to upstream.
+func (p *proxy) to(upstream string) {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		panic(err)
+	}
+	p.upstream.Store(u)
+}
+
+// deadAddr returns the URL of a loopback port nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
 }

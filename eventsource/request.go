@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // checkRequest reports, wrapping ErrInvalidRequest, why req can never be
@@ -65,6 +68,11 @@ func validHeaderValue(v string) bool {
 
 // newAttempt returns the request for one connection attempt: a clone of base
 // bound to ctx, with a fresh body, the EventSource headers and lastID.
+//
+// The headers are a browser's: the HTML standard's EventSource sends
+// "Accept: text/event-stream" with the cache mode "no-store", which the
+// Fetch standard turns into "Cache-Control: no-cache" and "Pragma:
+// no-cache", each only if the request does not set it.
 func newAttempt(ctx context.Context, base *http.Request, lastID string) (*http.Request, error) {
 	req := base.Clone(ctx)
 	if base.GetBody != nil {
@@ -77,8 +85,10 @@ func newAttempt(ctx context.Context, base *http.Request, lastID string) (*http.R
 	if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "text/event-stream")
 	}
-	if req.Header.Get("Cache-Control") == "" {
-		req.Header.Set("Cache-Control", "no-store")
+	for _, name := range []string{"Cache-Control", "Pragma"} {
+		if len(req.Header.Values(name)) == 0 {
+			req.Header.Set(name, "no-cache")
+		}
 	}
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
@@ -90,17 +100,15 @@ func newAttempt(ctx context.Context, base *http.Request, lastID string) (*http.R
 
 // checkResponse returns the error that ends the sequence when resp does not
 // open a stream: ErrNoContent for 204, a *StatusError for any other status
-// but 200, a *ContentTypeError for a media type other than
-// text/event-stream. It reads the start of a failed response's body from
-// body.
-func checkResponse(resp *http.Response, body io.Reader) error {
+// but 200 (without its Body, see errorBody), a *ContentTypeError for a media
+// type other than text/event-stream. It reads nothing of the body.
+func checkResponse(resp *http.Response) error {
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNoContent:
 		return ErrNoContent
 	default:
-		start, _ := io.ReadAll(io.LimitReader(body, maxErrorBody))
-		return &StatusError{Code: resp.StatusCode, Status: statusText(resp), Header: resp.Header, Body: start}
+		return &StatusError{Code: resp.StatusCode, Status: statusText(resp), Header: resp.Header}
 	}
 	ct := resp.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
@@ -108,6 +116,37 @@ func checkResponse(resp *http.Response, body io.Reader) error {
 		return &ContentTypeError{ContentType: ct}
 	}
 	return nil
+}
+
+// errorBody returns the start of a refused response's body, at most
+// maxErrorBody bytes, for error messages: only when the response declares
+// its length, so that a body that never ends (a stream answered with the
+// wrong status) is never read. abort, called if the bytes take longer than
+// maxErrorBodyWait to come, must make the body's Read return.
+func errorBody(resp *http.Response, abort func()) []byte {
+	if resp.ContentLength <= 0 {
+		return nil
+	}
+	t := time.AfterFunc(maxErrorBodyWait, abort)
+	defer t.Stop()
+	start, _ := io.ReadAll(io.LimitReader(resp.Body, min(resp.ContentLength, maxErrorBody)))
+	return start
+}
+
+// retryAfter returns the wait a response's Retry-After header asks for, in
+// seconds or as an HTTP date, or 0 if it has none, is invalid or is past.
+func retryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return time.Duration(min(secs, uint64(math.MaxInt64/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
 }
 
 // statusText returns resp's status as "401 Unauthorized".

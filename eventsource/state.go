@@ -17,8 +17,9 @@ const (
 	// StateOpen: the server answered 200 with text/event-stream; events
 	// flow. StateChange.Response holds the response.
 	StateOpen
-	// StateReconnecting: the previous attempt failed or the stream ended
-	// (StateChange.Err says why); the client waits StateChange.Delay.
+	// StateReconnecting: the previous attempt failed, the stream ended or
+	// [Stream.Restart] ended it (StateChange.Err says why); the client
+	// waits StateChange.Delay.
 	StateReconnecting
 	// StateClosed: the sequence is over. StateChange.Err holds the error
 	// the sequence ends with, or nil when the caller stopped iterating.
@@ -56,8 +57,9 @@ type StateChange struct {
 	// (StateReconnecting only).
 	Delay time.Duration
 	// Err says why the previous connection ended (StateReconnecting:
-	// [ErrStreamEnded], an error wrapping [ErrReadTimeout], a network error)
-	// or why the sequence ends (StateClosed).
+	// [ErrStreamEnded], an error wrapping [ErrReadTimeout], a network error,
+	// a [*StatusError] that [Reconnect.RetryTransient] retries, or
+	// [ErrRestarted]) or why the sequence ends (StateClosed).
 	Err error
 	// Response is the response that opened the stream (StateOpen only): its
 	// status and headers. Its Body belongs to the client: do not read or

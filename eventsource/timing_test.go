@@ -375,3 +375,154 @@ func TestMaxRetries(t *testing.T) {
 		}
 	})
 }
+
+// TestNoDelay: Delay NoDelay is a reconnection time of zero: a stream that
+// ends is reconnected at once, and failures in a row still back off as
+// after "retry: 0" (from a base of 100ms: 200ms, 400ms...).
+func TestNoDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{handlers: []http.HandlerFunc{
+			send("data: a\n\n"), send("data: b\n\n"), empty, empty, empty,
+			sendAndHold("data: c\n\n"),
+		}}
+		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{Delay: eventsource.NoDelay, Jitter: -1}}
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 3)
+		ms := time.Millisecond
+		want := []time.Duration{0, 0, 200 * ms, 400 * ms, 800 * ms}
+		if got := intervals(s.requests()); !slices.Equal(got, want) {
+			t.Errorf("reconnection delays = %v, want %v", got, want)
+		}
+	})
+}
+
+// TestNoDelayWithJitter: jitter adds nothing to a zero wait, and up to half
+// of each wait of the backoff.
+func TestNoDelayWithJitter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{handlers: []http.HandlerFunc{send("data: a\n\n"), empty}}
+		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{Delay: eventsource.NoDelay, MaxRetries: 6}}
+		_, err := final(t.Context(), c, mustRequest(t, "GET", memURL, nil))
+		if !errors.Is(err, eventsource.ErrGaveUp) {
+			t.Fatalf("err = %v, want ErrGaveUp", err)
+		}
+		got := intervals(s.requests())
+		if len(got) != 6 || got[0] != 0 {
+			t.Fatalf("delays = %v, want 6, the first 0", got)
+		}
+		for i, d := range got[1:] {
+			b := 200 * time.Millisecond << i
+			if d < b || d >= b+b/2 {
+				t.Errorf("delay %d = %v, want in [%v, %v)", i+2, d, b, b+b/2)
+			}
+		}
+	})
+}
+
+// TestTransientStatusBacksOff: with RetryTransient, 502, 503 and 504 are
+// failures in a row: the waits grow as for any failure.
+func TestTransientStatusBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{handlers: []http.HandlerFunc{
+			status(502, ""), status(503, ""), status(504, ""), status(502, ""),
+			sendAndHold("data: up\n\n"),
+		}}
+		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{
+			Delay: time.Second, Jitter: -1, RetryTransient: true,
+		}}
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 1)
+		sec := time.Second
+		if got, want := intervals(s.requests()), []time.Duration{1 * sec, 2 * sec, 4 * sec, 8 * sec}; !slices.Equal(got, want) {
+			t.Errorf("delays = %v, want %v", got, want)
+		}
+	})
+}
+
+// retryAfter answers code with a Retry-After header.
+func retryAfter(code int, value func() string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", value())
+		w.WriteHeader(code)
+	}
+}
+
+// TestRetryAfter: with RetryTransient, 429 and 503 are retried no sooner
+// than their Retry-After says, in seconds or as a date, even past MaxDelay;
+// a Retry-After shorter than the backoff, in the past or invalid leaves the
+// backoff as it is.
+func TestRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in := func(d time.Duration) func() string {
+			return func() string { return time.Now().Add(d).UTC().Format(http.TimeFormat) }
+		}
+		fixed := func(v string) func() string { return func() string { return v } }
+		s := &script{handlers: []http.HandlerFunc{
+			retryAfter(429, fixed("10")),        // 10s > backoff 1s
+			retryAfter(503, in(20*time.Second)), // a date 20s ahead
+			retryAfter(503, fixed("120")),       // past MaxDelay
+			retryAfter(429, fixed("1")),         // shorter than the backoff (8s)
+			retryAfter(503, in(-time.Hour)),     // in the past
+			retryAfter(503, fixed("soon")),      // invalid
+			sendAndHold("data: up\n\n"),
+		}}
+		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{
+			Delay: time.Second, MaxDelay: 30 * time.Second, Jitter: -1, RetryTransient: true,
+		}}
+		collectWithin(t, time.Hour, c, mustRequest(t, "GET", memURL, nil), 1)
+		sec := time.Second
+		want := []time.Duration{10 * sec, 20 * sec, 120 * sec, 8 * sec, 16 * sec, 30 * sec}
+		if got := intervals(s.requests()); !slices.Equal(got, want) {
+			t.Errorf("delays = %v, want %v", got, want)
+		}
+	})
+}
+
+// TestRetryAfterWithJitter: jitter spreads clients told the same
+// Retry-After, never below it.
+func TestRetryAfterWithJitter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{handlers: []http.HandlerFunc{retryAfter(503, func() string { return "10" })}}
+		c := &eventsource.Client{HTTPClient: newMemServer(t, s), Reconnect: eventsource.Reconnect{
+			Delay: time.Second, MaxRetries: 8, RetryTransient: true,
+		}}
+		if _, err := final(t.Context(), c, mustRequest(t, "GET", memURL, nil)); !errors.Is(err, eventsource.ErrGaveUp) {
+			t.Fatalf("err = %v, want ErrGaveUp", err)
+		}
+		jittered := 0
+		for i, d := range intervals(s.requests()) {
+			b := max(10*time.Second, min(time.Second<<i, eventsource.DefaultMaxDelay))
+			if d < b || d >= b+b/2 {
+				t.Errorf("delay %d = %v, want in [%v, %v)", i+1, d, b, b+b/2)
+			}
+			if d > b {
+				jittered++
+			}
+		}
+		if jittered == 0 {
+			t.Error("no delay was jittered")
+		}
+	})
+}
+
+// TestErrorBodyThatStalls: a refused response that declares a length but
+// stops sending ends the sequence after at most a second, with what came.
+func TestErrorBodyThatStalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{handlers: []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, "missing")
+			http.NewResponseController(w).Flush()
+			<-r.Context().Done()
+		}}}
+		c := &eventsource.Client{HTTPClient: newMemServer(t, s)}
+		start := time.Now()
+		_, err := final(t.Context(), c, mustRequest(t, "GET", memURL, nil))
+		var se *eventsource.StatusError
+		if !errors.As(err, &se) || se.Code != 401 || string(se.Body) != "missing" {
+			t.Fatalf("err = %v, want a 401 StatusError with the body's start", err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("ended after %v, want 1s", d)
+		}
+	})
+}

@@ -33,10 +33,10 @@ const (
 // CRLF arrive in different reads); a leading UTF-8 byte order mark is
 // removed once; bytes that are not valid UTF-8 decode to U+FFFD as the
 // Encoding standard's UTF-8 decoder does (one per maximal subpart of an
-// ill-formed sequence); comments and unknown fields are ignored. A Decoder
-// buffers its input itself and reads from its reader only when it needs more
-// bytes to complete a line, so it returns each event as soon as the blank
-// line that ends it has arrived.
+// ill-formed sequence); unknown fields are ignored, and so are comments
+// unless OnComment is set. A Decoder buffers its input itself and reads from
+// its reader only when it needs more bytes to complete a line, so it returns
+// each event as soon as the blank line that ends it has arrived.
 //
 // A Decoder is not safe for concurrent use.
 type Decoder struct {
@@ -51,6 +51,16 @@ type Decoder struct {
 	// fails as soon as a line exceeds the limit. Zero or a negative value means
 	// [DefaultMaxEventSize]. Set it before the first call to Decode.
 	MaxEventSize int
+
+	// OnComment, when not nil, is called with the text of every comment
+	// line (a line that starts with a colon) during the Decode call that
+	// reads it, so in the stream's order relative to the events: the text
+	// after the colon without one leading space (as for a field's value),
+	// with invalid UTF-8 replaced as in values. It must not call the
+	// Decoder's methods. Nil, the default, ignores comments, as an
+	// EventSource does. A comment line counts against MaxEventSize as any
+	// line does. Set it before the first call to Decode.
+	OnComment func(text string)
 
 	r       io.Reader
 	buf     []byte
@@ -340,7 +350,10 @@ func (d *Decoder) processLine(start, end int) error {
 	var field, vs int
 	switch {
 	case line[0] == ':':
-		return nil // comment
+		if d.OnComment != nil {
+			d.comment(start, end)
+		}
+		return nil
 	case len(line) >= 5 && string(line[:5]) == "data:":
 		field, vs = fieldData, start+5
 	case len(line) >= 3 && string(line[:3]) == "id:":
@@ -404,6 +417,19 @@ func (d *Decoder) processLine(start, end int) error {
 		}
 	}
 	return nil
+}
+
+// comment reports the comment line buf[start:end] to OnComment.
+func (d *Decoder) comment(start, end int) {
+	vs := start + 1
+	if vs < end && d.buf[vs] == ' ' {
+		vs++
+	}
+	text := d.buf[vs:end]
+	if !d.valid(start, end) {
+		text = appendUTF8(nil, text)
+	}
+	d.OnComment(string(text))
 }
 
 // parseDigits parses p as a base-ten integer when it is not empty and holds

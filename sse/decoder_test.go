@@ -441,3 +441,52 @@ func TestDecoderSetLastEventID(t *testing.T) {
 		t.Fatalf("an id holding NUL was taken: %q", ev.ID)
 	}
 }
+
+// TestDecoderOnComment: a Decoder with OnComment reports each comment line's
+// text, in order with the events, however the stream is split into reads;
+// the events are the same as without it.
+func TestDecoderOnComment(t *testing.T) {
+	const in = "\xEF\xBB\xBF:first\r\n" +
+		": heartbeat\n" +
+		":  two spaces\r" +
+		":\n" +
+		"data: a\n" +
+		":in an event\n" +
+		"data: b\n\n" +
+		":bad \xE2\x82 utf-8\r\n" +
+		"\n" +
+		": not a comment: unterminated"
+	want := []string{
+		"comment first", "comment heartbeat", "comment  two spaces", "comment ",
+		"comment in an event", "event a\nb", "comment bad \uFFFD utf-8",
+	}
+	for how, r := range readers(in) {
+		var got []string
+		dec := sse.NewDecoder(r)
+		dec.OnComment = func(text string) { got = append(got, "comment "+text) }
+		for {
+			ev, err := dec.Decode()
+			if err != nil {
+				if err != io.EOF {
+					t.Fatalf("%s: %v", how, err)
+				}
+				break
+			}
+			got = append(got, "event "+ev.Data)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %q\nwant %q", how, got, want)
+		}
+	}
+}
+
+// TestDecoderOnCommentCountsAgainstMaxEventSize: a comment line is bounded
+// like any other line.
+func TestDecoderOnCommentCountsAgainstMaxEventSize(t *testing.T) {
+	dec := sse.NewDecoder(strings.NewReader(":" + strings.Repeat("x", 100) + "\n"))
+	dec.MaxEventSize = 50
+	dec.OnComment = func(text string) { t.Errorf("comment of %d bytes reported", len(text)) }
+	if _, err := dec.Decode(); !errors.Is(err, sse.ErrEventTooLarge) {
+		t.Fatalf("Decode = %v, want ErrEventTooLarge", err)
+	}
+}

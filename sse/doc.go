@@ -10,7 +10,8 @@
 //
 // [Decoder] reads a stream incrementally from any [io.Reader], however the
 // bytes are chunked, and yields the events an EventSource would dispatch, with
-// the same last event ID, event type and reconnection time. It holds about
+// the same last event ID, event type and reconnection time; on request
+// ([Decoder.OnComment]) it also reports comment lines. It holds about
 // twice [Decoder.MaxEventSize] bytes at most, however long a line is, and
 // fails with [ErrEventTooLarge] instead of holding more.
 //

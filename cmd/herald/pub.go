@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
 	"github.com/herald-sse/herald/mercure"
 )
@@ -19,17 +22,18 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs := flag.NewFlagSet("pub", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		topics             stringsFlag
-		hubURL, data, typ  string
-		id, token, jwtKey  string
-		jwtAlg             string
-		retry              time.Duration
-		private, dataGiven bool
-		timeout            time.Duration
+		topics                 stringsFlag
+		hubURL, data, dataFile string
+		typ, id, token, jwtKey string
+		jwtAlg                 string
+		retry                  time.Duration
+		private                bool
+		timeout                time.Duration
 	)
 	fs.StringVar(&hubURL, "hub", "http://localhost:8080/.well-known/mercure", "the hub's URL (the path defaults to /.well-known/mercure)")
 	fs.Var(&topics, "topic", "topic of the update (repeatable; the first is the canonical one)")
-	fs.StringVar(&data, "data", "", "the update's data (default: read from standard input)")
+	fs.StringVar(&data, "data", "", "the update's data, exactly (default: standard input, without one trailing line break)")
+	fs.StringVar(&dataFile, "data-file", "", "send the bytes of the file at `PATH`, exactly, as the update's data")
 	fs.StringVar(&typ, "type", "", "the SSE event type")
 	fs.StringVar(&id, "id", "", "the event id (default: the hub generates one)")
 	fs.DurationVar(&retry, "retry", 0, "the reconnection delay to send (e.g. 3s)")
@@ -39,18 +43,22 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.StringVar(&jwtAlg, "jwt-alg", "HS256", "algorithm for --jwt-key")
 	fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: herald pub --hub URL --topic T [--data D | < file] [flags]\n\nPublishes one update and prints its id.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), pubUsage)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if len(topics) == 0 {
 		return usageError{fmt.Errorf("pub: at least one --topic is required")}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("pub: unexpected arguments %q (give the data with --data or on standard input)", fs.Args())}
+		return usageError{fmt.Errorf("pub: unexpected arguments %q (give the data with --data, --data-file or on standard input)", fs.Args())}
+	}
+	if given["data"] && given["data-file"] {
+		return usageError{errors.New("pub: give the data with --data, --data-file or on standard input, not several")}
 	}
 	endpoint, err := hubEndpoint(hubURL)
 	if err != nil {
@@ -59,19 +67,26 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if token == "" && jwtKey != "" {
 		k, err := auth.LoadKey(jwtKey)
 		if err != nil {
-			return usageError{fmt.Errorf("pub: --jwt-key: %v", err)}
+			return usageError{fmt.Errorf("pub: --jwt-key: %s", plain(err))}
 		}
 		token, err = auth.Sign(jwtAlg, k, auth.Grant{Publish: topics, TTL: 5 * time.Minute})
 		if err != nil {
-			return fmt.Errorf("pub: signing a token: %w", err)
+			return messageError{msg: "pub: signing a token: " + plain(err), err: err}
 		}
 	}
-	if !dataGiven {
-		b, err := io.ReadAll(io.LimitReader(stdin, 64<<20))
+	switch {
+	case given["data-file"]:
+		b, err := readFileLimit(dataFile)
 		if err != nil {
-			return fmt.Errorf("pub: reading standard input: %w", err)
+			return usageError{fmt.Errorf("pub: --data-file: %v", err)}
 		}
 		data = string(b)
+	case !given["data"]:
+		b, err := readLimit(stdin, "standard input")
+		if err != nil {
+			return fmt.Errorf("pub: reading %w", err)
+		}
+		data = trimLineBreak(string(b))
 	}
 
 	form := url.Values{"topic": topics, "data": {data}}
@@ -108,6 +123,56 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	fmt.Fprintln(stdout, string(body))
 	return nil
+}
+
+const pubUsage = `Usage: herald pub --hub URL --topic T [--data D | --data-file PATH | < file] [flags]
+
+Publishes one update and prints its id. The data is --data, or the bytes of
+--data-file, exactly; or else standard input without one trailing line break
+(LF or CRLF), the one echo and editors add: echo x | herald pub ... sends "x".
+
+Flags:
+`
+
+// maxData is the most data pub reads from standard input or a file.
+const maxData = 64 << 20
+
+// readLimit reads r, named what, to its end; more than maxData bytes is an
+// error, never a silent truncation.
+func readLimit(r io.Reader, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxData+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(b) > maxData {
+		return nil, fmt.Errorf("%s: more than %d MiB", what, maxData>>20)
+	}
+	return b, nil
+}
+
+// readFileLimit reads the file at path with readLimit.
+func readFileLimit(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimit(f, path)
+}
+
+// trimLineBreak removes one trailing line break, CRLF or LF, from s.
+func trimLineBreak(s string) string {
+	if t, ok := strings.CutSuffix(s, "\n"); ok {
+		return strings.TrimSuffix(t, "\r")
+	}
+	return s
+}
+
+// plain returns err's message without the "herald: invalid: " of the root
+// package's sentinel it wraps first: main prints "herald: " before every
+// error, once.
+func plain(err error) string {
+	return strings.TrimPrefix(err.Error(), herald.ErrInvalid.Error()+": ")
 }
 
 // hubEndpoint completes a hub URL: a URL without a path gets the Mercure

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +169,96 @@ func TestPubEnv(t *testing.T) {
 	}
 	if ev := s.next(t); ev.ID != strings.TrimSpace(out) || ev.Data != "from env" {
 		t.Errorf("received %+v, want %q", ev, out)
+	}
+}
+
+// TestPubData: data from standard input loses exactly one trailing line
+// break (LF or CRLF), as a shell's command substitution does, so that
+// `echo x | herald pub` sends "x"; --data and --data-file send their bytes
+// exactly.
+func TestPubData(t *testing.T) {
+	t.Parallel()
+	base := pubHub(t)
+	s := serveSubscribe(t, base, "topic=t", nil)
+	file := filepath.Join(t.TempDir(), "data")
+	const exact = "line one\r\nline two\n\n"
+	if err := os.WriteFile(file, []byte(exact), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		stdin io.Reader
+		args  []string
+		want  string
+	}{
+		{strings.NewReader("x\n"), nil, "x"},
+		{strings.NewReader("x\r\n"), nil, "x"},
+		{strings.NewReader("x\n\n"), nil, "x\n"},
+		{strings.NewReader("x\r\n\r\n"), nil, "x\r\n"},
+		{strings.NewReader("x"), nil, "x"},
+		{strings.NewReader("\n"), nil, ""},
+		{strings.NewReader("x\r"), nil, "x\r"},
+		{failingReader{t}, []string{"--data", "x\n"}, "x\n"},
+		{failingReader{t}, []string{"--data-file", file}, exact},
+	} {
+		args := append([]string{"--hub", base, "--topic", "t", "--jwt-key", pubTestKey}, tc.args...)
+		if _, errOut, err := pub(t, tc.stdin, args...); err != nil {
+			t.Fatalf("pub %q: %v (%s)", args, err, errOut)
+		}
+		// The hub normalises line breaks in data to LF, as SSE does.
+		want := strings.ReplaceAll(strings.ReplaceAll(tc.want, "\r\n", "\n"), "\r", "\n")
+		if ev := s.next(t); ev.Data != want {
+			t.Errorf("pub %q: received %q, want %q", tc.args, ev.Data, want)
+		}
+	}
+}
+
+// TestPubDataFileRawBytes: --data-file sends the file's bytes as they are,
+// checked on the form the hub receives.
+func TestPubDataFileRawBytes(t *testing.T) {
+	var got []byte
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		got = []byte(r.PostForm.Get("data"))
+		io.WriteString(w, "urn:test:1")
+	}))
+	defer ts.Close()
+	file := filepath.Join(t.TempDir(), "data")
+	exact := []byte("a\r\nb\x00c\n")
+	if err := os.WriteFile(file, exact, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--data-file", file}, {"--data-file=" + file}} {
+		got = nil
+		if out, _, err := pub(t, failingReader{t}, append([]string{"--hub", ts.URL, "--topic", "t"}, args...)...); err != nil || out != "urn:test:1\n" {
+			t.Fatalf("pub %q: %q, %v", args, out, err)
+		}
+		if !bytes.Equal(got, exact) {
+			t.Errorf("pub %q sent %q, want %q", args, got, exact)
+		}
+	}
+}
+
+// TestPubErrorsHaveOnePrefix: main prints "herald: " before an error; no
+// error of pub starts another.
+func TestPubErrorsHaveOnePrefix(t *testing.T) {
+	t.Parallel()
+	base := pubHub(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--hub", base, "--topic", "t", "--data", "x", "--jwt-key", "@/nonexistent/key"},
+			"pub: --jwt-key: reading key: open /nonexistent/key: no such file or directory"},
+		{[]string{"--hub", base, "--topic", "t", "--data", "x", "--jwt-key", "k", "--jwt-alg", "XX"},
+			`pub: signing a token: JWT algorithm "XX" is not supported`},
+		{[]string{"--hub", base, "--topic", "t", "--data-file", "/nonexistent/data"},
+			"pub: --data-file: open /nonexistent/data: no such file or directory"},
+		{[]string{"--hub", base, "--topic", "t", "--data", "x", "--data-file", "/etc/hostname"},
+			"pub: give the data with --data, --data-file or on standard input, not several"},
+	} {
+		_, _, err := pub(t, strings.NewReader(""), tc.args...)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("pub %q: err = %v, want %q", tc.args, err, tc.want)
+		}
 	}
 }

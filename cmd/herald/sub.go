@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -27,12 +26,17 @@ const subUsage = `Usage: herald sub [flags] URL
 Watches a Server-Sent Events stream (any text/event-stream URL, or a Mercure
 hub's topics with --topic) and prints each event as it arrives on standard
 output; connection state changes go to standard error. Reconnects as a
-browser's EventSource does, with backoff. Exits 0 when the server ends the
-stream for good (204 No Content) or on Ctrl-C.
+browser's EventSource does, with backoff, resuming with Last-Event-ID.
+Unlike a browser, it also retries when the server or a proxy in front of it
+answers 429, 502, 503 or 504 (a hub restarting behind nginx), with the same
+backoff, honouring Retry-After (--retry-transient=false stops there, as a
+browser does). Exits 0 when the server ends the stream for good (204 No
+Content) or on Ctrl-C, 1 when the stream fails for good.
 
 Examples:
-  herald sub http://localhost:8080/events
-  herald sub --hub http://localhost:8080 --topic 'https://example.com/books/{id}' --token "$JWT"
+  herald sub --topic hello http://localhost:8080
+  herald sub 'http://localhost:8080/.well-known/mercure?topic=hello'
+  herald sub --hub http://localhost:8080 --topic 'https://example.com/books/{id}' --token "$TOKEN"
   herald sub --json -H 'Authorization: Bearer abc' https://api.example.com/stream | jq .data
   herald sub -X POST --body '{"prompt":"hi"}' -H 'Content-Type: application/json' https://llm.example/v1/stream
 
@@ -47,7 +51,8 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		headers, topics            stringsFlag
 		hub, lastID, token, method string
 		body                       string
-		jsonOut, quiet             bool
+		jsonOut, quiet, comments   bool
+		retryTransient             bool
 		readTimeout, retry         time.Duration
 		maxDelay                   time.Duration
 		maxRetries                 int
@@ -62,9 +67,11 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.StringVar(&method, "X", "", "request `method` (default GET, or POST with --body)")
 	fs.StringVar(&body, "body", "", "request body, sent again on every reconnection; @file reads a file, @- standard input")
 	fs.DurationVar(&readTimeout, "read-timeout", 0, "reconnect when nothing, not even a heartbeat, arrives for this long (0: never)")
-	fs.DurationVar(&retry, "retry", eventsource.DefaultDelay, "reconnection delay until the server sets one with retry:")
+	fs.DurationVar(&retry, "retry", eventsource.DefaultDelay, "reconnection delay until the server sets one with retry: (0: reconnect at once)")
 	fs.DurationVar(&maxDelay, "max-delay", eventsource.DefaultMaxDelay, "longest backoff between failed attempts")
 	fs.IntVar(&maxRetries, "max-retries", 0, "give up after this many failed reconnections in a row (0: never)")
+	fs.BoolVar(&retryTransient, "retry-transient", true, "retry 429, 502, 503 and 504 with backoff, honouring Retry-After; --retry-transient=false exits at once, as a browser stops")
+	fs.BoolVar(&comments, "comments", false, `also print comment lines (heartbeats) in order with the events (JSON: {"comment":…})`)
 	fs.BoolVar(&quiet, "quiet", false, "do not report connection state changes on standard error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), subUsage)
@@ -80,8 +87,8 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usageError{fmt.Errorf("sub: %v", err)}
 	}
 	switch {
-	case retry <= 0:
-		return usageError{errors.New("sub: --retry must be positive")}
+	case retry < 0:
+		return usageError{errors.New("sub: --retry must not be negative")}
 	case maxDelay <= 0:
 		return usageError{errors.New("sub: --max-delay must be positive")}
 	case readTimeout < 0:
@@ -126,25 +133,33 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		req.Header.Set("Last-Event-ID", lastID)
 	}
 
+	if retry == 0 {
+		retry = eventsource.NoDelay
+	}
 	p := &subPrinter{stdout: stdout, stderr: stderr, json: jsonOut, quiet: quiet, target: target}
 	c := &eventsource.Client{
 		Reconnect: eventsource.Reconnect{
-			Delay:       retry,
-			MaxDelay:    maxDelay,
-			ReadTimeout: readTimeout,
-			MaxRetries:  maxRetries,
+			Delay:          retry,
+			MaxDelay:       maxDelay,
+			ReadTimeout:    readTimeout,
+			MaxRetries:     maxRetries,
+			RetryTransient: retryTransient,
 		},
 		OnStateChange: p.state,
+	}
+	if comments {
+		c.OnComment = p.comment
 	}
 	for ev, err := range c.Events(ctx, req) {
 		if err != nil {
 			if errors.Is(err, eventsource.ErrNoContent) || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 				return nil
 			}
-			return subFailure(target, err)
+			return subFailure(target, len(topics) > 0, err)
 		}
-		if err := p.event(ev); err != nil {
-			return fmt.Errorf("sub: writing an event: %w", err)
+		p.event(ev)
+		if p.err != nil {
+			return fmt.Errorf("sub: writing an event: %w", p.err)
 		}
 	}
 	return nil
@@ -219,36 +234,66 @@ func subTarget(hub string, positional, topics []string) (string, error) {
 func readBody(arg string, stdin io.Reader) ([]byte, error) {
 	switch {
 	case arg == "@-":
-		return io.ReadAll(io.LimitReader(stdin, 64<<20))
+		return readLimit(stdin, "standard input")
 	case strings.HasPrefix(arg, "@"):
-		return os.ReadFile(arg[1:])
+		return readFileLimit(arg[1:])
 	}
 	return []byte(arg), nil
 }
 
-// subFailure turns the error that ended a stream into the command's error,
-// with the first line of the server's message for a refused request.
-func subFailure(target string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "eventsource: ")
+// subFailure turns the error that ended a stream into the command's error.
+// When the URL answered something else than a stream and no topic was
+// given, it suggests --topic: the URL may be the hub's own.
+func subFailure(target string, withTopics bool, err error) error {
+	msg := describe(err)
 	var se *eventsource.StatusError
-	if errors.As(err, &se) {
-		msg = "the server answered " + se.Status
+	var ce *eventsource.ContentTypeError
+	notFound := errors.As(err, &se) && se.Code == http.StatusNotFound && !errors.Is(err, eventsource.ErrGaveUp)
+	if !withTopics && (errors.As(err, &ce) || notFound) {
+		if u, perr := url.Parse(target); perr == nil {
+			msg += "; to watch a hub's topics, give them with --topic: herald sub --topic TOPIC " + u.Scheme + "://" + u.Host
+		}
+	}
+	return messageError{msg: fmt.Sprintf("sub: %s: %s", target, msg), err: err}
+}
+
+// describe says for people what an error of the client means: the status
+// and the first line of the server's message for a refused request, what
+// came instead of an event stream, or the client's message without its
+// package prefix (main prints its own).
+func describe(err error) string {
+	var se *eventsource.StatusError
+	var ce *eventsource.ContentTypeError
+	switch {
+	case errors.Is(err, eventsource.ErrGaveUp):
+	case errors.As(err, &se):
+		msg := "the server answered " + printable(se.Status)
 		if line := firstTextLine(se.Header.Get("Content-Type"), se.Body); line != "" {
 			msg += ": " + line
 		}
+		return msg
+	case errors.As(err, &ce):
+		mt, _, _ := mime.ParseMediaType(ce.ContentType)
+		switch {
+		case ce.ContentType == "":
+			return "the server answered without a Content-Type, not with an event stream (text/event-stream)"
+		case mt == "text/html":
+			return "the server answered with a web page (text/html), not an event stream"
+		}
+		return fmt.Sprintf("the server answered with %s, not an event stream (text/event-stream)", printable(ce.ContentType))
 	}
-	return subError{msg: fmt.Sprintf("sub: %s: %s", target, msg), err: err}
+	return printable(strings.TrimPrefix(err.Error(), "eventsource: "))
 }
 
-// subError is the error of a failed "herald sub": a message for people
-// that wraps the client's error.
-type subError struct {
+// messageError is an error with a message for people that wraps the error
+// it describes.
+type messageError struct {
 	msg string
 	err error
 }
 
-func (e subError) Error() string { return e.msg }
-func (e subError) Unwrap() error { return e.err }
+func (e messageError) Error() string { return e.msg }
+func (e messageError) Unwrap() error { return e.err }
 
 // firstTextLine returns the first non-empty line of a textual body (text/*
 // or JSON), cleaned for a terminal and shortened, or "".
@@ -289,12 +334,14 @@ func printable(s string) string {
 
 func isControl(r rune) bool { return r != '\t' && unicode.IsControl(r) }
 
-// subPrinter writes events on stdout and state changes on stderr, each with
-// one Write so that lines are never split or held back, even in a pipe.
+// subPrinter writes events (and comments) on stdout and state changes on
+// stderr, each with one Write so that lines are never split or held back,
+// even in a pipe. It keeps the first error writing to stdout.
 type subPrinter struct {
 	stdout, stderr io.Writer
 	json, quiet    bool
 	target         string
+	err            error
 }
 
 // subJSON is an event as --json prints it.
@@ -304,29 +351,59 @@ type subJSON struct {
 	ID    string `json:"id"`
 }
 
-func (p *subPrinter) event(ev sse.Event) error {
-	var b bytes.Buffer
-	if p.json {
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(subJSON{Event: ev.Type, Data: ev.Data, ID: ev.ID}); err != nil {
-			return err
-		}
-	} else {
-		b.WriteString(timestamp() + " event=" + printable(ev.Type))
-		if ev.ID != "" {
-			b.WriteString(" id=" + printable(ev.ID))
-		}
-		b.WriteByte('\n')
-		if ev.Data == "" {
-			b.WriteString("  (no data)\n")
-		}
-		for line := range strings.Lines(ev.Data) {
-			b.WriteString("  " + printable(strings.TrimSuffix(line, "\n")) + "\n")
-		}
+// subJSONComment is a comment as --json --comments prints it.
+type subJSONComment struct {
+	Comment string `json:"comment"`
+}
+
+// write writes b on stdout, unless a write failed before.
+func (p *subPrinter) write(b []byte) {
+	if p.err == nil {
+		_, p.err = p.stdout.Write(b)
 	}
-	_, err := p.stdout.Write(b.Bytes())
-	return err
+}
+
+// jsonLine returns v as one line of JSON, without HTML escaping.
+func jsonLine(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v) // strings only: cannot fail
+	return b.Bytes()
+}
+
+// comment prints a comment line.
+func (p *subPrinter) comment(text string) {
+	if p.json {
+		p.write(jsonLine(subJSONComment{Comment: text}))
+		return
+	}
+	line := timestamp() + " comment"
+	if text != "" {
+		line += ": " + printable(text)
+	}
+	p.write([]byte(line + "\n"))
+}
+
+// event prints an event.
+func (p *subPrinter) event(ev sse.Event) {
+	if p.json {
+		p.write(jsonLine(subJSON{Event: ev.Type, Data: ev.Data, ID: ev.ID}))
+		return
+	}
+	var b bytes.Buffer
+	b.WriteString(timestamp() + " event=" + printable(ev.Type))
+	if ev.ID != "" {
+		b.WriteString(" id=" + printable(ev.ID))
+	}
+	b.WriteByte('\n')
+	if ev.Data == "" {
+		b.WriteString("  (no data)\n")
+	}
+	for line := range strings.Lines(ev.Data) {
+		b.WriteString("  " + printable(strings.TrimSuffix(line, "\n")) + "\n")
+	}
+	p.write(b.Bytes())
 }
 
 // state reports a state change on stderr.
@@ -346,7 +423,7 @@ func (p *subPrinter) state(sc eventsource.StateChange) {
 			msg += ", server Last-Event-ID: " + printable(id)
 		}
 	case eventsource.StateReconnecting:
-		msg = fmt.Sprintf("%s; reconnecting in %v", printable(strings.TrimPrefix(sc.Err.Error(), "eventsource: ")), roundDelay(sc.Delay))
+		msg = fmt.Sprintf("%s; reconnecting in %v", describe(sc.Err), roundDelay(sc.Delay))
 		if sc.Failures > 1 {
 			msg += fmt.Sprintf(" (%d failures in a row)", sc.Failures)
 		}

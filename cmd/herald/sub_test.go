@@ -9,11 +9,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/herald-sse/herald/auth"
 )
 
 // subServer is a test server whose n-th request (from 0) is served by
@@ -246,7 +250,8 @@ func TestSubFatalErrors(t *testing.T) {
 		{"wrong Content-Type", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, "{}")
-		}, `response Content-Type is "application/json", want text/event-stream`},
+		}, "the server answered with application/json, not an event stream (text/event-stream); " +
+			"to watch a hub's topics, give them with --topic: herald sub --topic TOPIC {URL}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +260,7 @@ func TestSubFatalErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("err = nil, want a fatal error")
 			}
-			if want := "sub: " + s.URL + ": " + tt.want; err.Error() != want {
+			if want := "sub: " + s.URL + ": " + strings.ReplaceAll(tt.want, "{URL}", s.URL); err.Error() != want {
 				t.Errorf("err = %q, want %q", err, want)
 			}
 			if exitCode(err) != 1 {
@@ -328,7 +333,7 @@ func TestSubUsageErrors(t *testing.T) {
 		{[]string{"http://a/%zz"}, `sub: invalid URL: parse "http://a/%zz": invalid URL escape "%zz"`},
 		{[]string{"-H", "NoColon", "http://a/"}, `sub: -H "NoColon": want 'Name: value'`},
 		{[]string{"-H", "Bad Name: v", "http://a/"}, `sub: -H "Bad Name: v": want 'Name: value'`},
-		{[]string{"--retry", "0s", "http://a/"}, "sub: --retry must be positive"},
+		{[]string{"--retry", "-1s", "http://a/"}, "sub: --retry must not be negative"},
 		{[]string{"--read-timeout", "-1s", "http://a/"}, "sub: --read-timeout must not be negative"},
 		{[]string{"--max-retries", "-1", "http://a/"}, "sub: --max-retries must not be negative"},
 		{[]string{"--body", "@/nonexistent/file", "http://a/"}, "sub: --body: open /nonexistent/file: no such file or directory"},
@@ -354,7 +359,8 @@ func TestSubHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("err = %v, want flag.ErrHelp (exit 0)", err)
 	}
-	for _, want := range []string{"Usage: herald sub [flags] URL", "-json", "-topic", "-last-event-id", "-token", "-read-timeout", "-header"} {
+	for _, want := range []string{"Usage: herald sub [flags] URL", "-json", "-topic", "-last-event-id", "-token", "-read-timeout", "-header",
+		"-comments", "-retry-transient", "429, 502, 503 or 504", "Retry-After"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("usage lacks %q:\n%s", want, stderr)
 		}
@@ -371,4 +377,279 @@ func TestSubThroughRun(t *testing.T) {
 	if want := `{"event":"message","data":"via run","id":""}` + "\n"; stdout.String() != want {
 		t.Errorf("stdout = %q, want %q", stdout.String(), want)
 	}
+}
+
+// TestSubFatalStatusWithEndlessBody: a refused response whose body never
+// ends (here a 201 that streams) is reported and the command exits at once,
+// closing the connection.
+func TestSubFatalStatusWithEndlessBody(t *testing.T) {
+	gone := make(chan struct{})
+	s := newSubServer(t, func(w http.ResponseWriter, r *http.Request) {
+		defer close(gone)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "data: x\n\n")
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	stdout, _, err := sub(t, ctx, "", s.URL)
+	if want := "sub: " + s.URL + ": the server answered 201 Created"; err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	if exitCode(err) != 1 || stdout != "" {
+		t.Errorf("exit code %d, stdout %q", exitCode(err), stdout)
+	}
+	select {
+	case <-gone:
+	case <-ctx.Done():
+		t.Fatal("the server still holds the request")
+	}
+}
+
+// badGateway answers 502 as nginx does while the hub behind it restarts.
+func badGateway(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusBadGateway)
+	io.WriteString(w, "<html>\n<head><title>502 Bad Gateway</title></head>\n</html>\n")
+}
+
+// TestSubRetriesTransientStatus: by default, herald sub rides out 502, 503
+// and 504 (a hub restarting behind a proxy), saying so, and resumes with
+// the last event ID; --retry-transient=false exits at the first, as a
+// browser would.
+func TestSubRetriesTransientStatus(t *testing.T) {
+	s := newSubServer(t,
+		stream("id: 1\ndata: before\n\n"),
+		badGateway,
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		},
+		stream("data: after\n\n"),
+		noContent)
+	stdout, stderr, err := sub(t, t.Context(), "", "--json", "--retry", "1ms", s.URL)
+	if err != nil {
+		t.Fatalf("err = %v; stderr:\n%s", err, stderr)
+	}
+	if want := `{"event":"message","data":"before","id":"1"}` + "\n" + `{"event":"message","data":"after","id":"1"}` + "\n"; stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+	for _, msg := range []string{
+		"the server answered 502 Bad Gateway: <html>; reconnecting in",
+		"the server answered 503 Service Unavailable; reconnecting in",
+		"(2 failures in a row)",
+	} {
+		if !strings.Contains(stderr, msg) {
+			t.Errorf("stderr lacks %q:\n%s", msg, stderr)
+		}
+	}
+	for i, r := range s.requests()[1:4] {
+		if got := r.Header.Get("Last-Event-ID"); got != "1" {
+			t.Errorf("request %d Last-Event-ID = %q, want 1", i+2, got)
+		}
+	}
+
+	s = newSubServer(t, badGateway, stream("data: never\n\n"))
+	_, _, err = sub(t, t.Context(), "", "--retry-transient=false", "--retry", "1ms", s.URL)
+	if want := "sub: " + s.URL + ": the server answered 502 Bad Gateway: <html>"; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	if n := len(s.requests()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// TestSubGivesUpOnTransientStatus: --max-retries bounds the retries of a
+// transient status too, and the error names it once.
+func TestSubGivesUpOnTransientStatus(t *testing.T) {
+	s := newSubServer(t, badGateway)
+	_, _, err := sub(t, t.Context(), "", "--retry", "1ms", "--max-retries", "2", s.URL)
+	want := "sub: " + s.URL + ": gave up reconnecting after 3 failed attempts in a row: server responded 502 Bad Gateway"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
+// TestSubComments: --comments shows the comment lines (heartbeats) in
+// order with the events, as text or JSON; without it they are not shown.
+func TestSubComments(t *testing.T) {
+	body := ": hello\n:\ndata: a\n\n: heartbeat \x1b[31m\n"
+	ts := `\d\d:\d\d:\d\d\.\d\d\d`
+	tests := []struct {
+		args []string
+		want *regexp.Regexp
+	}{
+		{[]string{"--comments"}, regexp.MustCompile(`^` + ts + ` comment: hello\n` + ts + ` comment\n` + ts + ` event=message\n  a\n` + ts + ` comment: heartbeat \\x1b\[31m\n$`)},
+		{[]string{"--comments", "--json"}, regexp.MustCompile(`^\{"comment":"hello"\}\n\{"comment":""\}\n\{"event":"message","data":"a","id":""\}\n\{"comment":"heartbeat \\u001b\[31m"\}\n$`)},
+		{nil, regexp.MustCompile(`^` + ts + ` event=message\n  a\n$`)},
+	}
+	for _, tt := range tests {
+		s := newSubServer(t, stream(body), noContent)
+		stdout, _, err := sub(t, t.Context(), "", append(tt.args, "--retry", "1ms", s.URL)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tt.want.MatchString(stdout) {
+			t.Errorf("%q: stdout:\n%s\nwant to match:\n%s", tt.args, stdout, tt.want)
+		}
+	}
+}
+
+// TestSubRetryZero: --retry 0 reconnects at once.
+func TestSubRetryZero(t *testing.T) {
+	s := newSubServer(t, stream("data: a\n\n"), noContent)
+	_, stderr, err := sub(t, t.Context(), "", "--retry", "0", s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "server closed the stream; reconnecting in 0s") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}
+
+// subHubKey signs the tokens of the hubs these tests run.
+const subHubKey = "sub test key"
+
+// TestSubNotAStreamSuggestsTopic: the hub's base URL answers its demo page;
+// herald sub says what it got and how to watch topics, and the suggestion
+// works as written.
+func TestSubNotAStreamSuggestsTopic(t *testing.T) {
+	base, _ := runServeCommand(t, "--jwt-key="+subHubKey)
+	_, _, err := sub(t, t.Context(), "", base)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("err = %v, want a failure (exit code 1)", err)
+	}
+	want := "sub: " + base + ": the server answered with a web page (text/html), not an event stream; " +
+		"to watch a hub's topics, give them with --topic: herald sub --topic TOPIC " + base
+	if err.Error() != want {
+		t.Fatalf("err = %q\nwant %q", err, want)
+	}
+	suggestion := strings.Fields("herald " + strings.SplitN(err.Error(), ": herald ", 2)[1])
+	suggestion[3] = "hello" // TOPIC
+	checkSubReceives(t, base, suggestion)
+
+	// A URL that is not there: the same suggestion.
+	_, _, err = sub(t, t.Context(), "", base+"/events")
+	want = "sub: " + base + "/events: the server answered 404 Not Found: 404 page not found; " +
+		"to watch a hub's topics, give them with --topic: herald sub --topic TOPIC " + base
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %q", err, want)
+	}
+}
+
+// TestSubHelpExamplesWork runs the examples of herald sub --help that name
+// a local hub, as written (with $TOKEN set), against a real hub.
+func TestSubHelpExamplesWork(t *testing.T) {
+	base, _ := runServeCommand(t, "--jwt-key="+subHubKey)
+	env := map[string]string{"TOKEN": serveToken(t, subHubKey, auth.Grant{Subscribe: []string{"*"}})}
+	n := 0
+	for line := range strings.Lines(subUsage) {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "herald sub ") || !strings.Contains(line, "http://localhost:8080") {
+			continue
+		}
+		n++
+		checkSubReceives(t, base, shellWords(t, strings.ReplaceAll(line, "http://localhost:8080", base), env))
+	}
+	if n < 2 {
+		t.Errorf("%d examples name http://localhost:8080, want at least 2:\n%s", n, subUsage)
+	}
+}
+
+// checkSubReceives runs args ("herald", "sub", ...) and checks that the
+// command connects to the hub at base and prints an update published there
+// to the topics hello and https://example.com/books/1.
+func checkSubReceives(t *testing.T, base string, args []string) {
+	t.Helper()
+	if len(args) < 2 || args[0] != "herald" || args[1] != "sub" {
+		t.Fatalf("not a herald sub command: %q", args)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), serveWait)
+	defer cancel()
+	connected, received := make(chan struct{}), make(chan struct{})
+	var once1, once2 sync.Once
+	stderr := writerFunc(func(p []byte) (int, error) {
+		if strings.Contains(string(p), "connected (200 OK)") {
+			once1.Do(func() { close(connected) })
+		}
+		return len(p), nil
+	})
+	var stdout syncBuffer
+	out := writerFunc(func(p []byte) (int, error) {
+		stdout.Write(p)
+		if strings.Contains(string(p), "it works") {
+			once2.Do(func() { close(received) })
+		}
+		return len(p), nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args[1:], strings.NewReader(""), out, stderr) }()
+	for _, step := range []struct {
+		what string
+		ch   chan struct{}
+	}{{"connect", connected}, {"print the update", received}} {
+		select {
+		case <-step.ch:
+		case err := <-done:
+			t.Fatalf("%q ended before it could %s: %v; stdout %q", args, step.what, err, stdout.String())
+		case <-ctx.Done():
+			t.Fatalf("%q did not %s within %v; stdout %q", args, step.what, serveWait, stdout.String())
+		}
+		if step.ch == connected {
+			form := url.Values{"topic": {"hello", "https://example.com/books/1"}, "data": {"it works"}}
+			if code, body := servePublish(t, base, serveToken(t, subHubKey, auth.Grant{Publish: []string{"*"}}), form); code != http.StatusOK {
+				t.Fatalf("publish: %d %s", code, body)
+			}
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("%q after Ctrl-C: %v", args, err)
+	}
+}
+
+// shellWords splits a command line as a POSIX shell does for the simple
+// lines of a usage text: words, 'single-quoted' and "double-quoted" strings,
+// with $NAME expanded from env in the latter and in bare words.
+func shellWords(t *testing.T, line string, env map[string]string) []string {
+	t.Helper()
+	var words []string
+	var w strings.Builder
+	in := false
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == ' ':
+			if in {
+				words, in = append(words, w.String()), false
+				w.Reset()
+			}
+		case c == '\'' || c == '"':
+			j := strings.IndexByte(line[i+1:], c)
+			if j < 0 {
+				t.Fatalf("unterminated quote in %q", line)
+			}
+			s := line[i+1 : i+1+j]
+			if c == '"' {
+				s = os.Expand(s, func(k string) string { return env[k] })
+			}
+			w.WriteString(s)
+			in, i = true, i+1+j
+		case c == '$':
+			j := i + 1
+			for j < len(line) && (line[j] == '_' || 'A' <= line[j] && line[j] <= 'Z') {
+				j++
+			}
+			w.WriteString(env[line[i+1:j]])
+			in, i = true, j-1
+		default:
+			w.WriteByte(c)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words
 }
