@@ -201,9 +201,9 @@ func verify(v *auth.Verifier, tok string) error {
 func TestKeySetAlgPinning(t *testing.T) {
 	keys := testKeys()
 	srv := newJWKSServer(t,
-		jwkOf(t, keys["rsa"].priv, "ps", "PS256"),     // pinned: RS256 refused
-		jwkOf(t, keys["rsa2"].priv, "bad", "ES256"),   // alg of another type: skipped
-		jwkOf(t, keys["p256"].priv, "enc", ""),        // made an encryption key below
+		jwkOf(t, keys["rsa"].priv, "ps", "PS256"),   // pinned: RS256 refused
+		jwkOf(t, keys["rsa2"].priv, "bad", "ES256"), // alg of another type: skipped
+		jwkOf(t, keys["p256"].priv, "enc", ""),      // made an encryption key below
 		map[string]any{"kty": "oct", "kid": "h", "k": b64u([]byte(strings.Repeat("k", 32)))},
 	)
 	srv.keys[2]["use"] = "enc"
