@@ -148,7 +148,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	key := v.cacheKey(token)
 	if v.cache != nil {
 		if c, ok := v.cache.Get(key); ok {
-			if err := v.checkTime(c, time.Now()); err != nil {
+			if err := checkTime(c, time.Now(), v.leeway); err != nil {
 				return nil, err
 			}
 			return c, nil
@@ -184,11 +184,11 @@ func (v *Verifier) KeySets() []KeySetStatus { return v.keys.keySets() }
 
 // checkTime applies the exp and nbf rules of the jwt library (with the same
 // leeway) to cached claims.
-func (v *Verifier) checkTime(c *Claims, now time.Time) error {
-	if !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt.Add(v.leeway)) {
+func checkTime(c *Claims, now time.Time, leeway time.Duration) error {
+	if !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt.Add(leeway)) {
 		return expiredError(c.ExpiresAt)
 	}
-	if !c.NotBefore.IsZero() && now.Before(c.NotBefore.Add(-v.leeway)) {
+	if !c.NotBefore.IsZero() && now.Before(c.NotBefore.Add(-leeway)) {
 		return notYetError(c.NotBefore)
 	}
 	return nil
