@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,27 +35,112 @@ type Claims struct {
 	ExpiresAt time.Time
 	// NotBefore is the token's nbf claim; zero when the token has none.
 	NotBefore time.Time
+
+	// Draft is the protocol generation of the token: 7 for a token with a
+	// mercure claim ([Verifier]), 8 for an RFC 9068 access token
+	// ([AccessVerifier]). Zero is read as 7.
+	Draft int
+	// Details are the Mercure authorization details of a draft-8 token,
+	// compiled, in token order; nil for draft 7 (Publish, Subscribe and
+	// Payload then apply instead).
+	Details []Detail
+	// Issuer (iss), ClientID (client_id), TokenID (jti), Audience (aud)
+	// and IssuedAt (iat) are the token's RFC 9068 claims, when present.
+	Issuer   string
+	ClientID string
+	TokenID  string
+	Audience []string
+	IssuedAt time.Time
 }
+
+// Detail is one Mercure authorization detail of a draft-8 access token
+// (RFC 9396 authorization_details entry of type [DetailType]), compiled.
+type Detail struct {
+	// Publish and Subscribe say which of the actions this hub knows the
+	// detail grants; other actions grant nothing and are dropped.
+	Publish, Subscribe bool
+	// Topics are the detail's topic matchers (never empty).
+	Topics []*topic.Matcher
+	// Payload is the detail's payload object, nil when absent.
+	Payload json.RawMessage
+}
+
+// matches reports whether one of the detail's matchers selects t.
+func (d *Detail) matches(t string) bool {
+	for _, m := range d.Topics {
+		if m.Match(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Claims) draft8() bool { return c.Draft == 8 }
 
 // CanPublish reports whether the token may publish an update to topics:
 // every one of them must be matched by at least one publish selector
-// (draft-dunglas-mercure-07, "Publishing"). It is false for no topics and
-// for nil claims.
+// (draft-dunglas-mercure-07, "Publishing"), or for a draft-8 token by a
+// matcher of a detail granting publish (draft-08 "Publishers"). It is false
+// for no topics and for nil claims.
 func (c *Claims) CanPublish(topics []string) bool {
 	if c == nil {
 		return false
 	}
-	return topic.MatchEvery(c.Publish, topics)
+	if !c.draft8() {
+		return topic.MatchEvery(c.Publish, topics)
+	}
+	if len(topics) == 0 {
+		return false
+	}
+	for _, t := range topics {
+		if !slices.ContainsFunc(c.Details, func(d Detail) bool { return d.Publish && d.matches(t) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // CanReceive reports whether the token may receive a private update about
 // topics: at least one of them must be matched by a subscribe selector. It is
 // false for nil claims.
+//
+// For a draft-8 token, a matcher of a detail granting subscribe must select
+// one of topics (draft-08 "Subscribers"); the same rule authorizes the
+// subscriptions API, with the request's path as the one topic.
 func (c *Claims) CanReceive(topics []string) bool {
 	if c == nil {
 		return false
 	}
-	return topic.MatchAny(c.Subscribe, topics)
+	if !c.draft8() {
+		return topic.MatchAny(c.Subscribe, topics)
+	}
+	for _, d := range c.Details {
+		if d.Subscribe && slices.ContainsFunc(topics, d.matches) {
+			return true
+		}
+	}
+	return false
+}
+
+// PayloadFor returns the payload the hub attaches to the subscription of
+// matcher value match in the subscriptions API and subscription events.
+// For draft 7 it is Payload, whatever the subscription. For draft 8 it is
+// the payload of the first detail granting subscribe whose matchers select
+// match read as a topic (draft-08 "Payloads"), nil when that detail has
+// none or no detail matches.
+func (c *Claims) PayloadFor(match string) json.RawMessage {
+	if c == nil {
+		return nil
+	}
+	if !c.draft8() {
+		return c.Payload
+	}
+	for _, d := range c.Details {
+		if d.Subscribe && d.matches(match) {
+			return d.Payload
+		}
+	}
+	return nil
 }
 
 // tokenClaims is the JSON shape of the claims set the Verifier decodes.
@@ -74,7 +160,7 @@ type mercureClaim struct {
 // newClaims compiles the selectors of a verified token. Errors wrap
 // herald.ErrUnauthorized: a token with an invalid selector is refused.
 func newClaims(tc *tokenClaims, cache *topic.Cache) (*Claims, error) {
-	c := &Claims{Subject: tc.Subject}
+	c := &Claims{Subject: tc.Subject, Draft: 7}
 	if tc.ExpiresAt != nil {
 		c.ExpiresAt = tc.ExpiresAt.Time
 	}

@@ -91,6 +91,19 @@ type verificationKey struct {
 	key  any // []byte (HMAC), *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
 	algs []string
 	desc string // for error messages: "HMAC secret", "RSA public key", ...
+	kid  string // the JWK's kid; "" for configured keys
+}
+
+// keysEqual reports whether two verification keys are the same key.
+func keysEqual(a, b any) bool {
+	switch a := a.(type) {
+	case []byte:
+		b, ok := b.([]byte)
+		return ok && bytes.Equal(a, b)
+	case interface{ Equal(crypto.PublicKey) bool }:
+		return a.Equal(b)
+	}
+	return false
 }
 
 // parseVerificationKeys turns one configured key into verification keys:

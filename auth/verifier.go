@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,11 @@ type Config struct {
 	// ("PUBLIC KEY", "RSA PUBLIC KEY"), certificates ("CERTIFICATE") or
 	// private keys, of which only the public half is used. See [LoadKey].
 	Keys [][]byte
+	// KeySet, when set, adds the keys of a JWK Set fetched from a URL (see
+	// [NewKeySet]); Keys may then be empty. A token naming a kid is
+	// verified only with the set's keys of that kid (and the configured
+	// Keys). The Verifier does not close the set.
+	KeySet *KeySet
 	// Algs is the allow-list of "alg" header values. Each key verifies only
 	// the listed algorithms of its own type: HS256/384/512 for a secret,
 	// RS256/384/512 and PS256/384/512 for RSA, ES256, ES384 or ES512 for an
@@ -56,8 +62,8 @@ type Config struct {
 // Verifier verifies tokens for one role (publisher or subscriber). It is
 // safe for concurrent use.
 type Verifier struct {
-	byAlg     map[string][]any // allowed alg -> keys of the matching type
-	allowed   []string         // sorted keys of byAlg, for messages
+	keys      *keyring
+	allowed   []string // sorted, for messages
 	parser    *jwt.Parser
 	leeway    time.Duration
 	audience  string
@@ -67,48 +73,22 @@ type Verifier struct {
 }
 
 // NewVerifier returns a Verifier for cfg. It fails, with an error wrapping
-// [herald.ErrInvalid], when there is no key, a key cannot be parsed, an
-// algorithm is unknown or "none", or a key can verify none of the allowed
-// algorithms.
+// [herald.ErrInvalid], when there is no key (neither Keys nor KeySet), a key
+// cannot be parsed, an algorithm is unknown or "none", or a key (or the key
+// set) can verify none of the allowed algorithms.
 func NewVerifier(cfg Config) (*Verifier, error) {
-	if len(cfg.Keys) == 0 {
-		return nil, fmt.Errorf("%w: no JWT verification key configured", herald.ErrInvalid)
-	}
-	for _, alg := range cfg.Algs {
-		if !knownAlg(alg) {
-			return nil, fmt.Errorf("%w: JWT algorithm %q is not supported (want one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)", herald.ErrInvalid, alg)
-		}
+	ring, err := newKeyring(cfg.Keys, cfg.KeySet, cfg.Algs, "JWT key")
+	if err != nil {
+		return nil, err
 	}
 	v := &Verifier{
-		byAlg:     make(map[string][]any),
+		keys:      ring,
+		allowed:   ring.allowed,
 		leeway:    cfg.Leeway,
 		audience:  cfg.Audience,
 		issuer:    cfg.Issuer,
 		selectors: cfg.Selectors,
 	}
-	for i, raw := range cfg.Keys {
-		keys, err := parseVerificationKeys(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%w: JWT key %d: %v", herald.ErrInvalid, i+1, err)
-		}
-		for _, k := range keys {
-			algs := k.algs
-			if len(cfg.Algs) > 0 {
-				algs = intersect(k.algs, cfg.Algs)
-			}
-			if len(algs) == 0 {
-				return nil, fmt.Errorf("%w: JWT key %d is an %s, which cannot verify any allowed algorithm (%s)", herald.ErrInvalid, i+1, k.desc, strings.Join(cfg.Algs, ", "))
-			}
-			for _, alg := range algs {
-				v.byAlg[alg] = append(v.byAlg[alg], k.key)
-			}
-		}
-	}
-	for alg := range v.byAlg {
-		v.allowed = append(v.allowed, alg)
-	}
-	slices.Sort(v.allowed)
-
 	opts := []jwt.ParserOption{jwt.WithValidMethods(v.allowed), jwt.WithLeeway(cfg.Leeway)}
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
@@ -165,16 +145,17 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if len(token) > MaxTokenLength {
 		return nil, fmt.Errorf("%w: token is %d bytes long, the limit is %d", herald.ErrUnauthorized, len(token), MaxTokenLength)
 	}
+	key := v.cacheKey(token)
 	if v.cache != nil {
-		if c, ok := v.cache.Get(token); ok {
-			if err := v.checkTime(c, time.Now()); err != nil {
+		if c, ok := v.cache.Get(key); ok {
+			if err := checkTime(c, time.Now(), v.leeway); err != nil {
 				return nil, err
 			}
 			return c, nil
 		}
 	}
 	var tc tokenClaims
-	parsed, err := v.parser.ParseWithClaims(token, &tc, v.keyFor)
+	parsed, err := v.parser.ParseWithClaims(token, &tc, v.keys.keyFor)
 	if err != nil {
 		return nil, v.explain(parsed, &tc, err)
 	}
@@ -183,18 +164,31 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		return nil, err
 	}
 	if v.cache != nil {
-		c = v.cache.Add(token, c)
+		c = v.cache.Add(key, c)
 	}
 	return c, nil
 }
 
+// cacheKey is token, prefixed with the key set's generation when there is
+// one: a token is verified again once the set's keys change, so that one
+// signed with a key the provider removed is refused from then on.
+func (v *Verifier) cacheKey(token string) string {
+	if v.keys.set == nil {
+		return token
+	}
+	return strconv.FormatUint(v.keys.generation(), 36) + " " + token
+}
+
+// KeySets returns the status of the Verifier's key set, if it has one.
+func (v *Verifier) KeySets() []KeySetStatus { return v.keys.keySets() }
+
 // checkTime applies the exp and nbf rules of the jwt library (with the same
 // leeway) to cached claims.
-func (v *Verifier) checkTime(c *Claims, now time.Time) error {
-	if !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt.Add(v.leeway)) {
+func checkTime(c *Claims, now time.Time, leeway time.Duration) error {
+	if !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt.Add(leeway)) {
 		return expiredError(c.ExpiresAt)
 	}
-	if !c.NotBefore.IsZero() && now.Before(c.NotBefore.Add(-v.leeway)) {
+	if !c.NotBefore.IsZero() && now.Before(c.NotBefore.Add(-leeway)) {
 		return notYetError(c.NotBefore)
 	}
 	return nil
@@ -232,23 +226,6 @@ func unauthorized(cause error, format string, args ...any) error {
 	return e
 }
 
-// keyFor returns the keys that may verify t: only those whose type matches
-// its (allowed) algorithm.
-func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
-	keys := v.byAlg[t.Method.Alg()]
-	switch len(keys) {
-	case 0: // unreachable: the parser checks the allow-list first
-		return nil, fmt.Errorf("no key for alg %q", t.Method.Alg())
-	case 1:
-		return keys[0], nil
-	}
-	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
-	for i, k := range keys {
-		set.Keys[i] = k
-	}
-	return set, nil
-}
-
 // explain turns a jwt library error into one wrapping herald.ErrUnauthorized
 // that says why the token was refused.
 func (v *Verifier) explain(t *jwt.Token, tc *tokenClaims, err error) error {
@@ -262,8 +239,11 @@ func (v *Verifier) explain(t *jwt.Token, tc *tokenClaims, err error) error {
 		return unauthorized(jwt.ErrTokenMalformed, "malformed token: %s", msg)
 	case t != nil && alg == "":
 		return unauthorized(jwt.ErrTokenMalformed, "malformed token: no alg in header")
-	case t != nil && v.byAlg[alg] == nil:
+	case t != nil && !slices.Contains(v.allowed, alg):
 		return unauthorized(jwt.ErrTokenSignatureInvalid, "unexpected alg %q (allowed: %s)", alg, strings.Join(v.allowed, ", "))
+	case errors.Is(err, errUnknownKid):
+		kid, _ := t.Header["kid"].(string)
+		return unauthorized(jwt.ErrTokenSignatureInvalid, "unknown kid %q: no trusted key has it", kid)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
 		return unauthorized(jwt.ErrTokenSignatureInvalid, "invalid signature: no configured key verifies this %s token", alg)
 	case errors.Is(err, jwt.ErrTokenExpired) && tc.ExpiresAt != nil:

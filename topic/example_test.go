@@ -31,3 +31,21 @@ func ExampleCache() {
 	fmt.Println(a == b)
 	// Output: true
 }
+
+func ExampleCompileURLPattern() {
+	hub := "https://hub.example.com/.well-known/mercure"
+	p, err := topic.CompileURLPattern("https://example.com/books/:id", hub)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(p.Match("https://example.com/books/1"), p.Match("https://example.com/books/1/reviews"))
+	fmt.Println(p.Prefix(), p.Exact())
+
+	// Relative patterns and topics resolve against the hub's URL.
+	events, _ := topic.CompileURLPattern("/.well-known/mercure/subscriptions/*", hub)
+	fmt.Println(events.Match("/.well-known/mercure/subscriptions/exact/a/b"))
+	// Output:
+	// true false
+	// https://example.com/books false
+	// true
+}
