@@ -22,6 +22,12 @@ func versionText() string {
 	return describeBuild(bi, version)
 }
 
+// buildVersion is this build's version alone, for logs.
+func buildVersion() string {
+	v, _, _ := strings.Cut(versionText(), "\n")
+	return strings.TrimPrefix(v, "herald ")
+}
+
 // describeBuild describes the build bi (nil: unknown), whose release
 // version is stamped (empty: bi's main module version).
 func describeBuild(bi *debug.BuildInfo, stamped string) string {
