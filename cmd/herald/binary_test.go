@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -211,6 +212,31 @@ func TestOnePrefix(t *testing.T) {
 		_, stderr, code := runBinary(t, args...)
 		if code != 2 || strings.Count(stderr, "herald:") != 1 || !strings.HasPrefix(stderr, "herald: ") {
 			t.Errorf("herald %q: exit %d, stderr:\n%s\nwant exit 2 and one \"herald:\" prefix", args, code, stderr)
+		}
+	}
+}
+
+// TestNoIssueNumbers: what users read (the commands' help, the README,
+// BENCHMARKS.md) does not send them to the project's issue tracker to make
+// sense of it.
+func TestNoIssueNumbers(t *testing.T) {
+	t.Parallel()
+	issue := regexp.MustCompile(`(?i)\bissues? #?\d+`)
+	texts := map[string]string{}
+	for _, cmd := range []string{"serve", "pub", "sub", "bench"} {
+		stdout, stderr, _ := runBinary(t, cmd, "--help")
+		texts["herald "+cmd+" --help"] = stdout + stderr
+	}
+	for _, f := range []string{"../../README.md", "../../BENCHMARKS.md"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[f] = string(b)
+	}
+	for name, text := range texts {
+		if m := issue.FindString(text); m != "" {
+			t.Errorf("%s refers to %q", name, m)
 		}
 	}
 }
