@@ -12,6 +12,7 @@ packages=(
   chromium:chromium                 # browser tests (web, cmd/herald)
   redis-server:redis-server         # cluster store tests (store/redis, cmd/herald)
   systemd-analyze:systemd           # the systemd unit's check (docs/deploy)
+  promtool:prometheus               # the alert rules' checks (docs/monitoring)
   fonts-noto-core fonts-noto-color-emoji fonts-droid-fallback  # screenshots of non-Latin text
 )
 install_missing() {
