@@ -11,6 +11,8 @@ cd "$(dirname "$0")"
 packages=(
   chromium:chromium                 # browser tests (web, cmd/herald)
   redis-server:redis-server         # cluster store tests (store/redis, cmd/herald)
+  systemd-analyze:systemd           # the systemd unit's check (docs/deploy)
+  promtool:prometheus               # the alert rules' checks (docs/monitoring)
   fonts-noto-core fonts-noto-color-emoji fonts-droid-fallback  # screenshots of non-Latin text
 )
 install_missing() {
@@ -49,6 +51,9 @@ fi
 
 echo "== go vet (bench/, the separate comparison module)"
 (cd bench && go vet ./...)
+
+echo "== go vet, go test (docs/: the deployment recipes and the monitoring examples, a separate module)"
+(cd docs && go vet ./... && go test -race -timeout 10m ./...)
 
 echo "== go test -race"
 go test -race -timeout 25m "$@" ./...

@@ -8,7 +8,7 @@ import (
 )
 
 // Scenario is a named preset: the defaults of one of the benchmark's
-// standard scenarios (issue 8, A–F).
+// standard scenarios (A–F, described in BENCHMARKS.md).
 type Scenario struct {
 	Name        string
 	Letter      string

@@ -31,7 +31,7 @@ type benchConfig struct {
 func benchFlags(c *benchConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	l := &c.cfg
-	fs.StringVar(&c.scenario, "scenario", "", "preset: "+strings.Join(loadgen.ScenarioNames(), ", ")+" (issue 8's A–F); other flags override it")
+	fs.StringVar(&c.scenario, "scenario", "", "preset: "+strings.Join(loadgen.ScenarioNames(), ", ")+" (the standard scenarios A–F, listed below); other flags override it")
 	fs.StringVar(&l.Hub, "hub", "http://localhost:8080/.well-known/mercure", "the hub's URL (the path defaults to /.well-known/mercure)")
 	fs.IntVar(&l.Subscribers, "subscribers", 100, "subscribers (streams) to open")
 	fs.IntVar(&l.Topics, "topics", 1, "topics; subscriber i subscribes to topic i % topics")
@@ -55,7 +55,7 @@ func benchFlags(c *benchConfig) *flag.FlagSet {
 	fs.IntVar(&l.ConnectConcurrency, "connect-concurrency", loadgen.DefaultConnectConcurrency, "connection attempts in flight while subscribers connect")
 	fs.DurationVar(&l.DrainTimeout, "drain-timeout", loadgen.DefaultDrainTimeout, "how long to wait for the last events after publishing stops")
 	fs.IntVar(&l.ServerPID, "server-pid", 0, "the hub's process id: report its CPU time and memory (same machine)")
-	fs.StringVar(&l.MemStatsURL, "memstats", "", "the hub's expvar URL ({\"memstats\": …}): report Go heap+stack per subscriber")
+	fs.StringVar(&l.MemStatsURL, "memstats", "", "the hub's expvar URL, e.g. http://localhost:6060/debug/vars for herald serve --pprof-addr localhost:6060: report the Go heap and stacks per subscriber")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
 	fs.BoolVar(&c.worker, "worker", false, "run as a worker of another herald bench (internal)")
 	fs.Usage = func() {
@@ -65,7 +65,8 @@ Load-tests a Mercure-protocol hub (Herald, Mercure, or anything serving the
 same endpoints): subscribers over real sockets, publishers over HTTP. Reports
 deliveries/s, publishes/s, publish-to-receive latency, connection rate,
 lost and out-of-order events (must be zero), and, with --server-pid, the
-hub's CPU time and memory. It exits with status 1 when events were lost.
+hub's CPU time and memory. It exits with status 1 when events were lost,
+publishes failed, or nothing was delivered.
 
 Scenarios:
 `)
@@ -117,8 +118,33 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	} else if err := res.WriteTable(stdout); err != nil {
 		return err
 	}
+	return c.verdict(cfg, res)
+}
+
+// verdict fails a run whose figures cannot be trusted: events lost or out
+// of order, publishes that failed, or nothing delivered.
+func (c *benchConfig) verdict(cfg loadgen.Config, res *loadgen.Result) error {
+	var problems []string
+	if res.PublishErrors > 0 {
+		p := fmt.Sprintf("%d of %d publishes failed", res.PublishErrors, res.PublishErrors+res.TotalPublished)
+		if res.FirstError != "" {
+			p += " (first error: " + res.FirstError + ")"
+		}
+		if strings.Contains(res.FirstError, " 401") && cfg.PublisherToken == "" {
+			p += "; the hub wants a publisher token: pass --jwt-key with its key, or --token"
+		}
+		problems = append(problems, p)
+	} else if cfg.Publishers > 0 && res.TotalPublished == 0 {
+		problems = append(problems, "no publish was acknowledged")
+	}
 	if res.Lost > 0 || res.OutOfOrder > 0 {
-		return fmt.Errorf("bench: %d events lost and %d out of order or duplicated", res.Lost, res.OutOfOrder)
+		problems = append(problems, fmt.Sprintf("%d events lost and %d out of order or duplicated", res.Lost, res.OutOfOrder))
+	}
+	if res.Expected > 0 && res.Received == 0 {
+		problems = append(problems, "nothing was delivered")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("bench: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -152,6 +178,20 @@ func (c *benchConfig) config(fs *flag.FlagSet) (loadgen.Config, error) {
 		if p.Settle != 0 {
 			set("settle", func() { cfg.Settle = p.Settle })
 		}
+	}
+	// An empty credential is a mistake (an unset shell variable, as in
+	// --jwt-key "$KEY"), not a request for none: refuse it before the run.
+	var empty []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "jwt-key", "token", "subscriber-token":
+			if f.Value.String() == "" {
+				empty = append(empty, "--"+f.Name)
+			}
+		}
+	})
+	if len(empty) > 0 {
+		return cfg, usageError{fmt.Errorf("bench: %s is empty (an unset shell variable?); give the hub's key or a token, or leave the flag out for a hub that needs none", strings.Join(empty, " and "))}
 	}
 	if c.sourceAddrs != "" {
 		cfg.SourceAddrs = splitList(c.sourceAddrs)

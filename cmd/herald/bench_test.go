@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -199,12 +198,12 @@ func TestBenchUsageErrors(t *testing.T) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
 		}
 	}
-	var stderr bytes.Buffer
-	if err := run(context.Background(), []string{"bench", "-h"}, strings.NewReader(""), io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) {
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"bench", "-h"}, strings.NewReader(""), &stdout, io.Discard); err != nil {
 		t.Errorf("-h: err = %v", err)
 	}
-	if !strings.Contains(stderr.String(), "broadcast") || !strings.Contains(stderr.String(), "--server-pid") {
-		t.Errorf("help does not list the scenarios and flags:\n%s", stderr.String())
+	if !strings.Contains(stdout.String(), "broadcast") || !strings.Contains(stdout.String(), "--server-pid") {
+		t.Errorf("help does not list the scenarios and flags:\n%s", stdout.String())
 	}
 }
 
@@ -216,5 +215,95 @@ func TestBenchConnectionRefused(t *testing.T) {
 	_, _, err := bench(t, "--hub", url, "--subscribers", "3", "--duration", "100ms")
 	if err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Errorf("err = %v, want a connection error", err)
+	}
+}
+
+// TestBenchRefusesEmptyCredentials: an empty key or token (an unset shell
+// variable, as in --jwt-key "$KEY") is refused before anything is sent.
+func TestBenchRefusesEmptyCredentials(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing may be sent: a refused connection is another error
+	for _, flag := range []string{"jwt-key", "token", "subscriber-token"} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{"bench", "--hub", url, "--" + flag, ""}, strings.NewReader(""), &stdout, &stderr)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--"+flag) || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("--%s '': err = %v, want a usage error saying --%s is empty", flag, err, flag)
+		}
+	}
+}
+
+// TestBenchFailsWhenPublishesFail: a run whose publishes are refused (no
+// token for a hub that needs one) fails, saying why, instead of reporting
+// a success with nothing published.
+func TestBenchFailsWhenPublishesFail(t *testing.T) {
+	base, _ := startServe(t, "--addr=127.0.0.1:0", "--store=memory:", "--jwt-key=bench-test-secret", "--heartbeat=0", "--demo=false")
+	res, stderr, err := bench(t, "--hub", base, "--subscribers", "5", "--publishers", "1", "--rate", "100",
+		"--duration", "300ms", "--warmup", "0s", "--settle", "50ms", "--drain-timeout", "200ms")
+	if err == nil || !strings.Contains(err.Error(), "publish") || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("err = %v, want an error saying the publishes failed with 401\n%s", err, stderr)
+	}
+	if !strings.Contains(err.Error(), "--jwt-key") {
+		t.Errorf("err = %v, want a hint about --jwt-key or --token", err)
+	}
+	if res == nil || res.PublishErrors == 0 || res.TotalPublished != 0 {
+		t.Errorf("result %+v, want the failed publishes reported", res)
+	}
+}
+
+// TestBenchFailsWhenNothingIsDelivered: a hub that acknowledges publishes
+// but delivers nothing fails the run.
+func TestBenchFailsWhenNothingIsDelivered(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			io.WriteString(w, "urn:uuid:acknowledged")
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	_, _, err := bench(t, "--hub", srv.URL, "--subscribers", "3", "--publishers", "1", "--rate", "100",
+		"--duration", "300ms", "--warmup", "0s", "--settle", "50ms", "--drain-timeout", "200ms")
+	if err == nil || !strings.Contains(err.Error(), "nothing was delivered") {
+		t.Errorf("err = %v, want an error saying nothing was delivered", err)
+	}
+}
+
+// TestBenchREADMEExample: what the README says, as written: herald serve
+// on its embedded store, then herald bench --jwt-key "$KEY" with the KEY
+// its banner exports (a shorter, smaller run here).
+func TestBenchREADMEExample(t *testing.T) {
+	h := serveHub(t, "--data-dir="+t.TempDir(), "--heartbeat=0")
+	key := bannerExports(t, h.stdout.String())["KEY"]
+	res, stderr, err := bench(t, "--hub", h.base, "--scenario", "broadcast", "--jwt-key", key,
+		"--subscribers", "20", "--duration", "500ms", "--warmup", "100ms", "--settle", "50ms")
+	if err != nil {
+		t.Fatalf("bench --jwt-key %s: %v\n%s", key, err, stderr)
+	}
+	if res.TotalPublished == 0 || res.Received != res.TotalPublished*20 {
+		t.Errorf("published %d, received %d", res.TotalPublished, res.Received)
+	}
+}
+
+// TestBenchMemstats: --memstats reads the Go heap and stacks from the
+// expvar endpoint herald serve offers on its private --pprof-addr listener.
+func TestBenchMemstats(t *testing.T) {
+	l, _ := runServeListening(t, "--jwt-key=bench-test-secret", "--heartbeat=0", "--pprof-addr=127.0.0.1:0")
+	vars := strings.TrimSuffix(l.Pprof, "/debug/pprof/") + "/debug/vars"
+	res, stderr, err := bench(t, "--hub", l.URL, "--jwt-key", "bench-test-secret", "--memstats", vars,
+		"--subscribers", "50", "--publishers", "1", "--rate", "100",
+		"--duration", "300ms", "--warmup", "0s", "--settle", "100ms")
+	if err != nil {
+		t.Fatalf("bench --memstats %s: %v\n%s", vars, err, stderr)
+	}
+	if res.Server == nil || res.Server.HeapStackPerSubscriber == 0 {
+		t.Errorf("server %+v, want the heap and stacks per subscriber", res.Server)
+	}
+	if resp, _ := serveGet(t, l.URL+"/debug/vars", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /debug/vars on the hub's listener: %d, want 404 (only the private listener serves it)", resp.StatusCode)
 	}
 }

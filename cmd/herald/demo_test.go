@@ -57,7 +57,7 @@ func startServe(t *testing.T, args ...string) (base, stdout string) {
 func TestDemoServe(t *testing.T) {
 	b := browsertest.New(t)
 	base, stdout := startServe(t, "--addr=127.0.0.1:0", "--store=memory:", "--heartbeat=0")
-	m := regexp.MustCompile(`Publisher token[^\n]*\n\s+(\S+)`).FindStringSubmatch(stdout)
+	m := regexp.MustCompile(`\n\s+export TOKEN=(\S+)\n`).FindStringSubmatch(stdout)
 	if m == nil {
 		t.Fatalf("serve printed no development token:\n%s", stdout)
 	}

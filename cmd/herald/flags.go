@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -39,16 +41,44 @@ func applyEnv(fs *flag.FlagSet) error {
 }
 
 // parseFlags parses args into fs, then fills unset flags from the
-// environment. Errors are usage errors (exit code 2).
+// environment. Errors are usage errors (exit code 2); see parseArgs.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError{err}
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if err := applyEnv(fs); err != nil {
 		return usageError{err}
 	}
 	return nil
+}
+
+// parseArgs parses args into fs without printing anything: -h or --help
+// returns a helpRequest holding fs's usage (run prints it on stdout), and a
+// wrong flag a usage error that carries it (runMain prints the error once,
+// then the usage). The flag package alone would print the usage on fs's
+// output, and the error before it, which main then printed again.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		return helpRequest{usageText(fs)}
+	}
+	return withUsage{usageError{err}, usageText(fs)}
+}
+
+// usageText returns what fs.Usage prints.
+func usageText(fs *flag.FlagSet) string {
+	var b strings.Builder
+	out := fs.Output()
+	fs.SetOutput(&b)
+	fs.Usage()
+	fs.SetOutput(out)
+	return b.String()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"expvar"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,9 +11,11 @@ import (
 	"time"
 )
 
-// startProfiler serves Go's profiler (net/http/pprof) on its own listener
-// at addr, apart from the hub's: profiles reveal the process's internals
-// and cost CPU, so they are only for an address the operator keeps private.
+// startProfiler serves Go's profiler (net/http/pprof) and the runtime's
+// variables (expvar's /debug/vars: memstats, the command line, which
+// herald bench --memstats reads) on their own listener at addr, apart from
+// the hub's: both reveal the process's internals and profiles cost CPU, so
+// they are only for an address the operator keeps private.
 // It returns the profiler's base URL and a function that stops it.
 func startProfiler(addr string, log *slog.Logger) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
@@ -25,6 +28,7 @@ func startProfiler(addr string, log *slog.Logger) (url string, stop func(), err 
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/vars", expvar.Handler())
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

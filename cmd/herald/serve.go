@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -68,8 +66,8 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "origins allowed to use the hub from browsers on other origins, comma-separated, or *")
 	fs.DurationVar(&c.heartbeat, "heartbeat", hub.DefaultHeartbeat, "send a comment on streams silent for this long (0 disables)")
 	fs.BoolVar(&c.subscriptions, "subscriptions", false, "publish subscription events and serve the subscriptions API")
-	fs.StringVar(&c.storeURL, "store", "bolt:", "history store: bolt: (embedded, durable, in --data-dir), memory: (no durability), or a cluster engine shared by several hubs: redis://host:6379/0?stream=herald or nats://host:4222?stream=herald")
-	fs.StringVar(&c.dataDir, "data-dir", "./herald-data", "directory of the embedded store")
+	fs.StringVar(&c.storeURL, "store", "bolt:", "history store: "+storeForms)
+	fs.StringVar(&c.dataDir, "data-dir", "./herald-data", "directory of the embedded store (bolt:), and of the development key when no JWT key is given")
 	fs.IntVar(&c.historySize, "history-size", 1_000_000, "keep at most this many updates in history (0: no count limit)")
 	fs.DurationVar(&c.historyMaxAge, "history-max-age", 0, "drop updates older than this from history (0: no age limit)")
 	fs.Int64Var(&c.historyMaxBytes, "history-max-bytes", 0, "keep at most this many bytes of updates in history (0: no size limit)")
@@ -84,7 +82,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS and HTTP/2 with this certificate (PEM, with its chain); re-read when it changes. HTTP/2 lifts browsers' limit of 6 HTTP/1.1 connections per site, which every EventSource and tab shares")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM); re-read when it changes")
-	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. localhost:6060; keep it private (empty: off)")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) and runtime variables (/debug/vars, for herald bench --memstats) on this separate address, e.g. localhost:6060; keep it private (empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: herald serve [flags]\n\nRuns the hub. Every flag can also be set with an environment variable HERALD_<FLAG>,\ne.g. HERALD_ADDR=:8080 or HERALD_PUBLISHER_JWT_KEY=secret.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -111,6 +109,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 // serve runs the hub until ctx is done. When ready is not nil it receives the
 // listening address once the hub accepts connections.
+//
+// It checks everything it was told first, then opens its listeners, and
+// only then the store (which may create the data directory, and a 64 MiB
+// write-ahead log in it): a start that fails leaves nothing behind.
 func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer, ready chan<- string) error {
 	var certs *certReloader
 	if (c.tlsCert == "") != (c.tlsKey == "") {
@@ -122,15 +124,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 			return usageError{err}
 		}
 	}
-	pubKey, subKey := cmp.Or(c.publisherKey, c.jwtKey), cmp.Or(c.subscriberKey, c.jwtKey)
-	devKey := ""
-	if pubKey == "" && subKey == "" {
-		devKey = randomHex(32)
-		pubKey, subKey = devKey, devKey
+	spec, err := parseStore(c.storeURL, c.dataDir)
+	if err != nil {
+		return err
 	}
+	pubKey, subKey := cmp.Or(c.publisherKey, c.jwtKey), cmp.Or(c.subscriberKey, c.jwtKey)
 	algs := splitList(c.jwtAlg)
 	var publishers, subscribers *auth.Verifier
-	var err error
 	if pubKey != "" {
 		if publishers, err = newVerifier(pubKey, algs); err != nil {
 			return usageError{fmt.Errorf("publisher key: %w", err)}
@@ -142,17 +142,47 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		}
 	}
 
-	store, err := openStore(c.storeURL, c.dataDir, herald.Retention{
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	defer ln.Close() // in case a later step fails
+	var pprofURL string
+	if c.pprofAddr != "" {
+		var stop func()
+		if pprofURL, stop, err = startProfiler(c.pprofAddr, log); err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	store, undo, err := openStore(spec, herald.Retention{
 		MaxCount: c.historySize, MaxAge: c.historyMaxAge, MaxBytes: c.historyMaxBytes,
 	}, log)
 	if err != nil {
 		return err
 	}
+	started := false
 	defer func() {
 		if err := store.Close(); err != nil {
 			log.Error("closing the store failed", "err", err)
 		}
+		if !started {
+			undo()
+		}
 	}()
+	var dev *devKey
+	if publishers == nil && subscribers == nil {
+		k, err := developmentKey(spec, log)
+		if err != nil {
+			return err
+		}
+		dev = &k
+		if publishers, err = newVerifier(k.secret, algs); err != nil {
+			return usageError{fmt.Errorf("development key: %w", err)}
+		}
+		subscribers = publishers
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -190,10 +220,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
+	var protocol http.Handler = mh
+	if dev != nil {
+		protocol = withKeyHint(mh, dev.hint())
+	}
 
 	mux := http.NewServeMux()
-	mux.Handle(mercure.Path, mh)
-	mux.Handle(mercure.Path+"/", mh)
+	mux.Handle(mercure.Path, protocol)
+	mux.Handle(mercure.Path+"/", protocol)
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", healthz(h, store, m))
 	stopDemo, err := mountDemo(mux, h, c, log)
@@ -202,10 +236,6 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	defer stopDemo()
 
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.addr, err)
-	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -220,25 +250,17 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		scheme = "https"
 	}
 
-	defer ln.Close() // in case the profiler cannot start
-	var pprofURL string
-	if c.pprofAddr != "" {
-		var stop func()
-		if pprofURL, stop, err = startProfiler(c.pprofAddr, log); err != nil {
-			return err
-		}
-		defer stop()
-	}
-
+	started = true
 	base := scheme + "://" + ln.Addr().String()
-	if devKey != "" {
-		printDevKey(stdout, base, devKey)
+	if dev != nil {
+		dev.printBanner(stdout, base)
 	}
 	// Logged last: whoever waits for this line finds everything set up.
-	attrs := []any{"url", base, "hub", base + mercure.Path, "store", describeStore(c), "anonymous", c.anonymous}
+	attrs := []any{"url", base, "hub", base + mercure.Path, "store", spec.String(), "anonymous", c.anonymous}
 	if pprofURL != "" {
 		attrs = append(attrs, "pprof", pprofURL)
 	}
+	attrs = append(attrs, "version", buildVersion())
 	log.Info("herald is listening", attrs...)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -299,73 +321,12 @@ func healthz(h *hub.Hub, store herald.Store, m *metrics.Metrics) http.HandlerFun
 	}
 }
 
-// printDevKey tells, loudly, that the hub runs with a generated key, and how
-// to publish to it.
-func printDevKey(w io.Writer, base, key string) {
-	tok, err := auth.Sign("HS256", []byte(key), auth.Grant{Publish: []string{"*"}, Subscribe: []string{"*"}, TTL: 24 * time.Hour})
-	if err != nil {
-		tok = "(could not mint a token: " + err.Error() + ")"
-	}
-	fmt.Fprintf(w, `
-  ==========================================================================
-  WARNING: no JWT key was given, so Herald generated a DEVELOPMENT key.
-  Tokens signed with it stop working when the hub restarts. In production,
-  pass --jwt-key (or --publisher-jwt-key and --subscriber-jwt-key).
-  ==========================================================================
-
-  Publisher token (valid 24h, may publish and subscribe to every topic):
-    %s
-
-  Try it:
-    curl -N '%s%s?topic=hello'
-    curl -d topic=hello -d data=world -H 'Authorization: Bearer %s' %s%s
-
-`, tok, base, mercure.Path, tok, base, mercure.Path)
-}
-
 func newVerifier(key string, algs []string) (*auth.Verifier, error) {
 	k, err := auth.LoadKey(key)
 	if err != nil {
 		return nil, err
 	}
 	return auth.NewVerifier(auth.Config{Algs: algs, Keys: [][]byte{k}})
-}
-
-func openStore(raw, dataDir string, r herald.Retention, log *slog.Logger) (herald.Store, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("--store %q: %v", raw, err)}
-	}
-	switch u.Scheme {
-	case "bolt", "":
-		dir := dataDir
-		if u.Opaque != "" {
-			dir = u.Opaque
-		} else if u.Path != "" {
-			dir = u.Path
-		}
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("create the data directory: %w", err)
-		}
-		return openBolt(dir, r)
-	case "memory":
-		return openMemory(r)
-	case "redis", "rediss", "nats":
-		return openCluster(u, r, log)
-	default:
-		return nil, usageError{fmt.Errorf("--store %q: unknown store; use bolt: (default), memory:, redis://host:6379/0?stream=herald or nats://host:4222?stream=herald", u.Redacted())}
-	}
-}
-
-// describeStore names the store for logs, without any password in its URL.
-func describeStore(c serveConfig) string {
-	if strings.HasPrefix(c.storeURL, "bolt") {
-		return "bolt:" + c.dataDir
-	}
-	if u, err := url.Parse(c.storeURL); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable store URL)"
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

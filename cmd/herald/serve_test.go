@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -393,6 +396,7 @@ type logURL struct {
 type listening struct {
 	URL   string `json:"url"`   // the hub's base URL
 	Pprof string `json:"pprof"` // the profiler's, with --pprof-addr
+	Store string `json:"store"` // the store it opened
 }
 
 func newLogURL() *logURL { return &logURL{url: make(chan listening, 1)} }
@@ -533,7 +537,7 @@ func TestServeDevKey(t *testing.T) {
 	if !strings.Contains(out, "WARNING") || !strings.Contains(out, "DEVELOPMENT key") || !strings.Contains(out, "curl") {
 		t.Errorf("stdout does not warn about the development key and show curl:\n%s", out)
 	}
-	m := regexp.MustCompile(`Publisher token[^\n]*\n\s+(\S+)`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`\n\s+export TOKEN=(\S+)\n`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no token in:\n%s", out)
 	}
@@ -631,5 +635,32 @@ func TestServePprof(t *testing.T) {
 	err := run(context.Background(), []string{"serve", "--addr=127.0.0.1:0", "--store=memory:", "--demo=false", "--pprof-addr=127.0.0.1:-1"}, strings.NewReader(""), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "--pprof-addr") {
 		t.Errorf("serve --pprof-addr=127.0.0.1:-1: %v, want an error naming --pprof-addr", err)
+	}
+}
+
+// TestServeFailedStartLeavesNothing: a start that fails because its address
+// is taken (or its profiler's, or its TLS files are wrong) creates no data
+// directory and no write-ahead log: the listeners open before the store.
+func TestServeFailedStartLeavesNothing(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, extra := range [][]string{
+		{"--addr=" + taken.Addr().String()},
+		{"--addr=127.0.0.1:0", "--pprof-addr=" + taken.Addr().String()},
+		{"--addr=127.0.0.1:0", "--tls-cert=/nonexistent/cert.pem", "--tls-key=/nonexistent/key.pem"},
+	} {
+		data := filepath.Join(t.TempDir(), "herald-data")
+		args := append([]string{"serve", "--demo=false", "--store=bolt:", "--data-dir=" + data}, extra...)
+		if err := run(context.Background(), args, strings.NewReader(""), io.Discard, io.Discard); err == nil {
+			t.Errorf("%q: no error", extra)
+			continue
+		}
+		if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%q: the failed start left %s behind (%v)", extra, data, err)
+		}
 	}
 }

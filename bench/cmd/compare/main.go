@@ -1,4 +1,4 @@
-// Command compare runs the benchmark scenarios of issue 8 (A–F) against
+// Command compare runs the standard benchmark scenarios (A–F) against
 // Herald and its peers, one server process at a time, alternating the
 // implementations from run to run, and reports the medians with
 // Herald/peer ratios: a table on standard output, BENCHMARKS.md, an SVG chart

@@ -365,6 +365,17 @@ const notes = `
 - Throughput scenarios (B, D, E) publish as fast as the server acknowledges: a server that accepts
   publications faster than it delivers them builds queues (and may drop slow subscribers, which then
   resume from history).
+- Why B's latency is higher with Herald's memory store than with its durable store, although C (a fixed
+  rate) shows the memory store faster: B's publishers are a closed loop, each sending its next event as
+  soon as the last one is acknowledged. The memory store acknowledges an event once it is in memory,
+  before any subscriber has it, so the publishers run ahead of the fan-out to 1,000 sockets, and every
+  subscriber's queue fills (up to ` + "`--queue-limit`" + ` events): an event waits behind those queued before it,
+  and that wait is its latency. The hub writes everything queued for a subscriber in one vectored write,
+  so the same deep queues make each delivery cheaper: the memory store's higher deliveries/s and lower
+  CPU per delivery in B come with its higher latency. The durable store acknowledges only after its
+  group commit's fdatasync, which holds each publisher long enough that publishing stays near the rate
+  the fan-out sustains: queues stay short, and so does latency. ` + "`herald bench`" + ` shows it: when deliveries/s
+  fall below publishes/s times the subscribers per topic, queues are growing.
 - What no server can beat on the machine: ` + "`go run ./cmd/floor all`" + ` measures the least work any server
   could do in scenarios C, D and E (raw TCP writes and reads between two processes, no HTTP, no SSE):
   the latency of 1,000 writes per event, the request rate of 16 one-at-a-time publishers, and that
@@ -400,7 +411,7 @@ minimal event-stream reader, keep-alive HTTP/1.1 publishers; every event carries
 sequence number, so every subscriber measures latency and checks it got every event once and in order.
 Server CPU time and RSS come from /proc; Go heap+stack from the peer's /debug/memstats (after a GC).
 
-Scenarios (issue 8; the comparison uses shorter windows than ` + "`herald bench --scenario`" + `):
+Scenarios (the comparison uses shorter windows than ` + "`herald bench --scenario`" + `):
 `)
 	for _, p := range r.plans {
 		b.WriteString("- " + p.describe() + "\n")
