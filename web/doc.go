@@ -9,6 +9,7 @@
 //	GET  /demo/stream      the demo's event stream (plain EventSource)
 //	POST /demo/send        publish a message to the demo topic (JSON or form)
 //	GET  /demo/stats       the hub's live figures, as JSON
+//	GET  /herald.js        herald.js, the browser client (herald-js/), for any origin
 //
 // Everything else on the page speaks the Mercure protocol to the hub's own
 // endpoint (/.well-known/mercure), with the tokens the visitor types in.
