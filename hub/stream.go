@@ -21,6 +21,14 @@ import (
 // its state.
 const GapEventType = "herald-gap"
 
+// LiveEventType is the type of the event sent, to subscribers that asked for
+// it (Subscription.LiveEvent), once the history they asked for has been sent
+// (at once for a stream that does not resume): what follows is live. It has
+// no id, so it does not change the client's last event id. Its data is a JSON
+// object: {"replayed": <number of events replayed>}. A client can tell
+// replayed events from live ones, and know when a reconnection has caught up.
+const LiveEventType = "herald-live"
+
 // Subscription describes a stream to open with [Hub.ServeStream]. The
 // protocol layer (package mercure) builds it from the request after
 // authorizing it.
@@ -39,6 +47,8 @@ type Subscription struct {
 	LastEventID string
 	// GapEvent asks for a GapEventType event when LastEventID is not held.
 	GapEvent bool
+	// LiveEvent asks for a LiveEventType event once history is sent.
+	LiveEvent bool
 	// Expires, when set, ends the stream at that time (token expiry).
 	Expires time.Time
 	// Payload is carried for the subscriptions API.
@@ -169,7 +179,11 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 			last = herald.EarliestID
 		}
 		hdr.Set("Last-Event-ID", last)
-		if err := s.sink.writeHeader(hdr); err != nil {
+		err := s.sink.writeHeader(hdr)
+		if err == nil && sub.LiveEvent {
+			err = s.sink.write([]*frame{liveFrame(0)})
+		}
+		if err != nil {
 			s.close(ReasonClient)
 		}
 	}
@@ -324,6 +338,21 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		h.metrics.Replayed(total)
 		h.metrics.Delivered(total)
 	}
+	if sub.LiveEvent && headerSent {
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if !closed {
+			if err := s.sink.write([]*frame{liveFrame(total)}); err != nil {
+				s.close(ReasonWrite)
+			}
+		}
+	}
+}
+
+// liveFrame is the LiveEventType event saying that replayed events were sent.
+func liveFrame(replayed int) *frame {
+	return &frame{data: fmt.Appendf(nil, "event: %s\ndata: {\"replayed\":%d}\n\n", LiveEventType, replayed)}
 }
 
 // goLive hands the stream from the request goroutine to the writer.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/herald-sse/herald/auth"
@@ -56,13 +55,9 @@ func (h *Handler) originAllowed(r *http.Request) bool {
 	if origin == "" {
 		return true // not a browser-initiated cross-site request
 	}
-	if slices.Contains(h.cfg.CORSOrigins, "*") || slices.Contains(h.cfg.CORSOrigins, origin) {
-		return true
-	}
-	if u, err := url.Parse(origin); err == nil && u.Host == r.Host {
-		return true
-	}
-	return false
+	// Only origins listed in full may use credentials: "*" does not allow
+	// cookies.
+	return h.cors.Credentialed(origin) || sameHost(origin, r)
 }
 
 var errForbiddenOrigin = errors.New("a token sent in a cookie may only publish from an allowed origin")

@@ -31,10 +31,11 @@ func preflight(t *testing.T, e *hubtest.Env, suffix, origin string) *http.Respon
 	return resp
 }
 
-// TestCORS: browsers on an allowed origin may subscribe and publish with
-// credentials: preflights and responses name that origin (never "*", which
-// credentials forbid); other origins get no CORS header; "*" allows every
-// origin.
+// TestCORS: browsers on a listed origin may subscribe and publish with
+// credentials: preflights and responses name that origin; other origins get
+// no CORS header; "*" allows every origin without credentials
+// (Access-Control-Allow-Origin: *, never with Allow-Credentials), so that no
+// site can use the hub's cookie of a logged-in user.
 func TestCORS(t *testing.T) {
 	for _, m := range hubtest.Modes {
 		t.Run(m.Name, func(t *testing.T) {
@@ -55,6 +56,7 @@ func TestCORS(t *testing.T) {
 				{"other origin", e, "?" + hubtest.Topics("t"), "https://evil.example", false},
 				{"origin prefix", e, "?" + hubtest.Topics("t"), "https://app.example.evil.example", false},
 				{"any origin", anyOrigin, "?" + hubtest.Topics("t"), "https://whoever.example", true},
+				{"any origin, publishing", anyOrigin, "", "https://whoever.example", true},
 				{"no origins configured", none, "?" + hubtest.Topics("t"), "https://app.example", false},
 			} {
 				resp := preflight(t, tc.env, tc.suffix, tc.origin)
@@ -71,11 +73,15 @@ func TestCORS(t *testing.T) {
 					}
 					continue
 				}
-				if got := h.Get("Access-Control-Allow-Origin"); got != tc.origin {
-					t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", tc.name, got, tc.origin)
+				wantOrigin, wantCredentials := tc.origin, "true"
+				if tc.env == anyOrigin {
+					wantOrigin, wantCredentials = "*", ""
 				}
-				if got := h.Get("Access-Control-Allow-Credentials"); got != "true" {
-					t.Errorf("%s: Access-Control-Allow-Credentials %q, want true", tc.name, got)
+				if got := h.Get("Access-Control-Allow-Origin"); got != wantOrigin {
+					t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", tc.name, got, wantOrigin)
+				}
+				if got := h.Get("Access-Control-Allow-Credentials"); got != wantCredentials {
+					t.Errorf("%s: Access-Control-Allow-Credentials %q, want %q", tc.name, got, wantCredentials)
 				}
 				for _, hdr := range []string{"Authorization", "Last-Event-ID"} {
 					if !hasToken(h.Get("Access-Control-Allow-Headers"), hdr) {
@@ -87,7 +93,7 @@ func TestCORS(t *testing.T) {
 						t.Errorf("%s: Access-Control-Allow-Methods %q lacks %s", tc.name, h.Get("Access-Control-Allow-Methods"), method)
 					}
 				}
-				if !hasToken(h.Get("Vary"), "Origin") {
+				if tc.env != anyOrigin && !hasToken(h.Get("Vary"), "Origin") {
 					t.Errorf("%s: Vary %q lacks Origin", tc.name, h.Get("Vary"))
 				}
 			}
@@ -103,6 +109,14 @@ func TestCORS(t *testing.T) {
 			}
 			if !hasToken(s.Response.Header.Get("Access-Control-Expose-Headers"), "Last-Event-ID") {
 				t.Errorf("stream: Access-Control-Expose-Headers %q lacks Last-Event-ID", s.Response.Header.Get("Access-Control-Expose-Headers"))
+			}
+			// With "*", the stream allows any origin, without credentials.
+			s = anyOrigin.Subscribe(t, hubtest.Topics("t"), http.Header{"Origin": {"https://whoever.example"}})
+			if got := s.Response.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+				t.Errorf("stream with *: Access-Control-Allow-Origin %q, want *", got)
+			}
+			if got := s.Response.Header.Get("Access-Control-Allow-Credentials"); got != "" {
+				t.Errorf("stream with *: Access-Control-Allow-Credentials %q, want none", got)
 			}
 			// So does a publish answer.
 			hdr := hubtest.Bearer(hubtest.PublisherToken(t))

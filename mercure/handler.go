@@ -35,7 +35,8 @@ type Config struct {
 	// NoAnonymous refuses subscribers that present no token.
 	NoAnonymous bool
 	// CORSOrigins are the origins allowed to use the hub from a browser on
-	// another origin, with credentials (cookies). "*" allows every origin.
+	// another origin: those listed with credentials (cookies), and with
+	// AnyOrigin ("*") every other origin without credentials. See [CORS].
 	CORSOrigins []string
 	// Subscriptions turns on subscription events and the subscriptions API.
 	Subscriptions bool
@@ -70,7 +71,8 @@ func (nopMetrics) PublishError(string) {}
 // Handler serves the Mercure endpoints under [Path]. Mount it at Path and at
 // Path+"/" (or at the root of a mux).
 type Handler struct {
-	cfg Config
+	cfg  Config
+	cors *CORS
 }
 
 // New returns a Handler for cfg.
@@ -96,12 +98,17 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{cfg: cfg}, nil
+	if slices.Contains(cfg.CORSOrigins, AnyOrigin) {
+		cfg.Logger.Warn("CORS origin * lets pages on any site use the hub without credentials only: the mercureAuthorization cookie works only from origins listed in full")
+	}
+	return &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger)}, nil
 }
 
 // ServeHTTP routes a request under Path.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.cors(w, r)
+	if h.cors.Handle(w, r) {
+		return
+	}
 	path := r.URL.Path
 	switch {
 	case path == Path:
@@ -128,27 +135,5 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		http.NotFound(w, r)
-	}
-}
-
-// cors sets the CORS headers for an allowed Origin, and answers preflights.
-func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(h.cfg.CORSOrigins) == 0 {
-		return
-	}
-	hdr := w.Header()
-	hdr.Add("Vary", "Origin")
-	if !slices.Contains(h.cfg.CORSOrigins, "*") && !slices.Contains(h.cfg.CORSOrigins, origin) {
-		return
-	}
-	// Credentials (the mercureAuthorization cookie) forbid "*": echo the origin.
-	hdr.Set("Access-Control-Allow-Origin", origin)
-	hdr.Set("Access-Control-Allow-Credentials", "true")
-	hdr.Set("Access-Control-Expose-Headers", "Last-Event-ID")
-	if r.Method == http.MethodOptions {
-		hdr.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		hdr.Set("Access-Control-Allow-Headers", "Authorization, Cache-Control, Last-Event-ID, Content-Type")
-		hdr.Set("Access-Control-Max-Age", "3600")
 	}
 }

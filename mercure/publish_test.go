@@ -316,6 +316,15 @@ func TestPublishCookieCSRF(t *testing.T) {
 			}
 		})
 	}
+	// "*" lets any origin use the hub without credentials: a cookie from
+	// an origin not listed explicitly still cannot publish.
+	anyOrigin := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{CORSOrigins: []string{"*", "https://app.example"}}})
+	for origin, want := range map[string]int{"https://evil.example": http.StatusForbidden, "https://app.example": http.StatusOK} {
+		resp, body := anyOrigin.Post(t, "topic=t&data=x", http.Header{"Cookie": {cookie}, "Origin": {origin}})
+		if resp.StatusCode != want {
+			t.Errorf("cookie from %s with CORS origins * and https://app.example: %s %q, want %d", origin, resp.Status, body, want)
+		}
+	}
 	// The same foreign origin may publish with a token in the header: a
 	// page can only send that if it holds the token.
 	hdr := hubtest.Bearer(hubtest.PublisherToken(t))

@@ -226,3 +226,126 @@ func TestGapEvent(t *testing.T) {
 		})
 	}
 }
+
+// liveData is the data of a hub.LiveEventType event.
+type liveData struct {
+	Replayed int `json:"replayed"`
+}
+
+// TestLiveEvent: with liveEvent=1, a stream says with a hub.LiveEventType
+// event, which has no id (the client's last event id stays that of the last
+// update), when the history it asked for has been sent: at once for a fresh
+// stream, after the replay (and after a gap event) for a resumed one. Without
+// it, no such event is sent.
+func TestLiveEvent(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
+			e := hubtest.New(t, hubtest.Config{Mode: m})
+			watcher := e.Subscribe(t, hubtest.Topics("*"), nil)
+			var published []string
+			for i := range 4 {
+				published = append(published, e.PublishData(t, fmt.Sprint(i), "t"))
+			}
+			watcher.Until(t, published[len(published)-1])
+			for _, tc := range []struct {
+				name, query string
+				last        string
+				wantReplay  []string
+				wantLive    bool
+				wantGap     bool
+			}{
+				{"fresh", "liveEvent=1", "", nil, true, false},
+				{"resumed", "liveEvent=1", published[0], published[1:], true, false},
+				{"resumed, nothing to replay", "liveEvent=true", published[3], nil, true, false},
+				{"earliest", "liveEvent=1", herald.EarliestID, published, true, false},
+				{"gap", "liveEvent=1&gapEvent=1", "never-published", nil, true, true},
+				{"not asked", "", published[0], published[1:], false, false},
+				{"liveEvent=0", "liveEvent=0", "", nil, false, false},
+			} {
+				var hdr http.Header
+				if tc.last != "" {
+					hdr = http.Header{"Last-Event-ID": {tc.last}}
+				}
+				// Live events go to a topic of the case's own, so that no
+				// case replays another's.
+				q := hubtest.Topics("t", "live/"+tc.name)
+				if tc.query != "" {
+					q += "&" + tc.query
+				}
+				s := e.Subscribe(t, q, hdr)
+				live := e.PublishData(t, "live "+tc.name, "live/"+tc.name)
+				evs := s.Until(t, live)
+				if tc.wantGap {
+					if len(evs) == 0 || evs[0].Type != hub.GapEventType {
+						t.Errorf("%s: no gap event first: %+v", tc.name, evs)
+						continue
+					}
+					evs = evs[1:]
+				}
+				var got []string
+				seen := false
+				for i, ev := range evs {
+					if ev.Type != hub.LiveEventType {
+						if !seen {
+							got = append(got, ev.ID)
+						}
+						continue
+					}
+					if !tc.wantLive || seen {
+						t.Errorf("%s: unexpected %s event %+v", tc.name, hub.LiveEventType, ev)
+						continue
+					}
+					seen = true
+					wantID := "" // the reader starts with no last event id
+					if i > 0 {
+						wantID = evs[i-1].ID
+					}
+					if ev.ID != wantID {
+						t.Errorf("%s: %s event changed the last event id to %q, want %q", tc.name, hub.LiveEventType, ev.ID, wantID)
+					}
+					var d liveData
+					if err := json.Unmarshal([]byte(ev.Data), &d); err != nil || d.Replayed != len(tc.wantReplay) {
+						t.Errorf("%s: %s data %q (%v), want replayed %d", tc.name, hub.LiveEventType, ev.Data, err, len(tc.wantReplay))
+					}
+				}
+				if tc.wantLive && !seen {
+					t.Errorf("%s: no %s event in %+v", tc.name, hub.LiveEventType, evs)
+				}
+				if !tc.wantLive {
+					continue
+				}
+				if !slices.Equal(got, tc.wantReplay) {
+					t.Errorf("%s: before the %s event: %q, want %q", tc.name, hub.LiveEventType, got, tc.wantReplay)
+				}
+				s.Close()
+			}
+		})
+	}
+}
+
+// TestResumeQuerySpellings: the last event id is taken from the
+// Last-Event-ID header, else from the query parameter lastEventID (the
+// Mercure draft's spelling), Last-Event-ID, or lastEventId (the spelling of
+// the event-source-polyfill and reconnecting-eventsource packages), so that
+// their users lose nothing when they reconnect.
+func TestResumeQuerySpellings(t *testing.T) {
+	t.Parallel()
+	e := hubtest.New(t, hubtest.Config{})
+	watcher := e.Subscribe(t, hubtest.Topics("*"), nil)
+	var published []string
+	for i := range 3 {
+		published = append(published, e.PublishData(t, fmt.Sprint(i), "t"))
+	}
+	watcher.Until(t, published[2])
+	for _, param := range []string{"lastEventID", "Last-Event-ID", "lastEventId"} {
+		s := e.Subscribe(t, hubtest.Topics("t")+"&"+param+"="+url.QueryEscape(published[0]), nil)
+		if got := s.Response.Header.Get("Last-Event-ID"); got != published[0] {
+			t.Errorf("%s: response Last-Event-ID %q, want %q", param, got, published[0])
+		}
+		if got := hubtest.IDs(s.Until(t, published[2])); !slices.Equal(got, published[1:]) {
+			t.Errorf("%s: replayed %q, want %q", param, got, published[1:])
+		}
+		s.Close()
+	}
+}

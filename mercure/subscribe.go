@@ -64,6 +64,11 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 	if last == "" {
 		last = q.Get("Last-Event-ID")
 	}
+	if last == "" {
+		// The spelling of the event-source-polyfill and
+		// reconnecting-eventsource packages.
+		last = q.Get("lastEventId")
+	}
 	if len(last) > herald.MaxIDLength || strings.ContainsAny(last, "\r\n\x00") {
 		httpError(w, http.StatusBadRequest, "bad Last-Event-ID: at most %d bytes, without CR, LF or NUL", herald.MaxIDLength)
 		return
@@ -75,6 +80,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		Resume:      last != "",
 		LastEventID: last,
 		GapEvent:    truthy(q.Get("gapEvent")),
+		LiveEvent:   truthy(q.Get("liveEvent")),
 	}
 	if claims != nil {
 		sub.CanReceive = claims.CanReceive
