@@ -95,7 +95,7 @@ func (d *Demo) greet(ctx context.Context, ip, welcome, last string, n int64) {
 	}
 	var data string
 	if last == "" {
-		data = fmt.Sprintf("Welcome! This page is subscribed to the topic %q with a plain EventSource. %s "+
+		data = fmt.Sprintf("Welcome! This page is subscribed to the topic %q with herald.js, one connection for all its tabs. %s "+
 			"Send a message and everyone here receives it at once; the server also speaks every %s.",
 			d.cfg.Topic, others, every(d.cfg.Interval))
 	} else {

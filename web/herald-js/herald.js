@@ -316,7 +316,7 @@ export function createClient(options = {}) {
     globalThis.addEventListener?.('pagehide', () => post({ t: 'bye', from: me }));
     globalThis.addEventListener?.('pageshow', (e) => e.persisted && announce());
   }
-  call(o.onRole, role);
+  queueMicrotask(() => closed || call(o.onRole, role)); // never from inside createClient
 
   return {
     get state() { return state; },
