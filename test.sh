@@ -50,5 +50,8 @@ fi
 echo "== go vet (bench/, the separate comparison module)"
 (cd bench && go vet ./...)
 
+echo "== herald.js: node --test (web/herald-js; npm ci installs esbuild for the size check)"
+(cd web/herald-js && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
 echo "== go test -race"
 go test -race -timeout 25m "$@" ./...
