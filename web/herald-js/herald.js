@@ -294,7 +294,12 @@ export function createClient(options = {}) {
     if (closed) return;
     // Forget the clients that are gone (their own lock is free).
     const held = new Set((await locks.query()).held.map((l) => l.name));
-    for (const k of tabs.keys()) if (k !== me && !held.has(key + ':' + k)) tabs.delete(k);
+    for (const k of tabs.keys()) {
+      if (k !== me && !held.has(key + ':' + k)) {
+        tabs.delete(k);
+        post({ t: 'bye', from: k }); // the others forget it too
+      }
+    }
     setRole('leader');
     restart();
     return new Promise((r) => (stepDown = r));

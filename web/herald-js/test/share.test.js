@@ -11,10 +11,13 @@ import { startHub, until } from './fakehub.js';
 class Locks {
   held = new Map();
   waiting = new Map();
+  log = []; // every request, in order
   request(name, cb) {
     return new Promise((resolve, reject) => {
       const q = this.waiting.get(name) || [];
-      q.push({ cb, resolve, reject });
+      const w = { name, cb, resolve, reject };
+      this.log.push(w);
+      q.push(w);
       this.waiting.set(name, q);
       this.grant(name);
     });
@@ -97,6 +100,29 @@ test('tabs share one connection; closing the leader hands it over: 0 lost, 0 dou
   assert.equal(hub.requests[1].headers['last-event-id'], want[4].id, 'the new leader resumed where the old one stopped');
   // The new leader dropped the old leader's entry: 2 clients now.
   await until('two clients', () => rest.every((t) => t.client.clients === 2));
+});
+
+test('a tab that dies without a word is forgotten by every tab once another leads', async () => {
+  const hub = await startHub();
+  cleanup.push(() => hub.close());
+  const tabs = ['a', 'b', 'c', 'd'].map((n) => tab(hub, n));
+  for (const t of tabs) t.client.subscribe('news');
+  await until('four clients everywhere', () => hub.streams.size === 1 && tabs.every((t) => t.client.clients === 4));
+  const leader = tabs.find((t) => t.client.role === 'leader');
+  const follower = tabs.find((t) => t.client.role === 'follower');
+  // The follower's tab crashes: the browser frees its locks (its own, and
+  // its place in the queue for the connection's), and it says nothing.
+  const locks = globalThis.navigator.locks;
+  const i = tabs.indexOf(follower);
+  const [own, queued] = locks.log.slice(-8).slice(2 * i, 2 * i + 2); // each client asks for its own lock, then the leader's
+  assert.equal(locks.held.get(own.name), own, "the follower holds its own lock");
+  locks.held.delete(own.name);
+  const q = locks.waiting.get(queued.name);
+  q.splice(q.indexOf(queued), 1);
+  leader.client.close();
+  const rest = tabs.filter((t) => t !== leader && t !== follower);
+  await until('a new leader', () => rest.some((t) => t.client.role === 'leader'));
+  await until('two clients left, in every tab', () => rest.every((t) => t.client.clients === 2));
 });
 
 test("a follower's topics join the connection, and leave it with the follower", async () => {
