@@ -270,6 +270,13 @@ func TestDemoBrowser(t *testing.T) {
 		if roles["leader"] != 1 || roles["follower"] != 2 {
 			t.Errorf("roles %v, want 1 leader and 2 followers", roles)
 		}
+		for _, p := range tabs {
+			// Followers say so in the log (they get no greeting of their own).
+			role := browsertest.Eval[string](p, `document.getElementById('share').dataset.role`)
+			if said := browsertest.Eval[bool](p, `document.querySelector('#log > li[data-type="shared"]') !== null`); said != (role == "follower") {
+				t.Errorf("a %s tab says it shares another's connection: %v", role, said)
+			}
+		}
 		send(tabs[2], "one connection, three tabs")
 		for i, p := range tabs {
 			p.WaitFor(fmt.Sprintf("tab %d to receive the message", i+1), hasEntry("log", "message", "one connection, three tabs"), 0)

@@ -301,11 +301,14 @@ func (px *jsProxy) setHub(t *testing.T, hub string) {
 
 // testPage subscribes with herald.js, served by the hub at /herald.js, and
 // records what it sees. Query: topics (comma-separated), ttl (a token of
-// that life from /token, renewed by getToken), last (lastEventID).
+// that life from /token, renewed by getToken), last (lastEventID), hub (the
+// hub's base URL when it is not this page's origin).
 const testPage = `<!doctype html><meta charset="utf-8"><title>herald.js test</title>
 <script type="module">
-import { createClient } from '/herald.js';
 const q = new URLSearchParams(location.search);
+// From the hub's origin when hub is given, else from this one (the proxy).
+const hub = q.get('hub') || '';
+const { createClient } = await import(hub + '/herald.js');
 const now = () => Date.now();
 Object.assign(window, { got: [], marks: [], gaps: [], lives: 0, errors: [] });
 const opts = {
@@ -318,6 +321,7 @@ const opts = {
 };
 if (q.get('ttl')) opts.getToken = () => fetch('/token?ttl=' + q.get('ttl')).then((r) => r.text());
 if (q.get('last')) opts.lastEventID = q.get('last');
+if (hub) opts.hub = hub + '/.well-known/mercure';
 const herald = createClient(opts);
 const handlers = { '*': (e) => got.push(e.id) };
 let sub = herald.subscribe((q.get('topics') || 'test').split(','), handlers);
@@ -597,6 +601,31 @@ func TestHeraldJSBrowser(t *testing.T) {
 		second.waitSubscribers(t, 1)
 		errs := browsertest.Eval[[]string](tabs[0], `errors`)
 		t.Logf("hub restart behind a proxy: %d 502s answered, errors reported: %q; %d events, 0 lost, 0 doubled", px.bad.Load(), errs, len(pub.published()))
+	})
+
+	t.Run("from another origin: the token and Last-Event-ID headers pass CORS", func(t *testing.T) {
+		px := startProxy(t, "http://127.0.0.1:1") // serves the page and tokens only
+		hub := startHerald(t, "--store=memory:", "--anonymous=false", "--cors-origins="+px.URL)
+		pub := newPublisher(t, hub.URL)
+		p := openTab(t, b.NewPage(t), px.URL, "topics=test&ttl=2s&hub="+url.QueryEscape(hub.URL))
+		if origin := browsertest.Eval[string](p, `location.origin`); origin == hub.URL {
+			t.Fatal("the page and the hub share an origin")
+		}
+		// 2 s tokens: a renewal, so a reconnection with Last-Event-ID, every second.
+		for i := range 60 {
+			pub.publish(t, "test", fmt.Sprintf("event %d", i))
+			time.Sleep(50 * time.Millisecond)
+		}
+		waitAll(t, p, "the page on another origin", pub.published())
+		if n := px.tokens.Load(); n < 3 {
+			t.Errorf("%d tokens minted, want at least 3 (renewals)", n)
+		}
+		if errs := browsertest.Eval[[]string](p, `errors`); len(errs) > 0 {
+			t.Errorf("errors: %v", errs)
+		}
+		if n := hub.metric(t, `herald_subscribers_closed_total{reason="expired"}`); n != 0 {
+			t.Errorf("%d streams ended with their token: renewals failed", n)
+		}
 	})
 
 	t.Run("history trimmed: onGap", func(t *testing.T) {

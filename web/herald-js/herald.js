@@ -321,6 +321,8 @@ export function createClient(options = {}) {
     globalThis.addEventListener?.('pagehide', () => post({ t: 'bye', from: me }));
     globalThis.addEventListener?.('pageshow', (e) => e.persisted && announce());
   }
+  // Back online: retry now rather than at the end of the backoff.
+  globalThis.addEventListener?.('online', () => state === 'reconnecting' && leads() && ctl?.abort());
   queueMicrotask(() => closed || call(o.onRole, role)); // never from inside createClient
 
   return {

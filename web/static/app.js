@@ -90,6 +90,10 @@ import { createClient } from '../herald.js';
         // empty message, an unreachable hub) no longer holds.
         if (sendStatus.dataset.kind === 'error') status(sendStatus, '');
       }
+      if (demo.client?.role === 'follower' && !demo.wasOpen) {
+        addEntry(log, { type: 'shared', data: 'Another tab of this page holds the connection to the hub; this tab receives its events. Close that tab and this one (or another) takes over, resuming where it stopped.' });
+        showLog();
+      }
       demo.down = 0;
       demo.wasOpen = true;
       poll();
