@@ -167,12 +167,12 @@ export function createClient(options = {}) {
 
   async function run() {
     running = true;
-    let attempt = 0, authRetried = false, retry;
+    let attempt = 0, authRetried = false, retry, dropped = false;
     while (leads() && topics.length) {
       const c = (ctl = new AbortController());
       let delay = 0, err;
       try {
-        if (!attempt) setState('connecting');
+        if (!dropped) setState('connecting'); // else still reconnecting
         if (o.getToken && token === undefined) {
           token = (await o.getToken()) ?? null;
           schedule();
@@ -192,7 +192,7 @@ export function createClient(options = {}) {
         }
         if (!/^text\/event-stream/i.test(res.headers.get('content-type'))) throw fail(res.status, 'the response is not an event stream');
         attempt = 0;
-        authRetried = false;
+        authRetried = dropped = false;
         let live = !last;
         if (!last && (last = res.headers.get('last-event-id') || '')) post({ t: 'pos', last });
         setState('open');
@@ -212,7 +212,10 @@ export function createClient(options = {}) {
         for (let r; !(r = await reader.read()).done; ) p.push(r.value);
         delay = retry ?? backoff(0, initial, max); // the hub ended the stream
       } catch (e) {
-        if (c.signal.aborted) continue; // closed, or restarted on purpose
+        if (c.signal.aborted) {
+          dropped = false; // closed, or restarted on purpose
+          continue;
+        }
         err = e.status === undefined ? fail(0, e.message || 'network error') : e;
         if (err.status === 401 || err.status === 403) {
           if (o.getToken && !authRetried) {
@@ -227,6 +230,7 @@ export function createClient(options = {}) {
         call(o.onError, err);
         delay = Math.min(max, Math.max(backoff(attempt++, initial, max), err.retryAfter || 0));
       }
+      dropped = true;
       setState('reconnecting', err ? { retryIn: delay, status: err.status, message: err.message } : { retryIn: delay });
       await new Promise((r) => {
         const t = setTimeout(r, delay);
@@ -293,7 +297,7 @@ export function createClient(options = {}) {
   async function lead() {
     if (closed) return;
     // Forget the clients that are gone (their own lock is free).
-    const held = new Set((await locks.query()).held.map((l) => l.name));
+    const held = new Set((await locks.query().catch(() => ({ held: [] }))).held.map((l) => l.name));
     for (const k of tabs.keys()) {
       if (k !== me && !held.has(key + ':' + k)) {
         tabs.delete(k);

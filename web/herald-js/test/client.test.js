@@ -81,10 +81,31 @@ test('reconnects after 502, a dropped connection and a stream the hub ended, res
   // The cut stream and the dropped connection are network errors (0).
   assert.deepEqual(errors.map((e) => e.status), [0, 502, 503, 0]);
   assert.equal(errors[1].message, 'failure 502');
+  // Once the stream dropped, the state stays reconnecting until it is open.
+  const afterDrop = states.slice(states.findIndex((s) => s.s === 'reconnecting')).map((s) => s.s);
+  assert.deepEqual([...new Set(afterDrop)], ['reconnecting', 'open'], `states after the drop: ${afterDrop}`);
   const retrying = states.filter((s) => s.s === 'reconnecting');
   assert.ok(retrying.length >= 4 && retrying.every((s) => s.retryIn > 0));
   assert.equal(retrying[1].status, 502);
   assert.ok(states.filter((s) => s.s === 'open').length === 2, 'one reconnection succeeded');
+});
+
+test('a stream the hub ends is resumed after its retry; the state stays reconnecting until open', async () => {
+  const { hub, client, states, errors } = await setup();
+  const got = [];
+  client.subscribe('t', (e) => got.push(e));
+  await until('open', () => client.state === 'open');
+  const want = [hub.publish('t', '1')];
+  await until('event 1', () => got.length === 1);
+  hub.failNext.push(502);
+  hub.end();
+  await until('the 502', () => errors.length === 1);
+  want.push(hub.publish('t', '2'));
+  await until('event 2', () => got.length === 2);
+  checkExactlyOnce(got, want);
+  const afterEnd = states.slice(states.findIndex((s) => s.s === 'reconnecting')).map((s) => s.s);
+  assert.deepEqual(afterEnd, ['reconnecting', 'reconnecting', 'open']);
+  assert.equal(states.find((s) => s.s === 'reconnecting').retryIn, 50, "the hub's retry");
 });
 
 test('Retry-After is honoured, within maxDelay', async () => {

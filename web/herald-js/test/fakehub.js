@@ -69,6 +69,10 @@ export async function startHub() {
   hub.cut = () => {
     for (const s of hub.streams) s.res.destroy();
   };
+  // end ends every open stream cleanly, as a hub that shuts down does.
+  hub.end = () => {
+    for (const s of hub.streams) s.res.end('retry: 50\n\n');
+  };
   hub.close = () => {
     hub.cut();
     server.closeAllConnections();
