@@ -78,6 +78,12 @@ export interface Options {
   initialDelay?: number;
   /** Longest reconnection delay in ms. Default 30000. */
   maxDelay?: number;
+  /**
+   * Reconnect when the stream has been silent this long, in ms: a proxy or
+   * a NAT may drop a connection without closing it. Herald sends a heartbeat
+   * every 15 s by default. Default 45000; 0 turns it off.
+   */
+  idleTimeout?: number;
   /** Called on every state change. */
   onState?: (state: State, info: StateInfo) => void;
   /** Called with every error, including those that are retried. */

@@ -113,6 +113,7 @@ export function createClient(options = {}) {
   const seen = new Set();
   const initial = o.initialDelay ?? 1000;
   const max = o.maxDelay ?? 30000;
+  const idleMs = o.idleTimeout ?? 45000;
   let state = 'idle', role = share ? 'follower' : 'solo', last = o.lastEventID || '', closed = false;
   let ctl, topics = [], running = false, queued = false, token, renewTimer, stepDown, release, chan;
 
@@ -167,7 +168,7 @@ export function createClient(options = {}) {
 
   async function run() {
     running = true;
-    let attempt = 0, authRetried = false, retry, dropped = false;
+    let attempt = 0, authRetried = false, retry, dropped = false, stall, stalled = false;
     while (leads() && topics.length) {
       const c = (ctl = new AbortController());
       let delay = 0, err;
@@ -209,14 +210,25 @@ export function createClient(options = {}) {
           if (deliver(ev)) post({ t: 'ev', ev });
         }, (ms) => (retry = ms));
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-        for (let r; !(r = await reader.read()).done; ) p.push(r.value);
+        // A stream silent for idleTimeout ms is dead (a proxy or a NAT
+        // dropped it without a word; Herald sends a heartbeat every 15 s):
+        // abort it and reconnect.
+        const idle = () => {
+          clearTimeout(stall);
+          if (idleMs > 0) stall = setTimeout(() => c.abort((stalled = true)), idleMs);
+        };
+        idle();
+        for (let r; !(r = await reader.read()).done; idle()) p.push(r.value);
+        clearTimeout(stall);
         delay = retry ?? backoff(0, initial, max); // the hub ended the stream
       } catch (e) {
-        if (c.signal.aborted) {
+        clearTimeout(stall);
+        if (c.signal.aborted && !stalled) {
           dropped = false; // closed, or restarted on purpose
           continue;
         }
-        err = e.status === undefined ? fail(0, e.message || 'network error') : e;
+        err = stalled ? fail(0, `no data for ${idleMs} ms`) : e.status === undefined ? fail(0, e.message || 'network error') : e;
+        stalled = false;
         if (err.status === 401 || err.status === 403) {
           if (o.getToken && !authRetried) {
             authRetried = true; // one fresh token, then give up

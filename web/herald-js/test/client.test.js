@@ -108,6 +108,21 @@ test('a stream the hub ends is resumed after its retry; the state stays reconnec
   assert.equal(states.find((s) => s.s === 'reconnecting').retryIn, 50, "the hub's retry");
 });
 
+test('a stream silent for idleTimeout is dropped and resumed: 0 lost', async () => {
+  const { hub, client, errors } = await setup({ idleTimeout: 300 });
+  const got = [];
+  client.subscribe('t', (e) => got.push(e));
+  await until('open', () => client.state === 'open');
+  hub.silent = true; // what is published no longer reaches the client
+  const want = [hub.publish('t', 'lost in a dead connection?')];
+  hub.silent = false;
+  await until('the stall to be noticed', () => errors.length === 1);
+  assert.deepEqual([errors[0].status, errors[0].message], [0, 'no data for 300 ms']);
+  await until('the event, from history', () => got.length === 1);
+  checkExactlyOnce(got, want);
+  assert.equal(hub.requests.length, 2);
+});
+
 test('Retry-After is honoured, within maxDelay', async () => {
   const { hub, client, states } = await setup({ maxDelay: 1500 });
   client.subscribe('t');

@@ -62,13 +62,16 @@ export async function startHub() {
   hub.publish = (topic, data, type = '') => {
     const u = { id: `urn:test:${++hub.seq}`, topic, type, data };
     hub.history.push(u);
-    for (const s of hub.streams) if (wants(s.topics, u)) s.res.write(frame(u));
+    if (!hub.silent) for (const s of hub.streams) if (wants(s.topics, u)) s.res.write(frame(u));
     return u;
   };
   // cut ends every open stream, as a hub restart or a proxy would.
   hub.cut = () => {
     for (const s of hub.streams) s.res.destroy();
   };
+  // silent, when true, stops sending anything to the open streams (a proxy
+  // that lost them) while keeping them open.
+  hub.silent = false;
   // end ends every open stream cleanly, as a hub that shuts down does.
   hub.end = () => {
     for (const s of hub.streams) s.res.end('retry: 50\n\n');
