@@ -55,5 +55,8 @@ echo "== go vet (bench/, the separate comparison module)"
 echo "== go vet, go test (docs/: the deployment recipes and the monitoring examples, a separate module)"
 (cd docs && go vet ./... && go test -race -timeout 10m ./...)
 
+echo "== herald.js: node --test (web/herald-js; npm ci installs esbuild for the size check)"
+(cd web/herald-js && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
 echo "== go test -race"
 go test -race -timeout 25m "$@" ./...

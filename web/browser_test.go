@@ -182,6 +182,20 @@ func TestDemoBrowser(t *testing.T) {
 			}
 		}
 		checkUnique(t, p, "log")
+		// What came from history is marked as replayed; the greetings and
+		// what follows are not.
+		replayed := browsertest.Eval[[]bool](p, `[...document.querySelectorAll('#log > li')].map(li => li.dataset.replayed === 'true')`)
+		if want := []bool{false, true, true, true, false}; fmt.Sprint(replayed) != fmt.Sprint(want) {
+			t.Errorf("replayed marks (newest first) = %v, want %v", replayed, want)
+		}
+		if n := browsertest.Eval[int](p, `document.querySelectorAll('#log .replayed').length`); n != 3 {
+			t.Errorf("%d entries say they were replayed, want 3", n)
+		}
+		live := s.publish(t, herald.Update{Topics: []string{web.DefaultTopic}, Data: "live again"})
+		p.WaitFor("the live message", hasEntry("log", "message", live.Data), 0)
+		if browsertest.Eval[bool](p, `document.querySelector('#log > li').dataset.replayed === 'true'`) {
+			t.Error("a live message is marked as replayed")
+		}
 	})
 
 	t.Run("server restart: reconnecting, then history, no duplicates", func(t *testing.T) {
@@ -191,8 +205,13 @@ func TestDemoBrowser(t *testing.T) {
 		before := first.publish(t, herald.Update{Topics: []string{web.DefaultTopic}, Data: "before the restart"})
 		p.WaitFor("the first message", hasEntry("log", "message", before.Data), 0)
 
+		// A message box complaint from before the hub went away.
+		p.Do(chromedp.SetValue(chromedp.ID("message"), "  "), chromedp.Click(chromedp.ID("send")))
+		p.WaitFor("the complaint", `document.getElementById('send-status').textContent === 'Type a message first.'`, 0)
+
 		first.stop()
 		p.WaitFor("the reconnecting state", stateIs("reconnecting"), 10*time.Second)
+		p.WaitFor("the log to say the hub is unreachable", `document.querySelector('#log > li').dataset.type === 'hub-down'`, 0)
 		p.Screenshot("demo-reconnecting")
 
 		second := startStack(t, stackConfig{boltDir: dir, addr: first.Addr, interval: time.Hour})
@@ -208,8 +227,62 @@ func TestDemoBrowser(t *testing.T) {
 		if n := count(got, "message", before.Data); n != 1 {
 			t.Errorf("the message from before the restart is shown %d times", n)
 		}
+		// The log says when the hub went away and when it came back, in
+		// that order, around what was missed.
+		var order []string
+		for i := len(got) - 1; i >= 0; i-- {
+			if e := got[i]; e.Type == "hub-down" || e.Type == "hub-up" || e.Data == after[0] {
+				order = append(order, e.Type)
+			}
+		}
+		if want := []string{"hub-down", "hub-up", "message"}; fmt.Sprint(order) != fmt.Sprint(want) {
+			t.Errorf("oldest first, the log shows %v, want %v", order, want)
+		}
+		if got := browsertest.Eval[string](p, `document.getElementById('send-status').textContent`); got != "" {
+			t.Errorf("after the reconnection the send status still says %q", got)
+		}
 		checkUnique(t, p, "log")
 		p.Screenshot("demo-resumed")
+	})
+
+	t.Run("tabs share one connection", func(t *testing.T) {
+		s := startStack(t, stackConfig{interval: time.Hour})
+		anchor := b.NewPage(t) // a browser profile; its tabs are siblings
+		var tabs []*browsertest.Page
+		for range 3 {
+			p := anchor.NewTab(t)
+			p.Do(chromedp.Navigate(s.URL))
+			p.WaitFor("the stream to open", stateIs("open"), 0)
+			tabs = append(tabs, p)
+		}
+		for i, p := range tabs {
+			p.WaitFor(fmt.Sprintf("tab %d to show it shares with 3 tabs", i+1),
+				`document.getElementById('share').textContent.endsWith('(3 tabs)')`, 0)
+			p.WaitFor("one subscriber at the hub", `document.getElementById('fig-subs').textContent === '1'`, 0)
+		}
+		if n := s.Hub.Subscribers(); n != 1 {
+			t.Errorf("the hub has %d subscribers for 3 tabs, want 1", n)
+		}
+		roles := map[string]int{}
+		for _, p := range tabs {
+			roles[browsertest.Eval[string](p, `document.getElementById('share').dataset.role`)]++
+		}
+		if roles["leader"] != 1 || roles["follower"] != 2 {
+			t.Errorf("roles %v, want 1 leader and 2 followers", roles)
+		}
+		for _, p := range tabs {
+			// Followers say so in the log (they get no greeting of their own).
+			role := browsertest.Eval[string](p, `document.getElementById('share').dataset.role`)
+			if said := browsertest.Eval[bool](p, `document.querySelector('#log > li[data-type="shared"]') !== null`); said != (role == "follower") {
+				t.Errorf("a %s tab says it shares another's connection: %v", role, said)
+			}
+		}
+		send(tabs[2], "one connection, three tabs")
+		for i, p := range tabs {
+			p.WaitFor(fmt.Sprintf("tab %d to receive the message", i+1), hasEntry("log", "message", "one connection, three tabs"), 0)
+			checkUnique(t, p, "log")
+		}
+		tabs[1].Screenshot("demo-shared")
 	})
 
 	t.Run("a private topic needs the cookie or the token", func(t *testing.T) {

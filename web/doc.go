@@ -1,14 +1,17 @@
 // Package web is Herald's demo page: the classic Server-Sent Events demo,
 // served by the hub itself and embedded in the binary (no CDN, no build
 // step), plus a debugging panel for one's own topics and a live chart of the
-// hub.
+// hub. The page runs on herald.js, the browser client kept in herald-js/ (an
+// npm package) and served at /herald.js: all the tabs of the page in one
+// browser share one connection.
 //
 // A [Demo] is an http.Handler that serves, relative to its root:
 //
 //	GET  /                 the page (index.html; /assets/app.js, /assets/style.css)
-//	GET  /demo/stream      the demo's event stream (plain EventSource)
+//	GET  /demo/stream      the demo's event stream (herald.js, or any EventSource)
 //	POST /demo/send        publish a message to the demo topic (JSON or form)
 //	GET  /demo/stats       the hub's live figures, as JSON
+//	GET  /herald.js        herald.js, the browser client (herald-js/), for any origin
 //
 // Everything else on the page speaks the Mercure protocol to the hub's own
 // endpoint (/.well-known/mercure), with the tokens the visitor types in.
@@ -24,6 +27,9 @@
 // from (Last-Event-ID, or the lastEventID query parameter), exactly once, and
 // nobody else sees it: anonymous Mercure subscribers never receive private
 // updates, and the stream's own authorization only covers its welcome topic.
+// With liveEvent=1 (herald.js asks for it) the stream sends a herald-live
+// event once that history, greeting included, has been sent; the page marks
+// what came before it as replayed.
 //
 // While at least one demo stream is open, [Demo.Run] publishes a "tick" event
 // to the demo topic every [Config.Interval]. A message sent with

@@ -41,9 +41,10 @@ func (d *Demo) serveStream(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusMethodNotAllowed, "subscribe to the demo stream with GET (an EventSource)")
 		return
 	}
+	q := r.URL.Query()
 	last := r.Header.Get("Last-Event-ID")
 	if last == "" {
-		last = r.URL.Query().Get("lastEventID")
+		last = q.Get("lastEventID")
 	}
 	if len(last) > herald.MaxIDLength || strings.ContainsAny(last, "\r\n\x00") {
 		httpError(w, http.StatusBadRequest, "bad Last-Event-ID: at most %d bytes, without CR, LF or NUL", herald.MaxIDLength)
@@ -71,6 +72,7 @@ func (d *Demo) serveStream(w http.ResponseWriter, r *http.Request) {
 		Resume:      last != "",
 		LastEventID: last,
 		GapEvent:    true,
+		LiveEvent:   truthy(q.Get("liveEvent")),
 		OnOpen: func() {
 			n := d.streams.Add(1)
 			d.greet(ctx, ip, welcome, last, n)
@@ -93,7 +95,7 @@ func (d *Demo) greet(ctx context.Context, ip, welcome, last string, n int64) {
 	}
 	var data string
 	if last == "" {
-		data = fmt.Sprintf("Welcome! This page is subscribed to the topic %q with a plain EventSource. %s "+
+		data = fmt.Sprintf("Welcome! This page is subscribed to the topic %q with herald.js, one connection for all its tabs. %s "+
 			"Send a message and everyone here receives it at once; the server also speaks every %s.",
 			d.cfg.Topic, others, every(d.cfg.Interval))
 	} else {
@@ -128,4 +130,13 @@ func randomID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// truthy reads a boolean query parameter as the Mercure endpoint does.
+func truthy(s string) bool {
+	switch strings.ToLower(s) {
+	case "1", "true", "on", "yes":
+		return true
+	}
+	return false
 }

@@ -136,6 +136,7 @@ func New(cfg Config) (*Demo, error) {
 	d.mux = http.NewServeMux()
 	d.mux.HandleFunc("GET /{$}", d.servePage)
 	d.mux.HandleFunc("GET /assets/{name}", d.serveAsset)
+	d.mux.HandleFunc("GET "+HeraldJSPath, d.serveHeraldJS)
 	d.mux.HandleFunc("/demo/stream", d.serveStream)
 	d.mux.HandleFunc("/demo/send", d.serveSend)
 	d.mux.HandleFunc("/demo/stats", d.serveStats)

@@ -364,3 +364,33 @@ func TestDemoNewValidatesConfig(t *testing.T) {
 		t.Errorf("a hub URL with a trailing slash: %v", err)
 	}
 }
+
+// TestDemoStreamSaysWhenLive: with liveEvent=1 (as herald.js asks), the
+// demo stream sends herald-live once the history it resumed from is sent,
+// so the page can mark what came before as replayed.
+func TestDemoStreamSaysWhenLive(t *testing.T) {
+	s := newDemoServer(t, web.Config{})
+	first := openStream(t, s.URL+"/demo/stream?liveEvent=1", nil)
+	if ev := first.next(t); ev.Type != hub.LiveEventType || ev.Data != `{"replayed":0}` || ev.ID != "" {
+		t.Fatalf("a fresh stream's first event = %+v, want %s with no id, 0 replayed", ev, hub.LiveEventType)
+	}
+	welcome := first.next(t)
+	first.cancel()
+	s.publish(t, web.DefaultTopic, "", "missed 1")
+	s.publish(t, web.DefaultTopic, "", "missed 2")
+
+	again := openStream(t, s.URL+"/demo/stream?liveEvent=1", http.Header{"Last-Event-ID": {welcome.ID}})
+	for _, want := range []string{"missed 1", "missed 2"} {
+		if ev := again.next(t); ev.Data != want {
+			t.Fatalf("replayed %+v, want %q", ev, want)
+		}
+	}
+	// The greeting is stored before the history is read (so that it cannot
+	// be missed): it closes the history.
+	if ev := again.next(t); ev.Type != "welcome" || !strings.HasPrefix(ev.Data, "Welcome back!") {
+		t.Fatalf("then %+v, want the welcome back", ev)
+	}
+	if ev := again.next(t); ev.Type != hub.LiveEventType || ev.Data != `{"replayed":3}` {
+		t.Fatalf("after the history: %+v, want %s saying 3 replayed", ev, hub.LiveEventType)
+	}
+}

@@ -140,6 +140,8 @@ type Page struct {
 	ctx context.Context
 	b   *Browser
 
+	close context.CancelFunc
+
 	mu         sync.Mutex
 	exceptions []string
 }
@@ -150,11 +152,29 @@ type Page struct {
 func (b *Browser) NewPage(t testing.TB) *Page {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	return b.open(t, ctx, cancel)
+}
+
+// NewTab opens another tab in p's browser context: it shares p's cookies,
+// storage, Web Locks and BroadcastChannels, as tabs of one browser profile
+// do. It is closed when t ends, or by Close.
+func (p *Page) NewTab(t testing.TB) *Page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(p.ctx)
+	return p.b.open(t, ctx, cancel)
+}
+
+// Close closes the tab now (as a user closing it would) and returns once
+// the browser has closed it.
+func (p *Page) Close() { p.close() }
+
+func (b *Browser) open(t testing.TB, ctx context.Context, cancel context.CancelFunc) *Page {
+	t.Helper()
 	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx); err != nil { // opens the tab, bound to ctx
 		t.Fatalf("opening a tab: %v", err)
 	}
-	p := &Page{t: t, ctx: ctx, b: b}
+	p := &Page{t: t, ctx: ctx, b: b, close: cancel}
 	events := chromedp.Events(ctx, runtime.ExceptionThrown)
 	var wg sync.WaitGroup
 	wg.Go(func() {

@@ -1,16 +1,18 @@
-// Herald's demo page. Plain JavaScript, no dependencies, no build step.
+// Herald's demo page. Plain JavaScript on herald.js (the hub's browser
+// client, served by the hub at /herald.js), no build step.
 //
 // Data from the network is only ever put into the page with textContent,
 // never parsed as HTML.
-'use strict';
+import { createClient } from '../herald.js';
 
-(() => {
+{
   const cfg = document.body.dataset;
   // Every request goes to the hub: this page's origin, or data-hub when the
   // page is served from another origin (the hub must allow it with CORS).
   const base = cfg.hub ? cfg.hub.replace(/\/*$/, '/') : new URL('.', location.href).href;
   const endpoint = (path) => new URL(path, base);
   const crossOrigin = new URL(base).origin !== location.origin;
+  const credentials = crossOrigin ? 'include' : 'same-origin';
   const maxBytes = Number(cfg.maxBytes) || 1024;
   const maxEntries = 200;
   const $ = (id) => document.getElementById(id);
@@ -29,10 +31,11 @@
   }
 
   // addEntry puts one event at the top of list (newest first).
-  function addEntry(list, { type, id, data, note }) {
+  function addEntry(list, { type, id, data, note, replayed }) {
     const li = el('li', 'entry');
     li.dataset.type = type;
     if (id) li.dataset.id = id;
+    if (replayed) li.dataset.replayed = 'true';
     const meta = el('div', 'meta');
     meta.append(el('span', 'type', type));
     const now = new Date();
@@ -40,6 +43,7 @@
     time.dateTime = now.toISOString();
     meta.append(time);
     if (id) meta.append(el('code', 'id', id));
+    if (replayed) meta.append(el('span', 'replayed', 'replayed from history'));
     if (note) meta.append(el('span', 'note', note));
     li.append(meta, el('pre', 'data', data));
     list.prepend(li);
@@ -47,16 +51,8 @@
     return li;
   }
 
-  // A bounded set of the event ids already shown, to drop duplicates.
-  class Seen {
-    constructor(limit = 5000) { this.limit = limit; this.set = new Set(); this.order = []; }
-    has(id) { return this.set.has(id); }
-    add(id) {
-      this.set.add(id);
-      this.order.push(id);
-      if (this.order.length > this.limit) this.set.delete(this.order.shift());
-    }
-  }
+  const since = (t) => `${((Date.now() - t) / 1000).toFixed(1)} s`;
+  const reason = (info) => (info.status ? `${info.status}: ${info.message}` : info.message) || 'the hub ended the stream';
 
   // ------------------------------------------------------- the demo stream
 
@@ -65,81 +61,97 @@
   const closeBtn = $('close');
   const connectBtn = $('connect');
   const lastIdEl = $('last-id');
+  const shareEl = $('share');
   const log = $('log');
-  const demoTypes = ['message', 'welcome', 'tick', 'announce', 'herald-gap'];
-  const demo = { es: null, last: '', seen: new Seen(), userClosed: false, timer: 0, backoff: 1000 };
+  // One connection for every tab of this page in this browser: the tab
+  // that holds it relays its events to the others.
+  const demo = { client: null, last: '', down: 0, wasOpen: false };
 
-  function setState(state, detail) {
+  function setState(state, info = {}) {
     stateBox.dataset.state = state;
-    stateText.textContent = detail ? `${state} (${detail})` : state;
+    stateText.textContent = info.retryIn !== undefined ? `${state} (retry in ${Math.round(info.retryIn / 1000)} s)` : state;
     closeBtn.disabled = state === 'closed';
     connectBtn.disabled = state !== 'closed';
   }
 
-  function connect() {
-    clearTimeout(demo.timer);
-    demo.userClosed = false;
-    const url = endpoint('demo/stream');
-    // Resume after the last event seen; the hub replays what followed.
-    if (demo.last) url.searchParams.set('lastEventID', demo.last);
-    const es = new EventSource(url, { withCredentials: crossOrigin });
-    demo.es = es;
-    setState('connecting');
-    es.onopen = () => {
-      demo.backoff = 1000;
-      setState('open');
-      poll();
-    };
-    es.onerror = () => {
-      if (demo.es !== es) return;
-      if (es.readyState === EventSource.CONNECTING) {
-        // The stream ended (hub restarting, network gone): the browser
-        // reconnects by itself and sends Last-Event-ID.
-        setState('reconnecting');
-        return;
+  // onState follows the connection and says in the log when the hub became
+  // unreachable and when it came back.
+  function onState(state, info) {
+    setState(state, info);
+    if (state === 'reconnecting' && demo.wasOpen && !demo.down) {
+      demo.down = Date.now();
+      addEntry(log, { type: 'hub-down', data: `The hub became unreachable (${reason(info)}). Reconnecting; what is published meanwhile will follow from history.` });
+      showLog();
+    } else if (state === 'open') {
+      if (demo.down) {
+        addEntry(log, { type: 'hub-up', data: `The hub is back after ${since(demo.down)}: resuming after event ${demo.last || '(none)'}.` });
+        showLog();
+        // Whatever the send box said before the connection was lost (an
+        // empty message, an unreachable hub) no longer holds.
+        if (sendStatus.dataset.kind === 'error') status(sendStatus, '');
       }
-      // The browser gave up (the hub answered with an error, e.g. while it
-      // restarts): reconnect ourselves, backing off.
-      es.close();
-      demo.es = null;
-      if (demo.userClosed) return;
-      const wait = demo.backoff;
-      demo.backoff = Math.min(demo.backoff * 2, 15000);
-      setState('reconnecting', `retry in ${Math.round(wait / 1000)} s`);
-      demo.timer = setTimeout(connect, wait);
-    };
-    for (const type of demoTypes) es.addEventListener(type, onDemoEvent);
+      if (demo.client?.role === 'follower' && !demo.wasOpen) {
+        addEntry(log, { type: 'shared', data: 'Another tab of this page holds the connection to the hub; this tab receives its events. Close that tab and this one (or another) takes over, resuming where it stopped.' });
+        showLog();
+      }
+      demo.down = 0;
+      demo.wasOpen = true;
+      poll();
+    }
+    showShare();
   }
 
-  function close() {
-    demo.userClosed = true;
-    clearTimeout(demo.timer);
-    if (demo.es) demo.es.close();
-    demo.es = null;
-    setState('closed');
+  function showShare() {
+    const c = demo.client;
+    if (!c || c.state === 'closed') { shareEl.textContent = ''; return; }
+    const n = c.clients;
+    const tabs = n === 1 ? 'this tab only' : `${n} tabs`;
+    shareEl.dataset.role = c.role;
+    shareEl.textContent = c.role === 'leader' ? `this tab holds the connection (${tabs})`
+      : c.role === 'follower' ? `this tab shares another tab's connection (${tabs})`
+      : 'a connection of its own';
   }
 
   function onDemoEvent(ev) {
-    if (ev.target !== demo.es) return;
-    if (ev.type === 'herald-gap') {
-      let asked = '';
-      try { asked = JSON.parse(ev.data).lastEventID; } catch { /* shown as is */ }
-      addEntry(log, {
-        type: ev.type,
-        data: `History no longer holds event ${asked || ev.data}: some events published meanwhile are lost.`,
-      });
-      showLog();
-      return;
+    if (ev.id) {
+      demo.last = ev.id;
+      lastIdEl.textContent = ev.id;
     }
-    const id = ev.lastEventId;
-    if (id) {
-      if (demo.seen.has(id)) return; // already shown (replayed twice)
-      demo.seen.add(id);
-      demo.last = id;
-      lastIdEl.textContent = id;
-    }
-    addEntry(log, { type: ev.type, id, data: ev.data });
+    // A greeting is this connection's own, even when it closes the history.
+    addEntry(log, { type: ev.type, id: ev.id, data: ev.data, replayed: ev.replayed && ev.type !== 'welcome' });
     showLog();
+  }
+
+  function connect() {
+    const client = createClient({
+      hub: endpoint('demo/stream'),
+      credentials,
+      // Resume after the last event seen: the hub replays what followed.
+      lastEventID: demo.last,
+      onState: (s, info) => { if (demo.client === client) onState(s, info); },
+      onRole: () => { if (demo.client === client) showShare(); },
+      onGap: ({ lastEventID }) => {
+        addEntry(log, {
+          type: 'herald-gap',
+          data: `History no longer holds event ${lastEventID}: some events published meanwhile are lost.`,
+        });
+        showLog();
+      },
+    });
+    demo.client = client;
+    const handlers = {};
+    for (const type of ['message', 'welcome', 'tick', 'announce']) handlers[type] = onDemoEvent;
+    client.subscribe(cfg.topic, handlers);
+  }
+
+  function close() {
+    const c = demo.client;
+    demo.client = null;
+    demo.down = 0;
+    demo.wasOpen = false;
+    if (c) c.close();
+    setState('closed');
+    showShare();
   }
 
   function showLog() { $('log-empty').hidden = log.children.length > 0; }
@@ -317,9 +329,8 @@
   const watchForm = $('watch-form');
   const watchLog = $('watch-log');
   const watchState = $('watch-state');
-  const watchStart = $('watch-start');
   const watchStop = $('watch-stop');
-  const watch = { es: null, seen: new Seen(), abort: null };
+  const watch = { client: null };
 
   function lines(text) { return text.split('\n').map((s) => s.trim()).filter(Boolean); }
 
@@ -328,61 +339,38 @@
     stopWatch();
     const topics = lines($('watch-topics').value);
     if (!topics.length) { status(watchState, 'Give at least one topic (or *).', 'error'); return; }
-    const url = endpoint('.well-known/mercure');
-    for (const t of topics) url.searchParams.append('topic', t);
     const token = $('watch-token').value.trim();
-    // EventSource cannot set headers: the token goes in the query string.
-    if (token) url.searchParams.set('authorization', token);
-    const last = $('watch-last').value.trim();
-    if (last) url.searchParams.set('lastEventID', last);
-    const types = new Set(['message', 'herald-gap', ...$('watch-types').value.split(/[\s,]+/).filter(Boolean)]);
-    const es = new EventSource(url, { withCredentials: true });
-    watch.es = es;
-    watch.seen = new Seen();
     const what = topics.length === 1 ? topics[0] : `${topics.length} topics`;
-    status(watchState, 'connecting…');
+    // A connection of its own (not shared with other tabs): its topics and
+    // token are this tab's. The token goes in the Authorization header.
+    const client = createClient({
+      hub: endpoint('.well-known/mercure'),
+      share: false,
+      credentials: 'include',
+      lastEventID: $('watch-last').value.trim(),
+      getToken: token ? () => token : undefined,
+      onState: (state, info) => {
+        if (watch.client !== client) return;
+        if (state === 'open') status(watchState, `watching ${what}${token ? ' with a token' : ''}`, 'ok');
+        else if (state === 'reconnecting') {
+          status(watchState, crossOrigin && !info.status
+            ? `reconnecting: the hub is unreachable, or does not allow this page's origin (${location.origin}) in --cors-origins`
+            : `reconnecting… (${reason(info)})`, 'warn');
+        } else if (state === 'failed') status(watchState, `${info.status}: ${info.message}`, 'error');
+        else if (state === 'connecting') status(watchState, 'connecting…');
+      },
+      onGap: ({ lastEventID }) => addEntry(watchLog, { type: 'herald-gap', data: `History no longer holds event ${lastEventID}.` }),
+    });
+    watch.client = client;
     watchStop.disabled = false;
-    es.onopen = () => status(watchState, `watching ${what}${token ? ' with a token' : ''}`, 'ok');
-    es.onerror = () => {
-      if (watch.es !== es) return;
-      if (es.readyState === EventSource.CONNECTING) { status(watchState, 'reconnecting…', 'warn'); return; }
-      explain(url);
-    };
-    for (const type of types) {
-      es.addEventListener(type, (ev) => {
-        if (watch.es !== es) return;
-        if (ev.type !== 'herald-gap' && ev.lastEventId) {
-          if (watch.seen.has(ev.lastEventId)) return;
-          watch.seen.add(ev.lastEventId);
-        }
-        addEntry(watchLog, { type: ev.type, id: ev.type === 'herald-gap' ? '' : ev.lastEventId, data: ev.data });
-      });
-    }
-  }
-
-  // explain asks the hub why it refused the stream: EventSource cannot tell.
-  async function explain(url) {
-    stopWatch();
-    status(watchState, crossOrigin
-      ? `the hub refused the subscription, or does not allow this page's origin (${location.origin}) in --cors-origins`
-      : 'the hub refused the subscription', 'error');
-    const ctl = new AbortController();
-    watch.abort = ctl;
-    try {
-      const res = await fetch(url, { credentials: 'include', signal: ctl.signal });
-      if (!res.ok) status(watchState, `${res.status}: ${(await res.text()).trim()}`, 'error');
-      else status(watchState, 'the stream was interrupted: press Watch to try again', 'warn');
-    } catch { /* unreachable hub, CORS, or aborted */ } finally {
-      ctl.abort();
-    }
+    // Every event type, not only the ones listened for.
+    client.subscribe(topics, { '*': (ev) => addEntry(watchLog, { type: ev.type, id: ev.id, data: ev.data, replayed: ev.replayed }) });
   }
 
   function stopWatch() {
-    if (watch.abort) watch.abort.abort();
-    watch.abort = null;
-    if (watch.es) {
-      watch.es.close();
-      watch.es = null;
+    if (watch.client) {
+      watch.client.close();
+      watch.client = null;
       status(watchState, 'not watching');
     }
     watchStop.disabled = true;
@@ -428,16 +416,7 @@
   // ------------------------------------------------------------------ start
 
   $('curl').textContent = `curl -N '${endpoint(`.well-known/mercure?topic=${encodeURIComponent(cfg.topic)}`).href}'`;
-  // Leaving the page closes its streams; coming back (from the back-forward
-  // cache) reopens the demo stream where it left off.
-  window.addEventListener('pagehide', () => {
-    if (demo.es) demo.es.close();
-    demo.es = null;
-    stopWatch();
-  });
-  window.addEventListener('pageshow', (e) => {
-    if (e.persisted && !demo.userClosed) connect();
-  });
   connect();
   poll();
-})();
+  setInterval(showShare, 1000);
+}
