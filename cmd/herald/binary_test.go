@@ -97,6 +97,8 @@ func TestHelpGoesToStdout(t *testing.T) {
 		{[]string{"serve", "-h"}, "-store"},
 		{[]string{"bench", "--help"}, "-scenario"},
 		{[]string{"pub", "--help"}, "-topic"},
+		{[]string{"sub", "--help"}, "-retry-transient"},
+		{[]string{"sub", "-h"}, "-comments"},
 	} {
 		stdout, stderr, code := runBinary(t, tc.args...)
 		if code != 0 || !strings.Contains(stdout, tc.want) || stderr != "" {

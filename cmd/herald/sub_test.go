@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -355,15 +353,18 @@ func TestSubUsageErrors(t *testing.T) {
 }
 
 func TestSubHelp(t *testing.T) {
-	_, stderr, err := sub(t, t.Context(), "", "-h")
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("err = %v, want flag.ErrHelp (exit 0)", err)
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"sub", "-h"}, strings.NewReader(""), &stdout, &stderr); err != nil {
+		t.Errorf("err = %v, want nil (exit 0)", err)
 	}
 	for _, want := range []string{"Usage: herald sub [flags] URL", "-json", "-topic", "-last-event-id", "-token", "-read-timeout", "-header",
 		"-comments", "-retry-transient", "429, 502, 503 or 504", "Retry-After"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("usage lacks %q:\n%s", want, stderr)
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, stdout.String())
 		}
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr: %q, want nothing", stderr.String())
 	}
 }
 
