@@ -24,10 +24,12 @@
 //	         bytes     big-endian uint64: sum of key+record sizes held
 //	updates  big-endian Seq -> record (Seqs are contiguous; retention removes
 //	         the oldest, so what is held is always one range)
-//	ids      publisher-chosen id -> big-endian Seq of its most recent use
+//	ids      publisher-chosen id -> big-endian Seq of the update held with it
 //
-// Replay seeks the updates bucket (a B+tree) to its position: O(log n) from
-// any position. Retention (count, age, bytes) is applied by the applier in
+// Replay and Lookup seek the updates bucket (a B+tree) to a position:
+// O(log n) from any position. The committer refuses an update whose id the
+// tail or the ids bucket holds ([herald.ErrConflict]) before it assigns
+// Seqs. Retention (count, age, bytes) is applied by the applier in
 // bounded steps within its transactions, so it never stalls an Append, and
 // the running count and byte total make it need no scan.
 //
@@ -66,9 +68,6 @@ const FileName = "herald.db"
 
 // Defaults for Options.
 const (
-	// DefaultMaxCount bounds the history when Options.Retention is entirely
-	// zero, so that an unconfigured store does not grow without bound.
-	DefaultMaxCount = 1_000_000
 	// DefaultLockTimeout is how long Open waits for another process to
 	// release the file.
 	DefaultLockTimeout = time.Second
@@ -113,9 +112,8 @@ var (
 // Options configures a Store. The zero value is ready to use.
 type Options struct {
 	// Retention bounds the history (see herald.Retention: a zero field means
-	// no bound of that kind). An entirely zero Retention means
-	// {MaxCount: DefaultMaxCount}; to keep everything, set MaxCount to
-	// math.MaxInt. MaxBytes counts each update's key and record as stored.
+	// no bound of that kind; the zero Retention keeps everything). MaxBytes
+	// counts each update's key and record as stored.
 	Retention herald.Retention
 	// LockTimeout is how long Open waits for another process holding the
 	// file; zero means DefaultLockTimeout.
@@ -210,9 +208,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.walLimit <= 0 {
 		opts.walLimit = walLimit
-	}
-	if opts.Retention == (herald.Retention{}) {
-		opts.Retention.MaxCount = DefaultMaxCount
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

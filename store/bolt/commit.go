@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/herald-sse/herald"
 )
 
@@ -18,7 +20,8 @@ type request struct {
 
 // Append implements herald.Store. It returns once the update is in the
 // write-ahead log and fdatasync'd; concurrent Appends share that write and
-// sync. Errors: ErrInvalid, ErrTooLarge (Data over 256 MiB), ErrClosed,
+// sync. Errors: ErrInvalid, ErrTooLarge (Data over 256 MiB), ErrConflict
+// (u.ID is held; nothing was stored), ErrClosed,
 // ErrUnavailable (the log cannot be written: nothing was acknowledged, though
 // what the failed write left on disk is recovered by the next Open, as for
 // a crash), or ctx's error.
@@ -133,6 +136,9 @@ func (s *Store) commit(batch []*request) {
 		s.fail(batch, fmt.Errorf("bolt: append: %d updates wait for %s, which cannot be written: %v: %w", maxTail, s.path, err, herald.ErrUnavailable))
 		return
 	}
+	if batch = s.refuseConflicts(batch); len(batch) == 0 {
+		return
+	}
 	now := time.Now().Round(0)
 	if now.Before(s.lastTime) {
 		now = s.lastTime
@@ -194,6 +200,67 @@ func (s *Store) commit(batch []*request) {
 			}
 		}
 	}
+}
+
+// refuseConflicts fails, with an error wrapping herald.ErrConflict, every
+// request of batch whose id is held (in the tail, in herald.db, or by an
+// earlier request of batch), and returns the others, in order, in batch's
+// array. Only the committer assigns Seqs, so no id can be claimed between
+// this check and the write. It reads herald.db (one read transaction) only
+// for publisher-chosen ids the tail does not hold.
+func (s *Store) refuseConflicts(batch []*request) []*request {
+	var held map[string]bool // publisher-chosen id -> held
+	var check []string       // ids to look up in herald.db
+	for _, r := range batch {
+		id := r.u.ID
+		if id == "" {
+			continue
+		}
+		if held == nil {
+			held = make(map[string]bool)
+		} else if _, seen := held[id]; seen {
+			continue
+		}
+		_, inTail := s.tail.id(id)
+		held[id] = inTail
+		if !inTail {
+			check = append(check, id)
+		}
+	}
+	if held == nil {
+		return batch
+	}
+	var dbErr error
+	if len(check) > 0 {
+		dbErr = s.view(func(tx *bbolt.Tx) error {
+			ids := tx.Bucket(bucketIDs)
+			for _, id := range check {
+				if ids.Get([]byte(id)) != nil {
+					held[id] = true
+				}
+			}
+			return nil
+		})
+		if dbErr != nil {
+			dbErr = fmt.Errorf("bolt: append: looking ids up in %s: %v: %w", s.path, dbErr, herald.ErrUnavailable)
+		}
+	}
+	keep := batch[:0]
+	for _, r := range batch {
+		if id := r.u.ID; id != "" {
+			switch {
+			case dbErr != nil:
+				r.done <- dbErr
+				continue
+			case held[id]:
+				r.done <- fmt.Errorf("bolt: append: id %q is held in history: %w", id, herald.ErrConflict)
+				continue
+			}
+			held[id] = true // this request claims it
+		}
+		keep = append(keep, r)
+	}
+	return keep
 }
 
 // fail reports a failed commit to every request of batch: nothing of it was

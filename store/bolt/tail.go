@@ -16,7 +16,7 @@ type tail struct {
 	cond *sync.Cond // broadcast when the applier has made an attempt
 	ents []entry    // ents[off:] are held
 	off  int
-	ids  map[string]uint64 // publisher-chosen id -> Seq of its newest use in ents
+	ids  map[string]uint64 // publisher-chosen id -> Seq of its use in ents
 }
 
 // entry is one update of the tail.
@@ -122,12 +122,23 @@ func (t *tail) bounds() (first, last uint64, ok bool) {
 	return t.ents[t.off].u.Seq, t.ents[len(t.ents)-1].u.Seq, true
 }
 
-// id returns the Seq of the newest use of a publisher-chosen id in the tail.
+// id returns the Seq of the update with a publisher-chosen id in the tail.
 func (t *tail) id(id string) (uint64, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	seq, ok := t.ids[id]
 	return seq, ok
+}
+
+// at returns the update at seq, if the tail holds it.
+func (t *tail) at(seq uint64) (herald.Update, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	held := t.ents[t.off:]
+	if len(held) == 0 || seq < held[0].u.Seq || seq-held[0].u.Seq >= uint64(len(held)) {
+		return herald.Update{}, false
+	}
+	return held[seq-held[0].u.Seq].u, true
 }
 
 // read appends to buf the updates from Seq next to Seq upper, at most max,

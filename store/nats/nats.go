@@ -12,11 +12,18 @@
 // the stream sequence is the update's Seq, so the order is JetStream's
 // single global order.
 //
-// Replay after a generated id checks it against the stream's first and last
-// sequence; after a publisher's id, it asks JetStream for the last message
-// on that id's subject (the stream's per-subject index, never a scan). It
-// then reads with an ordered consumer from the next sequence up to the last
-// one held when Replay started.
+// An update with a publisher's id is published with the header
+// Nats-Expected-Last-Subject-Sequence: 0, so JetStream stores it only if no
+// message on its id's subject is held, atomically with storing it: that is
+// how an id is held at most once across nodes ([herald.ErrConflict]), and
+// once retention removed the message the id is free again.
+//
+// Replay after a generated id (or a position) checks it against the stream's
+// first and last sequence; after a publisher's id, it asks JetStream for the
+// last message on that id's subject (the stream's per-subject index, never a
+// scan). It then reads with an ordered consumer from the next sequence up to
+// the last one held when Replay started. Lookup is one request: the message
+// at a sequence, or the last one on an id's subject.
 //
 // # Instance id
 //

@@ -13,7 +13,8 @@ import (
 
 // Append implements herald.Store with one script call: the update is in
 // Redis (as durable as Redis's persistence settings make it) when Append
-// returns nil. A context already done stores nothing.
+// returns nil. A context already done stores nothing. The script refuses an
+// id held by any node's update with an error wrapping herald.ErrConflict.
 func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, error) {
 	if err := u.Validate(); err != nil {
 		return herald.Update{}, fmt.Errorf("redis: append: %w", err)
@@ -45,6 +46,9 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 		}
 		s.log.Warn("Redis lost the history (no instance id): started a new instance; clients holding older ids will be told they have a gap", "instance", inst)
 		res, err = appendScript.Run(ctx, s.rdb, s.keys, args...).Slice()
+	}
+	if err != nil && strings.HasPrefix(err.Error(), "HERALD_CONFLICT") {
+		return herald.Update{}, fmt.Errorf("redis: append: id %q is held in history: %w", u.ID, herald.ErrConflict)
 	}
 	if err != nil {
 		return herald.Update{}, s.fail("append", err)

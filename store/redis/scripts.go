@@ -89,11 +89,16 @@ return ARGV[1]
 
 // appendScript stores one update. ARGV: id (empty: generate), size,
 // maxCount, maxBytes, maxAge in microseconds, topics, type, data, retry,
-// private, trim limit. It returns {seq, time in microseconds, id, instance}, or the error
-// HERALD_NOINSTANCE when meta is gone (Redis lost its data).
+// private, trim limit. It returns {seq, time in microseconds, id, instance},
+// the error HERALD_NOINSTANCE when meta is gone (Redis lost its data), or
+// HERALD_CONFLICT, having stored nothing, when the id is held (the ids index
+// holds exactly the publishers' ids of the entries held: trim prunes it).
 var appendScript = goredis.NewScript(luaLib + `
 local inst = redis.call('HGET', KEYS[2], 'instance')
 if not inst then return redis.error_reply('HERALD_NOINSTANCE the store has no instance id (Redis lost its data)') end
+if ARGV[1] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  return redis.error_reply('HERALD_CONFLICT the id is held')
+end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
 local now = redis.call('TIME')
 local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
@@ -115,6 +120,24 @@ return {seq, ts, id, inst}
 // microseconds, limit. It returns how many entries it removed.
 var sweepScript = goredis.NewScript(luaLib + `
 return trim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+`)
+
+// lookupScript returns the entry an id names, as XRANGE does (an empty
+// array when it is not held). ARGV: mode ("g": a generated id or a position,
+// "p": a publisher's id), instance (mode g), Seq (mode g) or the publisher's
+// id (mode p).
+var lookupScript = goredis.NewScript(`
+local seq
+if ARGV[1] == 'g' then
+  if redis.call('HGET', KEYS[2], 'instance') ~= ARGV[2] then return {} end
+  seq = ARGV[3]
+else
+  local score = redis.call('ZSCORE', KEYS[3], ARGV[3])
+  if not score then return {} end
+  seq = string.format('%d', tonumber(score))
+end
+local id = seq .. '-0'
+return redis.call('XRANGE', KEYS[1], id, id)
 `)
 
 // locateScript resolves where a Replay starts. ARGV: mode ("e": earliest,
