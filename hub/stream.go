@@ -299,6 +299,14 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 			// its Seq is where live delivery starts. Otherwise updates came
 			// in meanwhile: read them in another pass.
 			id, seq, err := h.store.Last(ctx)
+			if err == nil && id != after {
+				// Last names a position, after may be a publisher's id:
+				// compare their Seqs.
+				var at herald.Update
+				if at, err = h.store.Lookup(ctx, after); err == nil && at.Seq == seq {
+					id = after
+				}
+			}
 			switch {
 			case err != nil:
 				lined = true // duplicates are possible, losses are not
