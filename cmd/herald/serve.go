@@ -347,7 +347,7 @@ func openStore(raw, dataDir string, r herald.Retention, log *slog.Logger) (heral
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("create the data directory: %w", err)
 		}
-		return openBolt(dir, r)
+		return openBolt(dir, r, log)
 	case "memory":
 		return openMemory(r)
 	case "redis", "rediss", "nats":

@@ -121,8 +121,9 @@ type Options struct {
 	// MaxBatch is the most updates written to the log at once (one write,
 	// one sync); zero means DefaultMaxBatch.
 	MaxBatch int
-	// Logger receives errors from the background writes to herald.db;
-	// nil means slog.Default().
+	// Logger receives what the store logs: opening and recovering the
+	// history (info), and failures to write its files (error). Nil means
+	// slog.Default().
 	Logger *slog.Logger
 
 	trimBatch int   // tests only; zero means defaultTrimBatch
@@ -287,6 +288,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.last = s.applied
+	s.log.Info("bolt: opened the history", "path", path, "instance", s.instance, "updates", s.count, "last", s.applied)
 	s.holdApply, s.afterCommit = opts.holdApply, opts.afterCommit
 	s.wg.Add(1)
 	go s.run()
