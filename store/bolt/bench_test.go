@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -16,6 +16,9 @@ import (
 	"github.com/herald-sse/herald/store/bolt"
 )
 
+// quiet discards what the stores log.
+var quiet = slog.New(slog.DiscardHandler)
+
 // benchData is the payload of benchmark updates: a typical small JSON event.
 var benchData = `{"id":"https://example.com/books/1","title":"` + strings.Repeat("x", 60) + `"}`
 
@@ -25,7 +28,7 @@ var benchData = `{"id":"https://example.com/books/1","title":"` + strings.Repeat
 func BenchmarkAppend(b *testing.B) {
 	for _, p := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("%d-publishers", p), func(b *testing.B) {
-			s, err := bolt.Open(b.TempDir(), bolt.Options{})
+			s, err := bolt.Open(b.TempDir(), bolt.Options{Logger: quiet})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -90,7 +93,7 @@ func removeBenchHistories() {
 }
 
 func openHistory(b *testing.B, n int) *bolt.Store {
-	s, err := bolt.Open(history(b, n), bolt.Options{Retention: herald.Retention{MaxCount: math.MaxInt}})
+	s, err := bolt.Open(history(b, n), bolt.Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,7 +157,7 @@ func BenchmarkTimeToFirstReplayed(b *testing.B) {
 func BenchmarkOpen(b *testing.B) {
 	dir := history(b, 1_000_000)
 	for b.Loop() {
-		s, err := bolt.Open(dir, bolt.Options{Retention: herald.Retention{MaxCount: math.MaxInt}})
+		s, err := bolt.Open(dir, bolt.Options{Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}

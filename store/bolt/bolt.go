@@ -548,6 +548,9 @@ func (s *Store) Close() error {
 	s.applyWG.Wait()
 	s.feed.Close()
 	var errs []error
+	if s.wal.failed() {
+		s.walWritten(s.wal.heal()) // what a failed write left must not be recovered
+	}
 	if s.walError() == nil && s.applyError() == nil && s.tail.len() == 0 && s.wal.off > walHeaderSize {
 		// herald.db holds everything: the next Open need not read the log.
 		errs = append(errs, s.wal.reset())

@@ -21,10 +21,12 @@ type request struct {
 // Append implements herald.Store. It returns once the update is in the
 // write-ahead log and fdatasync'd; concurrent Appends share that write and
 // sync. Errors: ErrInvalid, ErrTooLarge (Data over 256 MiB), ErrConflict
-// (u.ID is held; nothing was stored), ErrClosed,
-// ErrUnavailable (the log cannot be written: nothing was acknowledged, though
-// what the failed write left on disk is recovered by the next Open, as for
-// a crash), or ctx's error.
+// (u.ID is held; nothing was stored), ErrClosed, ErrUnavailable (the log
+// cannot be written, or is full while herald.db cannot be written, as on a
+// full disk: nothing was acknowledged, and Appends succeed again once the
+// disk has room, with no restart; should the process stop before, what a
+// failed write left on disk may be recovered by the next Open, as after a
+// crash), or ctx's error.
 func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, error) {
 	if err := u.Validate(); err != nil {
 		return herald.Update{}, fmt.Errorf("bolt: append: %w", err)
@@ -58,12 +60,25 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 	}
 }
 
+// walRetry is how often the committer tries to heal a log it failed to
+// write while no Append comes to try (so that Healthy recovers by itself).
+const walRetry = time.Second
+
 // run is the committer: the only writer of the write-ahead log.
 func (s *Store) run() {
 	defer s.wg.Done()
 	batch := make([]*request, 0, s.maxBatch)
+	retry := time.NewTimer(walRetry)
+	defer retry.Stop()
 	for {
+		if s.wal.failed() {
+			retry.Reset(walRetry)
+		} else {
+			retry.Stop()
+		}
 		select {
+		case <-retry.C:
+			s.walWritten(s.wal.heal())
 		case r := <-s.reqs:
 			batch = s.gather(append(batch[:0], r))
 			s.commit(batch)
@@ -127,14 +142,18 @@ const maxTail = 1 << 16
 // commit makes batch durable with one write and one fdatasync of the
 // write-ahead log, then hands it to the applier, publishes it to the
 // watchers and acknowledges it: a watcher never lags an acknowledged Append.
+//
+// When the log is full it is reset first, once herald.db holds all of it.
+// When herald.db cannot be written (a full disk), the log is never grown
+// past its preallocated size for want of a reset: the batch fails with
+// ErrUnavailable, and a later one succeeds as soon as the applier does again.
 func (s *Store) commit(batch []*request) {
-	if err := s.walError(); err != nil {
-		s.fail(batch, err)
-		return
-	}
-	if err := s.applyError(); err != nil && s.tail.len() >= maxTail {
-		s.fail(batch, fmt.Errorf("bolt: append: %d updates wait for %s, which cannot be written: %v: %w", maxTail, s.path, err, herald.ErrUnavailable))
-		return
+	if s.tail.len() >= maxTail && s.applyError() != nil {
+		s.waitApplied(maxTail / 2) // one more attempt, made now
+		if s.tail.len() >= maxTail {
+			s.fail(batch, fmt.Errorf("bolt: append: %d updates wait for %s, which cannot be written: %v: %w", s.tail.len(), s.path, s.applyError(), herald.ErrUnavailable))
+			return
+		}
 	}
 	if batch = s.refuseConflicts(batch); len(batch) == 0 {
 		return
@@ -148,6 +167,7 @@ func (s *Store) commit(batch []*request) {
 	// slices of it (growing it leaves earlier slices on the old array).
 	frames := make([]byte, 0, 256*len(batch))
 	es := make([]entry, len(batch))
+	starts := make([]int, len(batch))
 	for i, r := range batch {
 		seq++
 		u := r.u
@@ -156,17 +176,25 @@ func (s *Store) commit(batch []*request) {
 		if !custom {
 			u.ID = herald.FormatID(s.instance, seq)
 		}
-		var start int
-		frames, start = beginFrame(frames)
+		frames, starts[i] = beginFrame(frames)
 		frames = appendRecord(frames, &u, custom)
-		s.wal.sealFrame(frames[start:], seq)
-		es[i] = entry{u: u, custom: custom, rec: frames[start+frameHeader : len(frames) : len(frames)]}
+		es[i] = entry{u: u, custom: custom}
 	}
-	if err := s.wal.write(frames); err != nil {
-		// What reached the disk is unknown: accept nothing more until a
-		// restart reads the log back.
-		err = s.setWALError(err)
-		s.log.Error("bolt: the write-ahead log cannot be written; appends fail until herald restarts", "path", s.wal.path, "err", err)
+	if !s.wal.fits(len(frames), s.walLimit) {
+		if err := s.resetWAL(); err != nil {
+			s.fail(batch, err)
+			return
+		}
+	}
+	for i, start := range starts { // sealed with the log's generation, after any reset
+		end := len(frames)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		s.wal.sealFrame(frames[start:end], es[i].u.Seq)
+		es[i].rec = frames[start+frameHeader : end : end]
+	}
+	if err := s.walWritten(s.wal.write(frames)); err != nil {
 		s.fail(batch, err)
 		return
 	}
@@ -185,21 +213,41 @@ func (s *Store) commit(batch []*request) {
 		r.u = out[i]
 		r.done <- nil
 	}
-
-	// Keep the tail and the log bounded. The log is reset only once
-	// herald.db holds all of it.
-	if s.tail.len() > maxTail {
+	if s.tail.len() > maxTail { // keep the tail bounded
 		s.waitApplied(maxTail / 2)
 	}
-	if s.wal.off > s.walLimit {
-		s.waitApplied(0)
-		if s.tail.len() == 0 {
-			if err := s.wal.reset(); err != nil {
-				s.setWALError(err)
-				s.log.Error("bolt: the write-ahead log cannot be reset; appends fail until herald restarts", "path", s.wal.path, "err", err)
-			}
-		}
+}
+
+// resetWAL empties the full log once herald.db holds all of it. It fails,
+// with an error wrapping herald.ErrUnavailable, when herald.db cannot take
+// it (the applier's attempt, made now, failed) or the reset fails.
+func (s *Store) resetWAL() error {
+	s.waitApplied(0)
+	if n := s.tail.len(); n > 0 {
+		return fmt.Errorf("bolt: append: the write-ahead log %s is full and the %d updates it holds cannot be moved into %s: %v: %w",
+			s.wal.path, n, s.path, s.applyError(), herald.ErrUnavailable)
 	}
+	return s.walWritten(s.wal.reset())
+}
+
+// walWritten records the outcome of a write, reset or heal of the log
+// (Healthy reports a failure until one succeeds), logs when it changes, and
+// returns err wrapped for Append.
+func (s *Store) walWritten(err error) error {
+	s.errMu.Lock()
+	was := s.walErr
+	if err != nil {
+		err = fmt.Errorf("bolt: the write-ahead log cannot be written: %v: %w", err, herald.ErrUnavailable)
+	}
+	s.walErr = err
+	s.errMu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		s.log.Error("bolt: the write-ahead log cannot be written; appends fail until it can (no restart needed: it is retried every second and by each append)", "path", s.wal.path, "err", err)
+	case err == nil && was != nil:
+		s.log.Info("bolt: the write-ahead log can be written again; appends are accepted", "path", s.wal.path)
+	}
+	return err
 }
 
 // refuseConflicts fails, with an error wrapping herald.ErrConflict, every
@@ -272,23 +320,15 @@ func (s *Store) fail(batch []*request, err error) {
 	}
 }
 
-// setWALError makes every later Append fail: what reached the disk is
-// unknown, and only a restart, reading the log back, knows.
-func (s *Store) setWALError(err error) error {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	s.walErr = fmt.Errorf("bolt: %v; restart herald to recover: %w", err, herald.ErrUnavailable)
-	return s.walErr
-}
-
 func (s *Store) walError() error {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	return s.walErr
 }
 
-// Healthy implements herald.HealthChecker: it fails once the write-ahead
-// log cannot be written (until a restart), and while herald.db cannot be.
+// Healthy implements herald.HealthChecker: it fails while the write-ahead
+// log cannot be written, and while herald.db cannot be (a full disk: once
+// space is freed, both are retried within a second, and by each Append).
 func (s *Store) Healthy(context.Context) error {
 	if err := s.walError(); err != nil {
 		return err
@@ -299,11 +339,10 @@ func (s *Store) Healthy(context.Context) error {
 	return nil
 }
 
-// waitApplied waits until the tail holds at most n updates, or the applier
-// fails.
+// waitApplied waits until the tail holds at most n updates, or an attempt
+// of the applier started after the call fails.
 func (s *Store) waitApplied(n int) {
 	s.applyNow.Store(true)
 	defer s.applyNow.Store(false)
-	s.kick()
-	s.tail.waitBelow(n, s.applyFailing)
+	s.tail.waitBelow(n, s.kick)
 }

@@ -12,11 +12,13 @@ import (
 // once a herald.db transaction holding them has committed, so an update is
 // always in the tail, in herald.db, or both.
 type tail struct {
-	mu   sync.Mutex
-	cond *sync.Cond // broadcast when the applier has made an attempt
-	ents []entry    // ents[off:] are held
-	off  int
-	ids  map[string]uint64 // publisher-chosen id -> Seq of its use in ents
+	mu      sync.Mutex
+	cond    *sync.Cond // broadcast when the applier has made an attempt
+	ents    []entry    // ents[off:] are held
+	off     int
+	started uint64            // the applier's attempts started
+	failed  uint64            // the number of its latest attempt that failed
+	ids     map[string]uint64 // publisher-chosen id -> Seq of its use in ents
 }
 
 // entry is one update of the tail.
@@ -85,19 +87,33 @@ func (t *tail) drop(n int) {
 	t.cond.Broadcast()
 }
 
-// attempted wakes whoever waits for the applier, after a failed attempt.
-func (t *tail) attempted() {
+// begin numbers an attempt of the applier that starts now.
+func (t *tail) begin() uint64 {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.started++
+	return t.started
+}
+
+// attemptFailed records that the applier's attempt n failed and wakes
+// whoever waits for the applier.
+func (t *tail) attemptFailed(n uint64) {
+	t.mu.Lock()
+	t.failed = max(t.failed, n)
 	t.cond.Broadcast()
 	t.mu.Unlock()
 }
 
-// waitBelow waits until the tail holds at most n updates or stop reports
-// true (checked after each applier attempt, with the lock held).
-func (t *tail) waitBelow(n int, stop func() bool) {
+// waitBelow calls kick (which must not block), then waits until the tail
+// holds at most n updates or an attempt of the applier started after kick
+// failed: a failure of an attempt made before the call, when the disk may
+// still have been full, does not end the wait.
+func (t *tail) waitBelow(n int, kick func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for len(t.ents)-t.off > n && !stop() {
+	from := t.started
+	kick()
+	for len(t.ents)-t.off > n && t.failed <= from {
 		t.cond.Wait()
 	}
 }
