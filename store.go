@@ -27,6 +27,8 @@ const EarliestID = "earliest"
 //     whatever its own ID. Last returns positions, and Replay and Lookup
 //     accept them, so that a caller can name an update (in a response header,
 //     say) without revealing an ID its publisher chose.
+//   - AppendBatch stores all of a batch or none of it, with consecutive Seqs:
+//     a crash never leaves half of one.
 //   - Updates are passed to Watch, and returned by Replay, in Seq order.
 //   - Replay(after) and Lookup(id) find their id in O(log n) (an index, never
 //     a scan of the log) and answer [ErrNotHeld] when it is not held
@@ -43,6 +45,19 @@ type Store interface {
 	// ErrUnavailable (backend down; nothing was stored), ErrInvalid, or
 	// ctx's error (the update may or may not have been stored).
 	Append(ctx context.Context, u Update) (Update, error)
+
+	// AppendBatch appends us, in order, as one unit: either every update is
+	// stored, with consecutive Seqs and no other update between them, or
+	// none is. It returns them as stored (Seq, Time and ID set), in order;
+	// Watch delivers them in that order, together. What Append refuses for
+	// one update, AppendBatch refuses for the whole batch, storing nothing,
+	// with a *BatchError that names the first update at fault: invalid, too
+	// large, or with an ID held (in history, or by an earlier update of the
+	// batch: ErrConflict). More than [MaxBatchLen] updates are refused with
+	// ErrTooLarge. An empty batch stores nothing and returns nil. The other
+	// errors are Append's, for the batch as a whole (after ctx's error, all
+	// of it or none of it may have been stored).
+	AppendBatch(ctx context.Context, us []Update) ([]Update, error)
 
 	// Replay calls fn, in order, for every held update that follows the one
 	// after names (its ID or its position), up to the newest update held

@@ -3,17 +3,25 @@
 // write-ahead log, <dir>/herald.wal.
 //
 // Appends are group-committed to the log: one goroutine (the committer)
-// writes every pending update with one write and one fdatasync of the
-// preallocated log, then acknowledges them all and passes the batch to the
-// watchers. Append returns only once its update is on disk, concurrent
-// publishers share syncs, and a sync costs one disk flush rather than a
-// bbolt commit's two plus its page writes. A second goroutine (the applier)
-// moves acknowledged updates into herald.db in large transactions, at most
-// a quarter of a second later (see apply.go); until then Replay and Last
-// read them from memory (the tail). When the log passes 64 MiB and herald.db holds all of it, it
-// is reset. Open moves whatever the log holds that herald.db lacks (what a
-// crash left) into herald.db before it starts. See wal.go for the log's
-// format and how a torn last write is told apart.
+// writes every pending update, and every pending batch (AppendBatch), with
+// one write and one fdatasync of the preallocated log, then acknowledges
+// them all and passes them to the watchers. Append returns only once its
+// update is on disk, concurrent publishers share syncs, and a sync costs one
+// disk flush rather than a bbolt commit's two plus its page writes. A second
+// goroutine (the applier) moves acknowledged updates into herald.db in large
+// transactions, at most a quarter of a second later (see apply.go); until
+// then Replay, Lookup and Last read them from memory (the tail). When the
+// next write would not fit in the log's 64 MiB and herald.db holds all of
+// it, the log is reset. Open moves whatever the log holds that herald.db
+// lacks (what a crash left) into herald.db before it starts. See wal.go for
+// the log's format, how a torn last write is told apart, and how a batch is
+// kept whole.
+//
+// On a full disk, herald.db stops taking the tail first; Appends go on into
+// the preallocated log until it is full, then fail with
+// [herald.ErrUnavailable] (storing nothing) and Healthy fails. Once space is
+// freed, the next Append, or the store's own retry within a second, finds it
+// and publishing resumes without a restart (see commit.go).
 //
 // herald.db's layout (see also record.go):
 //
@@ -337,10 +345,11 @@ func (s *Store) recover(dir string) (err error) {
 		}
 		s.log.Info("bolt: recovered updates from the write-ahead log", "path", w.path, "updates", len(es), "last", s.applied)
 	}
-	if len(frames) > 0 {
-		if err := w.reset(); err != nil {
-			return fmt.Errorf("bolt: open: %w", err)
-		}
+	// Start a new generation even when the log held nothing: what follows
+	// its valid frames (a torn write, a failed one) can then never be
+	// mistaken for frames of the next writes.
+	if err := w.reset(); err != nil {
+		return fmt.Errorf("bolt: open: %w", err)
 	}
 	s.wal = w
 	return nil

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"slices"
@@ -12,10 +13,36 @@ import (
 	"github.com/herald-sse/herald"
 )
 
-// request is one Append waiting for the committer.
+// request is one Append or AppendBatch waiting for the committer.
 type request struct {
-	u    herald.Update // in: the update; out: as stored
-	done chan error    // buffered; receives exactly one value
+	us    []herald.Update  // in: the updates; out: as stored
+	batch bool             // from AppendBatch: errors name the update at fault
+	done  chan error       // buffered; receives exactly one value
+	one   [1]herald.Update // us's array for Append
+}
+
+// refuse fails r because of its update i.
+func (r *request) refuse(i int, err error) {
+	if r.batch {
+		r.done <- fmt.Errorf("bolt: append batch: %w", &herald.BatchError{Index: i, Err: err})
+		return
+	}
+	r.done <- fmt.Errorf("bolt: append: %w", err)
+}
+
+// checkSize refuses an update too large for the store.
+func checkSize(u *herald.Update) error {
+	if len(u.Data) > maxDataSize {
+		return fmt.Errorf("data is %d bytes, the limit is %d: %w", len(u.Data), maxDataSize, herald.ErrTooLarge)
+	}
+	n := 64 + len(u.ID) + len(u.Type) + len(u.Data)
+	for _, t := range u.Topics {
+		n += binary.MaxVarintLen64 + len(t)
+	}
+	if n >= continued {
+		return fmt.Errorf("the update is about %d bytes, the limit is %d: %w", n, continued, herald.ErrTooLarge)
+	}
+	return nil
 }
 
 // Append implements herald.Store. It returns once the update is in the
@@ -31,32 +58,69 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 	if err := u.Validate(); err != nil {
 		return herald.Update{}, fmt.Errorf("bolt: append: %w", err)
 	}
-	if len(u.Data) > maxDataSize {
-		return herald.Update{}, fmt.Errorf("bolt: append: data is %d bytes, the limit is %d: %w", len(u.Data), maxDataSize, herald.ErrTooLarge)
+	if err := checkSize(&u); err != nil {
+		return herald.Update{}, fmt.Errorf("bolt: append: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return herald.Update{}, err
 	}
+	r := &request{done: make(chan error, 1)}
+	u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
+	r.one[0] = u
+	r.us = r.one[:]
+	if err := s.submit(ctx, r, "bolt: append"); err != nil {
+		return herald.Update{}, err
+	}
+	return r.us[0], nil
+}
+
+// AppendBatch implements herald.Store: the batch is one request to the
+// committer, written with the group it joins in one write and one
+// fdatasync, its frames marked so that a torn write drops it whole (see
+// wal.go). Errors are Append's; those that concern one update are a
+// *herald.BatchError.
+func (s *Store) AppendBatch(ctx context.Context, us []herald.Update) ([]herald.Update, error) {
+	if err := herald.ValidateBatch(us); err != nil {
+		return nil, fmt.Errorf("bolt: append batch: %w", err)
+	}
+	for i := range us {
+		if err := checkSize(&us[i]); err != nil {
+			return nil, fmt.Errorf("bolt: append batch: %w", &herald.BatchError{Index: i, Err: err})
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(us) == 0 {
+		return nil, nil
+	}
+	r := &request{us: make([]herald.Update, len(us)), batch: true, done: make(chan error, 1)}
+	for i, u := range us {
+		u.Topics = slices.Clone(u.Topics)
+		r.us[i] = u
+	}
+	if err := s.submit(ctx, r, "bolt: append batch"); err != nil {
+		return nil, err
+	}
+	return r.us, nil
+}
+
+// submit hands r to the committer and waits for its outcome.
+func (s *Store) submit(ctx context.Context, r *request, op string) error {
 	if !s.gate.Enter() {
-		return herald.Update{}, fmt.Errorf("bolt: append: %w", herald.ErrClosed)
+		return fmt.Errorf("%s: %w", op, herald.ErrClosed)
 	}
 	defer s.gate.Leave()
-
-	u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
-	r := &request{u: u, done: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():
-		return herald.Update{}, ctx.Err()
+		return ctx.Err()
 	}
 	select {
 	case err := <-r.done:
-		if err != nil {
-			return herald.Update{}, err
-		}
-		return r.u, nil
+		return err
 	case <-ctx.Done():
-		return herald.Update{}, ctx.Err() // it may still be committed
+		return ctx.Err() // it may still be committed
 	}
 }
 
@@ -80,13 +144,13 @@ func (s *Store) run() {
 		case <-retry.C:
 			s.walWritten(s.wal.heal())
 		case r := <-s.reqs:
-			batch = s.gather(append(batch[:0], r))
+			batch = s.gather(append(batch[:0], r), len(r.us))
 			s.commit(batch)
 		case <-s.quit:
 			// Close waited for every Append, but some gave up on their
 			// context after queueing: commit those too.
 			for {
-				batch = s.drain(batch[:0])
+				batch, _ = s.drain(batch[:0], 0)
 				if len(batch) == 0 {
 					return
 				}
@@ -102,36 +166,39 @@ func (s *Store) run() {
 // the publishes/s. A timed wait for more did worse under load.)
 const yieldRounds = 8
 
-// gather collects everything queued while the previous commit was syncing.
-// Publishers woken by that commit's acknowledgements are runnable but may
-// not have run yet: gather yields to them while they keep coming, so that
-// they join this commit instead of the next. It never sleeps.
-func (s *Store) gather(batch []*request) []*request {
-	batch = s.drain(batch)
+// gather collects everything queued while the previous commit was syncing,
+// up to maxBatch updates (n are in batch already). Publishers woken by that
+// commit's acknowledgements are runnable but may not have run yet: gather
+// yields to them while they keep coming, so that they join this commit
+// instead of the next. It never sleeps.
+func (s *Store) gather(batch []*request, n int) []*request {
+	batch, n = s.drain(batch, n)
 	for range yieldRounds {
-		n := len(batch)
+		had := len(batch)
 		if n >= s.maxBatch {
 			break
 		}
 		runtime.Gosched()
-		if batch = s.drain(batch); len(batch) == n {
+		if batch, n = s.drain(batch, n); len(batch) == had {
 			break
 		}
 	}
 	return batch
 }
 
-// drain adds every request already queued to batch, up to maxBatch.
-func (s *Store) drain(batch []*request) []*request {
-	for len(batch) < s.maxBatch {
+// drain adds to batch, which holds n updates, every request already
+// queued while it holds fewer than maxBatch updates.
+func (s *Store) drain(batch []*request, n int) ([]*request, int) {
+	for n < s.maxBatch {
 		select {
 		case r := <-s.reqs:
 			batch = append(batch, r)
+			n += len(r.us)
 		default:
-			return batch
+			return batch, n
 		}
 	}
-	return batch
+	return batch, n
 }
 
 // maxTail bounds the updates acknowledged but not yet in herald.db: past
@@ -162,36 +229,44 @@ func (s *Store) commit(batch []*request) {
 	if now.Before(s.lastTime) {
 		now = s.lastTime
 	}
+	n := 0
+	for _, r := range batch {
+		n += len(r.us)
+	}
 	seq := s.last
 	// A new buffer each time: the tail keeps the records, which are
 	// slices of it (growing it leaves earlier slices on the old array).
-	frames := make([]byte, 0, 256*len(batch))
-	es := make([]entry, len(batch))
-	starts := make([]int, len(batch))
-	for i, r := range batch {
-		seq++
-		u := r.u
-		u.Seq, u.Time = seq, now
-		custom := u.ID != ""
-		if !custom {
-			u.ID = herald.FormatID(s.instance, seq)
+	frames := make([]byte, 0, 256*n)
+	es := make([]entry, 0, n)
+	starts := make([]int, 0, n+1)
+	more := make([]bool, 0, n)
+	for _, r := range batch {
+		for i := range r.us {
+			seq++
+			u := r.us[i]
+			u.Seq, u.Time = seq, now
+			custom := u.ID != ""
+			if !custom {
+				u.ID = herald.FormatID(s.instance, seq)
+			}
+			var start int
+			frames, start = beginFrame(frames)
+			frames = appendRecord(frames, &u, custom)
+			starts = append(starts, start)
+			more = append(more, i < len(r.us)-1) // the rest of the batch follows
+			es = append(es, entry{u: u, custom: custom})
 		}
-		frames, starts[i] = beginFrame(frames)
-		frames = appendRecord(frames, &u, custom)
-		es[i] = entry{u: u, custom: custom}
 	}
+	starts = append(starts, len(frames))
 	if !s.wal.fits(len(frames), s.walLimit) {
 		if err := s.resetWAL(); err != nil {
 			s.fail(batch, err)
 			return
 		}
 	}
-	for i, start := range starts { // sealed with the log's generation, after any reset
-		end := len(frames)
-		if i+1 < len(starts) {
-			end = starts[i+1]
-		}
-		s.wal.sealFrame(frames[start:end], es[i].u.Seq)
+	for i := range es { // sealed with the log's generation, after any reset
+		start, end := starts[i], starts[i+1]
+		s.wal.sealFrame(frames[start:end], es[i].u.Seq, more[i])
 		es[i].rec = frames[start+frameHeader : end : end]
 	}
 	if err := s.walWritten(s.wal.write(frames)); err != nil {
@@ -200,8 +275,8 @@ func (s *Store) commit(batch []*request) {
 	}
 	s.last, s.lastTime = seq, now
 	s.commits.Add(1)
-	s.committed.Add(int64(len(batch)))
-	if n := s.tail.push(es); n == len(es) || n >= applyBatch && n-len(es) < applyBatch {
+	s.committed.Add(int64(n))
+	if t := s.tail.push(es); t == len(es) || t >= applyBatch && t-len(es) < applyBatch {
 		s.kick() // the tail was empty, or just reached applyBatch
 	}
 	out := make([]herald.Update, len(es))
@@ -209,8 +284,9 @@ func (s *Store) commit(batch []*request) {
 		out[i] = es[i].u
 	}
 	s.feed.Publish(out)
-	for i, r := range batch {
-		r.u = out[i]
+	k := 0
+	for _, r := range batch {
+		k += copy(r.us, out[k:k+len(r.us)])
 		r.done <- nil
 	}
 	if s.tail.len() > maxTail { // keep the tail bounded
@@ -251,28 +327,30 @@ func (s *Store) walWritten(err error) error {
 }
 
 // refuseConflicts fails, with an error wrapping herald.ErrConflict, every
-// request of batch whose id is held (in the tail, in herald.db, or by an
-// earlier request of batch), and returns the others, in order, in batch's
-// array. Only the committer assigns Seqs, so no id can be claimed between
-// this check and the write. It reads herald.db (one read transaction) only
-// for publisher-chosen ids the tail does not hold.
+// request of batch one of whose ids is held (in the tail, in herald.db, or
+// by an earlier request of batch), and returns the others, in order, in
+// batch's array. Only the committer assigns Seqs, so no id can be claimed
+// between this check and the write. It reads herald.db (one read
+// transaction) only for publisher-chosen ids the tail does not hold.
 func (s *Store) refuseConflicts(batch []*request) []*request {
 	var held map[string]bool // publisher-chosen id -> held
 	var check []string       // ids to look up in herald.db
 	for _, r := range batch {
-		id := r.u.ID
-		if id == "" {
-			continue
-		}
-		if held == nil {
-			held = make(map[string]bool)
-		} else if _, seen := held[id]; seen {
-			continue
-		}
-		_, inTail := s.tail.id(id)
-		held[id] = inTail
-		if !inTail {
-			check = append(check, id)
+		for i := range r.us {
+			id := r.us[i].ID
+			if id == "" {
+				continue
+			}
+			if held == nil {
+				held = make(map[string]bool)
+			} else if _, seen := held[id]; seen {
+				continue
+			}
+			_, inTail := s.tail.id(id)
+			held[id] = inTail
+			if !inTail {
+				check = append(check, id)
+			}
 		}
 	}
 	if held == nil {
@@ -290,21 +368,26 @@ func (s *Store) refuseConflicts(batch []*request) []*request {
 			return nil
 		})
 		if dbErr != nil {
-			dbErr = fmt.Errorf("bolt: append: looking ids up in %s: %v: %w", s.path, dbErr, herald.ErrUnavailable)
+			dbErr = fmt.Errorf("looking ids up in %s: %v: %w", s.path, dbErr, herald.ErrUnavailable)
 		}
 	}
 	keep := batch[:0]
+next:
 	for _, r := range batch {
-		if id := r.u.ID; id != "" {
-			switch {
-			case dbErr != nil:
-				r.done <- dbErr
-				continue
-			case held[id]:
-				r.done <- fmt.Errorf("bolt: append: id %q is held in history: %w", id, herald.ErrConflict)
-				continue
+		for i := range r.us {
+			if id := r.us[i].ID; id != "" && (dbErr != nil || held[id]) {
+				if dbErr != nil {
+					r.done <- fmt.Errorf("bolt: append: %w", dbErr)
+				} else {
+					r.refuse(i, fmt.Errorf("id %q is held in history: %w", id, herald.ErrConflict))
+				}
+				continue next
 			}
-			held[id] = true // this request claims it
+		}
+		for i := range r.us {
+			if id := r.us[i].ID; id != "" {
+				held[id] = true // this request claims it
+			}
 		}
 		keep = append(keep, r)
 	}

@@ -30,22 +30,29 @@ const WALName = "herald.wal"
 //	        instance  16 bytes the history's instance id, zero-padded
 //	        crc       uint32   CRC-32C of the 32 bytes above
 //	        pad       4 bytes
-//	frames  len       uint32   record length (> 0)
+//	frames  len       uint32   record length (> 0); its top bit, "continued",
+//	                           says that the next frame belongs to the same
+//	                           batch (AppendBatch)
 //	        crc       uint32   CRC-32C of gen, len, seq and record
 //	        seq       uint64
-//	        record    len bytes (record.go)
+//	        record    len & 0x7fffffff bytes (record.go)
 //
 // All integers are big-endian. A frame belongs to the log only if its CRC,
 // which covers the header's generation, matches and its Seq follows the
 // previous frame's: reading stops at the first frame that does not, which is
 // where the last write ended (a crash can tear only the frames of the last,
-// unacknowledged write). A reset writes a header with the next generation,
-// which turns every older frame into garbage; the log is reset only when
-// herald.db holds everything in it.
+// unacknowledged write). The frames of a batch count only together: a batch
+// whose last frame (the one not continued) is missing is dropped whole, so a
+// torn write never leaves half a batch. A reset writes a header with the next
+// generation, which turns every older frame into garbage; the log is reset
+// only when herald.db holds everything in it, and at every Open.
 const (
 	walMagic      = "HRLDWAL1"
 	walHeaderSize = 40
 	frameHeader   = 16
+	// continued is the bit of a frame's length that says the next frame
+	// belongs to the same batch.
+	continued = 1 << 31
 	// walLimit is the log size past which the committer resets it (once
 	// herald.db has caught up), and the size preallocated when it is made.
 	walLimit = 64 << 20
@@ -75,8 +82,9 @@ type wal struct {
 
 // walFrame is one update read back from the log.
 type walFrame struct {
-	seq uint64
-	rec []byte
+	seq  uint64
+	rec  []byte
+	more bool // the next frame belongs to the same batch
 }
 
 // openWAL opens the log in dir for the history instance, creating it when
@@ -170,13 +178,15 @@ func (w *wal) read() ([]walFrame, error) {
 
 	var frames []walFrame
 	fh := make([]byte, frameHeader)
+	end := w.off // where the frames read so far end; w.off where the batches do
 	for {
 		if _, err := io.ReadFull(r, fh); err != nil {
 			break // the end of the file
 		}
-		n := binary.BigEndian.Uint32(fh)
+		word := binary.BigEndian.Uint32(fh)
+		n, more := word&^continued, word&continued != 0
 		seq := binary.BigEndian.Uint64(fh[8:])
-		if n == 0 || int64(n) > fi.Size()-w.off-frameHeader || (len(frames) > 0 && seq != frames[len(frames)-1].seq+1) {
+		if n == 0 || int64(n) > fi.Size()-end-frameHeader || (len(frames) > 0 && seq != frames[len(frames)-1].seq+1) {
 			break
 		}
 		rec := make([]byte, n)
@@ -186,8 +196,14 @@ func (w *wal) read() ([]walFrame, error) {
 		if frameCRC(w.gen, fh, rec) != binary.BigEndian.Uint32(fh[4:]) {
 			break // torn, or left over from an older generation
 		}
-		frames = append(frames, walFrame{seq: seq, rec: rec})
-		w.off += frameHeader + int64(n)
+		frames = append(frames, walFrame{seq: seq, rec: rec, more: more})
+		end += frameHeader + int64(n)
+		if !more {
+			w.off = end // a batch (or a single update) is complete
+		}
+	}
+	for len(frames) > 0 && frames[len(frames)-1].more {
+		frames = frames[:len(frames)-1] // the torn rest of a batch
 	}
 	return frames, nil
 }
@@ -203,14 +219,19 @@ func frameCRC(gen uint64, fh, rec []byte) uint32 {
 }
 
 // beginFrame appends room for a frame header to b; append the record next,
-// then seal the frame with sealFrame(b[start:], seq).
+// then seal the frame with sealFrame(b[start:], seq, more).
 func beginFrame(b []byte) (_ []byte, start int) {
 	return append(b, make([]byte, frameHeader)...), len(b)
 }
 
-// sealFrame fills in the header of frame (header and record) at seq.
-func (w *wal) sealFrame(frame []byte, seq uint64) {
-	binary.BigEndian.PutUint32(frame, uint32(len(frame)-frameHeader))
+// sealFrame fills in the header of frame (header and record) at seq; more
+// says that the next frame belongs to the same batch.
+func (w *wal) sealFrame(frame []byte, seq uint64, more bool) {
+	word := uint32(len(frame) - frameHeader)
+	if more {
+		word |= continued
+	}
+	binary.BigEndian.PutUint32(frame, word)
 	binary.BigEndian.PutUint64(frame[8:], seq)
 	binary.BigEndian.PutUint32(frame[4:], frameCRC(w.gen, frame, frame[frameHeader:]))
 }

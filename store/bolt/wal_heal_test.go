@@ -15,7 +15,7 @@ func testFrames(w *wal, data string, seqs ...uint64) []byte {
 		var start int
 		b, start = beginFrame(b)
 		b = appendRecord(b, &u, false)
-		w.sealFrame(b[start:], seq)
+		w.sealFrame(b[start:], seq, false)
 	}
 	return b
 }

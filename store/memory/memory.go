@@ -103,38 +103,78 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 	if err := ctx.Err(); err != nil {
 		return herald.Update{}, err
 	}
-	u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
+	out, err := s.append([]herald.Update{u}, false)
+	if err != nil {
+		return herald.Update{}, fmt.Errorf("memory: append: %w", err)
+	}
+	return out[0], nil
+}
+
+// AppendBatch implements herald.Store: the batch is stored under one
+// acquisition of the lock, and passed to the watchers as one batch.
+func (s *Store) AppendBatch(ctx context.Context, us []herald.Update) ([]herald.Update, error) {
+	if err := herald.ValidateBatch(us); err != nil {
+		return nil, fmt.Errorf("memory: append batch: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(us) == 0 {
+		return nil, nil
+	}
+	out, err := s.append(us, true)
+	if err != nil {
+		return nil, fmt.Errorf("memory: append batch: %w", err)
+	}
+	return slices.Clone(out), nil // out is shared with the watchers
+}
+
+// append stores us (valid, ids distinct) and returns them as stored, or
+// refuses them all when one's ID is held (with a *herald.BatchError when
+// batch is set).
+func (s *Store) append(us []herald.Update, batch bool) ([]herald.Update, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return herald.Update{}, fmt.Errorf("memory: append: %w", herald.ErrClosed)
+		return nil, herald.ErrClosed
 	}
 	now := time.Now().Round(0)
 	if now.Before(s.lastTime) {
 		now = s.lastTime
 	}
 	s.trimLocked(now) // an id retention removed is free again
-	if _, held := s.ids[u.ID]; held {
-		return herald.Update{}, fmt.Errorf("memory: append: id %q is held: %w", u.ID, herald.ErrConflict)
+	for i := range us {
+		if _, held := s.ids[us[i].ID]; held {
+			err := fmt.Errorf("id %q is held: %w", us[i].ID, herald.ErrConflict)
+			if batch {
+				err = &herald.BatchError{Index: i, Err: err}
+			}
+			return nil, err
+		}
 	}
 	s.lastTime = now
-	s.last++
-	u.Seq, u.Time = s.last, now
-	if u.ID == "" {
-		u.ID = herald.FormatID(s.instance, u.Seq)
-	} else {
-		s.ids[u.ID] = u.Seq
-	}
 	if s.off > 0 && s.off >= len(s.q)/2 { // compact: amortised O(1)
 		n := copy(s.q, s.q[s.off:])
 		clear(s.q[n:])
 		s.q, s.off = s.q[:n], 0
 	}
-	s.q = append(s.q, u)
-	s.bytes += Size(&u)
+	out := make([]herald.Update, len(us))
+	for i, u := range us {
+		u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
+		s.last++
+		u.Seq, u.Time = s.last, now
+		if u.ID == "" {
+			u.ID = herald.FormatID(s.instance, u.Seq)
+		} else {
+			s.ids[u.ID] = u.Seq
+		}
+		s.q = append(s.q, u)
+		s.bytes += Size(&u)
+		out[i] = u
+	}
 	s.trimLocked(now)
-	s.feed.Publish([]herald.Update{u})
-	return u, nil
+	s.feed.Publish(out)
+	return out, nil
 }
 
 // trimLocked removes the oldest updates beyond the retention bounds.

@@ -58,7 +58,7 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 		ack, err = s.js.PublishMsg(ctx, msg, opts...)
 	}
 	if isConflict(err) {
-		return herald.Update{}, fmt.Errorf("nats: append: id %q is held in history: %w", u.ID, herald.ErrConflict)
+		return herald.Update{}, fmt.Errorf("nats: append: %w", conflict(u.ID))
 	}
 	if err != nil {
 		return herald.Update{}, s.fail("append", err)
@@ -70,6 +70,10 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 	}
 	s.progress.appendedAt(u.Seq)
 	return u, nil
+}
+
+func conflict(id string) error {
+	return fmt.Errorf("id %q is held in history: %w", id, herald.ErrConflict)
 }
 
 // isConflict reports whether err is JetStream's refusal of a message whose

@@ -47,6 +47,19 @@
 // background and the watchers' ordered consumer resumes after the last
 // update it delivered.
 //
+// # Batches
+//
+// AppendBatch uses JetStream's atomic batch publish (nats-server 2.12 or
+// later; the stream is created, or updated, with allow_atomic): the batch's
+// messages go out in one flush, all but the last without a reply, and the
+// last commits the batch, which JetStream stores whole, with consecutive
+// sequences, or not at all; one round trip. An older server does not keep
+// allow_atomic: Open then logs a warning and AppendBatch of more than one
+// update fails with an error wrapping errors.ErrUnsupported (Append works).
+// JetStream bounds a batch to 1,000 messages (herald.MaxBatchLen) and a
+// stream to 50 batches in flight at once: past that, AppendBatch fails with
+// herald.ErrUnavailable, to be retried.
+//
 // # Retention
 //
 // By the stream's limits (MaxMsgs, MaxAge, MaxBytes), which JetStream
@@ -142,6 +155,7 @@ type Store struct {
 type streamState struct {
 	instance string
 	created  time.Time
+	atomic   bool // the stream takes atomic batches (AllowAtomicPublish)
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -181,6 +195,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		Discard:     jetstream.DiscardOld,
 		Storage:     q.storage,
 		Replicas:    q.replicas,
+		// AppendBatch publishes batches atomically (nats-server 2.12+;
+		// an older server ignores the field, see batch.go).
+		AllowAtomicPublish: true,
 	}
 	setLimits(&s.cfg, opts.Retention)
 

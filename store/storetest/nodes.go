@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/herald-sse/herald"
@@ -10,7 +12,8 @@ import (
 // RunNodes runs, as subtests of t, the checks of what a log shared by
 // several store instances adds to the suite: ids are held once across
 // instances (exactly one of concurrent appends of an id on different
-// instances wins, and an id trimmed on one is free on all), and every
+// instances wins, and an id trimmed on one is free on all), batches from
+// one instance are never interleaved with another's updates, and every
 // instance looks up, replays after and reports the positions of what the
 // others appended. open must return n stores (nodes of a cluster) on one
 // new, empty log, keeping history as r says; it is called once per subtest,
@@ -24,6 +27,7 @@ func RunNodes(t *testing.T, open func(t *testing.T, r herald.Retention, n int) [
 		{"ConflictAcrossNodes", s.testConflict},
 		{"LookupAcrossNodes", s.testLookup},
 		{"ReuseAfterTrimAcrossNodes", s.testReuseAfterTrim},
+		{"BatchesAcrossNodes", s.testBatches},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.fn)
@@ -44,6 +48,27 @@ func (s *nodeSuite) nodes(t *testing.T, r herald.Retention, n int) []herald.Stor
 		t.Cleanup(func() { _ = st.Close() })
 	}
 	return nodes
+}
+
+// testBatches: batches and single updates appended on two nodes at once:
+// every node's watchers get all of them once, in Seq order, each batch in
+// one piece with consecutive Seqs; of concurrent batches sharing an id on
+// both nodes, exactly one is stored.
+func (s *nodeSuite) testBatches(t *testing.T) {
+	nodes := s.nodes(t, herald.Retention{}, 2)
+	ws := []*watcher{startWatcher(t, nodes[0]), startWatcher(t, nodes[1])}
+	probe := syncWatchers(t, nodes[0], ws...)
+	batches, singles := AppendBatchesFromNodes(t, nodes, 3, 4, 10)
+	all := append(slices.Concat(batches...), singles...)
+	slices.SortFunc(all, func(a, b herald.Update) int { return cmp.Compare(a.Seq, b.Seq) })
+	want := append([]herald.Update{probe}, all...)
+	for i, w := range ws {
+		w.waitSeen(t, fmt.Sprint("node ", i), want)
+	}
+	won := RaceAppendBatch(t, nodes, "nodes-race", 3)
+	for k, st := range nodes {
+		checkUpdates(t, fmt.Sprintf("node %d: Replay(the last update before the race)", k), mustReplay(t, st, all[len(all)-1].ID), won)
+	}
 }
 
 // testConflict: concurrent appends of one id on two nodes: exactly one wins.

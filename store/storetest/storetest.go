@@ -13,7 +13,8 @@
 //	}
 //
 // The suite checks the guarantees written in the [herald.Store] doc comment:
-// ordering and id assignment, ids held at most once (conflicts, sequential and
+// ordering and id assignment, batches (in order, whole or not at all, with
+// consecutive Seqs, never interleaved with other updates), ids held at most once (conflicts, sequential and
 // concurrent, and reuse once retention removed the update), replay and lookup
 // from every id and position, unknown and foreign ids, retention by count,
 // age and bytes and the zero Retention, live watching, concurrent use (run it
@@ -69,6 +70,12 @@ func Run(t *testing.T, open func(t *testing.T, r herald.Retention) herald.Store)
 		{"Append/CancelledContext", s.testAppendCancelled},
 		{"Append/ConflictingID", s.testAppendConflict},
 		{"Append/ConflictingIDConcurrent", s.testAppendConflictConcurrent},
+		{"AppendBatch/OrderAndIDs", s.testBatchOrder},
+		{"AppendBatch/RefusedWhole", s.testBatchRefused},
+		{"AppendBatch/CancelledContext", s.testBatchCancelled},
+		{"AppendBatch/Concurrent", s.testBatchConcurrent},
+		{"AppendBatch/ConflictingIDConcurrent", s.testBatchConflictConcurrent},
+		{"AppendBatch/Retention", s.testBatchRetention},
 		{"Replay/EveryPosition", s.testReplayEveryPosition},
 		{"Replay/EmptyStore", s.testReplayEmpty},
 		{"Replay/NotHeld", s.testReplayNotHeld},

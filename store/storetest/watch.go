@@ -278,6 +278,9 @@ func (s *suite) testClose(t *testing.T) {
 	}); !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Replay after Close = %v, want ErrClosed", err)
 	}
+	if _, err := st.AppendBatch(t.Context(), []herald.Update{upd("close", "batch")}); !errors.Is(err, herald.ErrClosed) {
+		t.Errorf("AppendBatch after Close = %v, want ErrClosed", err)
+	}
 	if _, err := st.Lookup(t.Context(), probe.ID); !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Lookup after Close = %v, want ErrClosed", err)
 	}
