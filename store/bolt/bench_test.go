@@ -14,6 +14,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/store/bolt"
+	"github.com/herald-sse/herald/store/storetest"
 )
 
 // quiet discards what the stores log.
@@ -49,6 +50,26 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+			commits, updates := bolt.Commits(s)
+			b.ReportMetric(float64(updates)/float64(commits), "updates/commit")
+		})
+	}
+}
+
+// BenchmarkAppendBatch measures durable updates/s appended in batches of
+// 100 (an op is one update; each batch acknowledged after the group commit
+// it joined) by 1 and 16 concurrent callers:
+//
+//	go test -run '^$' -bench AppendBatch ./store/bolt/
+func BenchmarkAppendBatch(b *testing.B) {
+	for _, p := range []int{1, 16} {
+		b.Run(fmt.Sprintf("size=100/%d-publishers", p), func(b *testing.B) {
+			s, err := bolt.Open(b.TempDir(), bolt.Options{Logger: quiet})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchAppendBatch(b, s, 100, p)
 			commits, updates := bolt.Commits(s)
 			b.ReportMetric(float64(updates)/float64(commits), "updates/commit")
 		})
