@@ -58,7 +58,13 @@
 // update fails with an error wrapping errors.ErrUnsupported (Append works).
 // JetStream bounds a batch to 1,000 messages (herald.MaxBatchLen) and a
 // stream to 50 batches in flight at once: past that, AppendBatch fails with
-// herald.ErrUnavailable, to be retried.
+// herald.ErrUnavailable, to be retried. Cost: on a stream with one replica
+// and file storage, JetStream stages each batch in a file store of its own,
+// made, synced and removed per batch, which dominates (measured with the
+// embedded server on 2 loaded cores, batches of 100 from 16 callers: about
+// 5,000 updates/s, against 16,000/s for single Appends); replicated streams
+// and memory storage stage batches in memory (storage=memory: about
+// 45,000 updates/s).
 //
 // # Retention
 //
