@@ -118,16 +118,6 @@ func (t *tail) waitBelow(n int, kick func()) {
 	}
 }
 
-// last returns the newest entry, if any.
-func (t *tail) last() (entry, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.off == len(t.ents) {
-		return entry{}, false
-	}
-	return t.ents[len(t.ents)-1], true
-}
-
 // bounds returns the first and last Seq held (ok false when empty).
 func (t *tail) bounds() (first, last uint64, ok bool) {
 	t.mu.Lock()
