@@ -49,7 +49,8 @@ type Store interface {
 	// AppendBatch appends us, in order, as one unit: either every update is
 	// stored, with consecutive Seqs and no other update between them, or
 	// none is. It returns them as stored (Seq, Time and ID set), in order;
-	// Watch delivers them in that order, together. What Append refuses for
+	// Watch delivers them in that order with nothing between them (possibly
+	// over more than one call of its fn). What Append refuses for
 	// one update, AppendBatch refuses for the whole batch, storing nothing,
 	// with a *BatchError that names the first update at fault: invalid, too
 	// large, or with an ID held (in history, or by an earlier update of the
