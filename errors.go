@@ -14,6 +14,10 @@ var (
 	// ErrUnavailable reports that a store's engine cannot be reached now; the
 	// operation may succeed later (HTTP 503).
 	ErrUnavailable = errors.New("herald: store unavailable")
+	// ErrConflict reports an update whose ID is the ID of an update the
+	// store still holds: ids name one held update each, so that resuming
+	// from one is exact (HTTP 409).
+	ErrConflict = errors.New("herald: conflict")
 	// ErrClosed reports an operation on a closed store or hub.
 	ErrClosed = errors.New("herald: closed")
 	// ErrUnauthorized reports a missing or invalid credential (HTTP 401).

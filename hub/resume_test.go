@@ -210,7 +210,8 @@ func (s *laggingStore) release() {
 // TestResumeWithLaggingWatch: history (Replay) can be ahead of the live
 // tail (Watch). An update a subscriber got from history, or one that is
 // older than the Last-Event-ID its stream was answered with, must not be
-// sent to it again when the live tail catches up.
+// sent to it again when the live tail catches up, whether that id is one the
+// publisher chose or the position a fresh stream was answered with.
 func TestResumeWithLaggingWatch(t *testing.T) {
 	for _, m := range hubtest.Modes {
 		t.Run(m.Name, func(t *testing.T) {
@@ -220,14 +221,20 @@ func TestResumeWithLaggingWatch(t *testing.T) {
 			a := e.PublishData(t, "a", "t")
 			st.hold()
 			b := e.PublishData(t, "b", "t") // stored, not yet live
-			c := e.PublishData(t, "c", "t")
+			c := e.Publish(t, url.Values{"topic": {"t"}, "data": {"c"}, "id": {"c-chosen"}})
+			stored, err := st.Lookup(t.Context(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cPos := herald.FormatID(st.Instance(), stored.Seq)
 
 			fromA := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {a}})             // replays b, c
 			fromC := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {c}})             // replays nothing
+			fromCPos := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {cPos}})       // replays nothing
 			earliest := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {"earliest"}}) // replays a, b, c
 			fresh := e.Subscribe(t, hubtest.Topics("t"), nil)                                           // told it starts after c
-			if got := fresh.Response.Header.Get("Last-Event-ID"); got != c {
-				t.Errorf("fresh subscription: Last-Event-ID %q, want the newest id %q", got, c)
+			if got := fresh.Response.Header.Get("Last-Event-ID"); got != cPos {
+				t.Errorf("fresh subscription: Last-Event-ID %q, want the newest update's position %q", got, cPos)
 			}
 			st.release()
 			d := e.PublishData(t, "d", "t")
@@ -238,6 +245,7 @@ func TestResumeWithLaggingWatch(t *testing.T) {
 			}{
 				{"resumed from a", fromA, []string{b, c, d}},
 				{"resumed from c", fromC, []string{d}},
+				{"resumed from c's position", fromCPos, []string{d}},
 				{"resumed from earliest", earliest, []string{a, b, c, d}},
 				{"fresh", fresh, []string{d}},
 			} {

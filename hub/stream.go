@@ -259,37 +259,49 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 	}
 	errStop := errors.New("stream closed")
 	after := sub.LastEventID
-	// lined is true once s's minimum Seq is known: the Seq of the last
-	// update replayed, or of the update resumed from.
-	lined := after == herald.EarliestID
+	held, err := h.resumePoint(ctx, s, after)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Warn("looking up the id to resume from failed", "err", err)
+		}
+		if !errors.Is(err, herald.ErrUnavailable) {
+			err = errors.New("reading history failed")
+		}
+		s.sink.fail(err)
+		s.close(ReasonReplay)
+		return
+	}
 	for pass := 0; ; pass++ {
 		var lastSeq uint64
 		yielded := false
-		err := h.store.Replay(ctx, after, func(u herald.Update) error {
-			yielded = true
-			lastSeq, after = u.Seq, u.ID
-			if !s.wants(u.Topics, u.Private) {
-				return nil
-			}
-			f, err := encode(&u)
-			if err != nil {
-				return nil
-			}
-			batch = append(batch, f)
-			size += len(f.data)
-			if size >= maxCopy || len(batch) >= 512 {
-				if err := write(); err != nil {
-					return err
+		err := herald.ErrNotHeld
+		if held {
+			err = h.store.Replay(ctx, after, func(u herald.Update) error {
+				yielded = true
+				lastSeq, after = u.Seq, u.ID
+				if !s.wants(u.Topics, u.Private) {
+					return nil
 				}
-				s.mu.Lock()
-				stop := !s.st.accepting()
-				s.mu.Unlock()
-				if stop {
-					return errStop
+				f, err := encode(&u)
+				if err != nil {
+					return nil
 				}
-			}
-			return nil
-		})
+				batch = append(batch, f)
+				size += len(f.data)
+				if size >= maxCopy || len(batch) >= 512 {
+					if err := write(); err != nil {
+						return err
+					}
+					s.mu.Lock()
+					stop := !s.st.accepting()
+					s.mu.Unlock()
+					if stop {
+						return errStop
+					}
+				}
+				return nil
+			})
+		}
 		switch {
 		case errors.Is(err, herald.ErrNotHeld) && pass == 0:
 			// Not held at all (nothing sent yet: the header says
@@ -299,7 +311,8 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 			if yielded {
 				err = write()
 			} else {
-				lined = true // nothing to line up with: live starts now
+				// Live delivery starts now: what is queued was published
+				// after the stream was registered.
 				err = sendHeader(herald.EarliestID)
 			}
 			if err == nil && sub.GapEvent {
@@ -331,23 +344,9 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		}
 		if yielded {
 			s.raiseMin(lastSeq)
-			lined = true
-		} else if !lined {
-			// Nothing follows the id asked for; if it is still the newest,
-			// its Seq is where live delivery starts. Otherwise updates came
-			// in meanwhile: read them in another pass.
-			id, seq, err := h.store.Last(ctx)
-			switch {
-			case err != nil:
-				lined = true // duplicates are possible, losses are not
-			case id == after:
-				s.raiseMin(seq)
-				lined = true
-			}
 		}
 		s.mu.Lock()
-		again := !lined || s.overflow
-		if !again || s.st.ended() || pass+1 >= h.opts.ReplayPasses {
+		if !s.overflow || s.st.ended() || pass+1 >= h.opts.ReplayPasses {
 			overflow := s.overflow
 			s.mu.Unlock()
 			if overflow {
@@ -377,6 +376,30 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 // liveFrame is the LiveEventType event saying that replayed events were sent.
 func liveFrame(replayed int) *frame {
 	return &frame{data: fmt.Appendf(nil, "event: %s\ndata: {\"replayed\":%d}\n\n", LiveEventType, replayed)}
+}
+
+// resumePoint lines s up with the id it resumes from: s is sent nothing up
+// to that update (its live queue included), and held reports whether history
+// holds it. A publisher-chosen id of a private update s may not receive is
+// answered as not held, so that guessing ids reveals nothing about private
+// updates; positions and generated ids reveal nothing and are always
+// honoured.
+func (h *Hub) resumePoint(ctx context.Context, s *subscriber, after string) (held bool, err error) {
+	if after == herald.EarliestID {
+		return true, nil
+	}
+	at, err := h.store.Lookup(ctx, after)
+	switch {
+	case errors.Is(err, herald.ErrNotHeld):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if _, _, generated := herald.ParseID(after); !generated && at.Private && !s.allowed(at.Topics, true) {
+		return false, nil
+	}
+	s.raiseMin(at.Seq)
+	return true, nil
 }
 
 // goLive hands the stream from the request goroutine to a writer (when

@@ -104,7 +104,7 @@ func openStore(s storeSpec, r herald.Retention, log *slog.Logger) (store herald.
 		undo()
 		return nil, nil, fmt.Errorf("create the data directory: %w", err)
 	}
-	store, err = bolt.Open(s.dir, bolt.Options{Retention: r})
+	store, err = bolt.Open(s.dir, bolt.Options{Retention: r, Logger: log})
 	if err != nil {
 		undo()
 		return nil, nil, err

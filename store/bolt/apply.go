@@ -87,11 +87,17 @@ func (s *Store) applyOnce() bool {
 	if len(es) == 0 && !s.trimPending {
 		return false
 	}
+	n := s.tail.begin()
 	did, err := s.applyTx(es)
-	s.setApplyError(err)
+	was := s.setApplyError(err)
+	switch {
+	case err != nil && was == nil:
+		s.log.Error("bolt: writing the history file failed; retrying every second and when the write-ahead log fills (acknowledged updates are safe in the log)", "path", s.path, "err", err)
+	case err == nil && was != nil:
+		s.log.Info("bolt: the history file can be written again", "path", s.path)
+	}
 	if err != nil {
-		s.log.Error("bolt: writing the history file failed; retrying in a second (acknowledged updates are safe in the write-ahead log)", "path", s.path, "err", err)
-		s.tail.attempted()
+		s.tail.attemptFailed(n)
 		return false
 	}
 	return did
@@ -210,11 +216,13 @@ func (s *Store) retain(updates, ids *bbolt.Bucket, now time.Time, count, size *i
 	}
 }
 
-// setApplyError records the outcome of the applier's last attempt.
-func (s *Store) setApplyError(err error) {
+// setApplyError records the outcome of the applier's last attempt and
+// returns the previous one's.
+func (s *Store) setApplyError(err error) (was error) {
 	s.errMu.Lock()
-	s.applyErr = err
-	s.errMu.Unlock()
+	defer s.errMu.Unlock()
+	was, s.applyErr = s.applyErr, err
+	return was
 }
 
 // applyError returns the error of the applier's last attempt, if it failed.
@@ -223,8 +231,6 @@ func (s *Store) applyError() error {
 	defer s.errMu.Unlock()
 	return s.applyErr
 }
-
-func (s *Store) applyFailing() bool { return s.applyError() != nil }
 
 // binary8 appends seq as 8 big-endian bytes.
 func binary8(b []byte, seq uint64) []byte {

@@ -3,17 +3,25 @@
 // write-ahead log, <dir>/herald.wal.
 //
 // Appends are group-committed to the log: one goroutine (the committer)
-// writes every pending update with one write and one fdatasync of the
-// preallocated log, then acknowledges them all and passes the batch to the
-// watchers. Append returns only once its update is on disk, concurrent
-// publishers share syncs, and a sync costs one disk flush rather than a
-// bbolt commit's two plus its page writes. A second goroutine (the applier)
-// moves acknowledged updates into herald.db in large transactions, at most
-// a quarter of a second later (see apply.go); until then Replay and Last
-// read them from memory (the tail). When the log passes 64 MiB and herald.db holds all of it, it
-// is reset. Open moves whatever the log holds that herald.db lacks (what a
-// crash left) into herald.db before it starts. See wal.go for the log's
-// format and how a torn last write is told apart.
+// writes every pending update, and every pending batch (AppendBatch), with
+// one write and one fdatasync of the preallocated log, then acknowledges
+// them all and passes them to the watchers. Append returns only once its
+// update is on disk, concurrent publishers share syncs, and a sync costs one
+// disk flush rather than a bbolt commit's two plus its page writes. A second
+// goroutine (the applier) moves acknowledged updates into herald.db in large
+// transactions, at most a quarter of a second later (see apply.go); until
+// then Replay, Lookup and Last read them from memory (the tail). When the
+// next write would not fit in the log's 64 MiB and herald.db holds all of
+// it, the log is reset. Open moves whatever the log holds that herald.db
+// lacks (what a crash left) into herald.db before it starts. See wal.go for
+// the log's format, how a torn last write is told apart, and how a batch is
+// kept whole.
+//
+// On a full disk, herald.db stops taking the tail first; Appends go on into
+// the preallocated log until it is full, then fail with
+// [herald.ErrUnavailable] (storing nothing) and Healthy fails. Once space is
+// freed, the next Append, or the store's own retry within a second, finds it
+// and publishing resumes without a restart (see commit.go).
 //
 // herald.db's layout (see also record.go):
 //
@@ -24,10 +32,12 @@
 //	         bytes     big-endian uint64: sum of key+record sizes held
 //	updates  big-endian Seq -> record (Seqs are contiguous; retention removes
 //	         the oldest, so what is held is always one range)
-//	ids      publisher-chosen id -> big-endian Seq of its most recent use
+//	ids      publisher-chosen id -> big-endian Seq of the update held with it
 //
-// Replay seeks the updates bucket (a B+tree) to its position: O(log n) from
-// any position. Retention (count, age, bytes) is applied by the applier in
+// Replay and Lookup seek the updates bucket (a B+tree) to a position:
+// O(log n) from any position. The committer refuses an update whose id the
+// tail or the ids bucket holds ([herald.ErrConflict]) before it assigns
+// Seqs. Retention (count, age, bytes) is applied by the applier in
 // bounded steps within its transactions, so it never stalls an Append, and
 // the running count and byte total make it need no scan.
 //
@@ -66,9 +76,6 @@ const FileName = "herald.db"
 
 // Defaults for Options.
 const (
-	// DefaultMaxCount bounds the history when Options.Retention is entirely
-	// zero, so that an unconfigured store does not grow without bound.
-	DefaultMaxCount = 1_000_000
 	// DefaultLockTimeout is how long Open waits for another process to
 	// release the file.
 	DefaultLockTimeout = time.Second
@@ -113,9 +120,8 @@ var (
 // Options configures a Store. The zero value is ready to use.
 type Options struct {
 	// Retention bounds the history (see herald.Retention: a zero field means
-	// no bound of that kind). An entirely zero Retention means
-	// {MaxCount: DefaultMaxCount}; to keep everything, set MaxCount to
-	// math.MaxInt. MaxBytes counts each update's key and record as stored.
+	// no bound of that kind; the zero Retention keeps everything). MaxBytes
+	// counts each update's key and record as stored.
 	Retention herald.Retention
 	// LockTimeout is how long Open waits for another process holding the
 	// file; zero means DefaultLockTimeout.
@@ -123,8 +129,9 @@ type Options struct {
 	// MaxBatch is the most updates written to the log at once (one write,
 	// one sync); zero means DefaultMaxBatch.
 	MaxBatch int
-	// Logger receives errors from the background writes to herald.db;
-	// nil means slog.Default().
+	// Logger receives what the store logs: opening and recovering the
+	// history (info), and failures to write its files (error). Nil means
+	// slog.Default().
 	Logger *slog.Logger
 
 	trimBatch int   // tests only; zero means defaultTrimBatch
@@ -211,9 +218,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.walLimit <= 0 {
 		opts.walLimit = walLimit
 	}
-	if opts.Retention == (herald.Retention{}) {
-		opts.Retention.MaxCount = DefaultMaxCount
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -292,6 +296,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.last = s.applied
+	s.log.Info("bolt: opened the history", "path", path, "instance", s.instance, "updates", s.count, "last", s.applied)
 	s.holdApply, s.afterCommit = opts.holdApply, opts.afterCommit
 	s.wg.Add(1)
 	go s.run()
@@ -340,10 +345,11 @@ func (s *Store) recover(dir string) (err error) {
 		}
 		s.log.Info("bolt: recovered updates from the write-ahead log", "path", w.path, "updates", len(es), "last", s.applied)
 	}
-	if len(frames) > 0 {
-		if err := w.reset(); err != nil {
-			return fmt.Errorf("bolt: open: %w", err)
-		}
+	// Start a new generation even when the log held nothing: what follows
+	// its valid frames (a torn write, a failed one) can then never be
+	// mistaken for frames of the next writes.
+	if err := w.reset(); err != nil {
+		return fmt.Errorf("bolt: open: %w", err)
 	}
 	s.wal = w
 	return nil
@@ -551,6 +557,9 @@ func (s *Store) Close() error {
 	s.applyWG.Wait()
 	s.feed.Close()
 	var errs []error
+	if s.wal.failed() {
+		s.walWritten(s.wal.heal()) // what a failed write left must not be recovered
+	}
 	if s.walError() == nil && s.applyError() == nil && s.tail.len() == 0 && s.wal.off > walHeaderSize {
 		// herald.db holds everything: the next Open need not read the log.
 		errs = append(errs, s.wal.reset())

@@ -98,7 +98,7 @@ func TestReopenKeepsHistoryAndInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := appendData(t, s, "a", "id:b", "c", "id:b")
+	before := appendData(t, s, "a", "id:b", "c", "e")
 	instance := s.Instance()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -117,13 +117,19 @@ func TestReopenKeepsHistoryAndInstance(t *testing.T) {
 	}) {
 		t.Fatalf("after restart replay = %+v, want %+v", got, before)
 	}
-	// Ids minted before the restart are still held; the reused id still
-	// points at its latest use.
+	// Ids minted before the restart are still held, publishers' ids too:
+	// herald.db's index finds them, and refuses them to a new update.
 	if got := replayAll(t, s, before[0].ID); len(got) != 3 {
 		t.Fatalf("Replay(id from before restart) = %d updates, want 3", len(got))
 	}
-	if got := replayAll(t, s, "id:b"); len(got) != 0 {
-		t.Fatalf("Replay(reused id) = %v, want nothing after its latest use", got)
+	if got := replayAll(t, s, "id:b"); len(got) != 2 {
+		t.Fatalf("Replay(publisher id from before restart) = %v, want 2 updates", got)
+	}
+	if u, err := s.Lookup(t.Context(), "id:b"); err != nil || u.Seq != before[1].Seq || u.Data != "id:b" {
+		t.Fatalf("Lookup(publisher id from before restart) = %+v, %v; want update %d", u, err, before[1].Seq)
+	}
+	if _, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}, ID: "id:b"}); !errors.Is(err, herald.ErrConflict) {
+		t.Fatalf("Append of a publisher id held in herald.db = %v, want ErrConflict", err)
 	}
 	after := appendData(t, s, "d")
 	if after[0].Seq != before[3].Seq+1 {
@@ -328,6 +334,39 @@ func TestOpenTimesOutOnLockedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustOpen(t, dir, bolt.Options{}) // the lock is released on Close
+}
+
+// TestZeroRetentionKeepsEverything: the zero Retention has no hidden count
+// bound (the store once kept 1,000,000).
+func TestZeroRetentionKeepsEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a history of a million updates")
+	}
+	dir := t.TempDir()
+	const n = 1_000_005
+	if err := bolt.BulkLoad(dir, n, "d"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := appendData(t, s, "newest")[0]
+	if err := s.Close(); err != nil { // the applier moves everything and applies retention
+		t.Fatal(err)
+	}
+	s = mustOpen(t, dir, bolt.Options{})
+	first := herald.FormatID(s.Instance(), 1)
+	if _, err := s.Lookup(t.Context(), first); err != nil {
+		t.Fatalf("Lookup(the first of %d updates) with the zero Retention = %v, want held", n+1, err)
+	}
+	var held int
+	if err := s.Replay(t.Context(), first, func(herald.Update) error { held++; return nil }); err != nil || held != n {
+		t.Fatalf("Replay(first) = %d updates, %v; want %d", held, err, n)
+	}
+	if _, seq, _ := s.Last(t.Context()); seq != newest.Seq {
+		t.Fatalf("Last Seq = %d, want %d", seq, newest.Seq)
+	}
 }
 
 func TestRetentionCatchesUpInBatches(t *testing.T) {

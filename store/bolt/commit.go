@@ -2,73 +2,155 @@ package bolt
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"slices"
 	"time"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/herald-sse/herald"
 )
 
-// request is one Append waiting for the committer.
+// request is one Append or AppendBatch waiting for the committer.
 type request struct {
-	u    herald.Update // in: the update; out: as stored
-	done chan error    // buffered; receives exactly one value
+	us    []herald.Update  // in: the updates; out: as stored
+	batch bool             // from AppendBatch: errors name the update at fault
+	done  chan error       // buffered; receives exactly one value
+	one   [1]herald.Update // us's array for Append
+}
+
+// refuse fails r because of its update i.
+func (r *request) refuse(i int, err error) {
+	if r.batch {
+		r.done <- fmt.Errorf("bolt: append batch: %w", &herald.BatchError{Index: i, Err: err})
+		return
+	}
+	r.done <- fmt.Errorf("bolt: append: %w", err)
+}
+
+// checkSize refuses an update too large for the store.
+func checkSize(u *herald.Update) error {
+	if len(u.Data) > maxDataSize {
+		return fmt.Errorf("data is %d bytes, the limit is %d: %w", len(u.Data), maxDataSize, herald.ErrTooLarge)
+	}
+	n := 64 + len(u.ID) + len(u.Type) + len(u.Data)
+	for _, t := range u.Topics {
+		n += binary.MaxVarintLen64 + len(t)
+	}
+	if n >= continued {
+		return fmt.Errorf("the update is about %d bytes, the limit is %d: %w", n, continued, herald.ErrTooLarge)
+	}
+	return nil
 }
 
 // Append implements herald.Store. It returns once the update is in the
 // write-ahead log and fdatasync'd; concurrent Appends share that write and
-// sync. Errors: ErrInvalid, ErrTooLarge (Data over 256 MiB), ErrClosed,
-// ErrUnavailable (the log cannot be written: nothing was acknowledged, though
-// what the failed write left on disk is recovered by the next Open, as for
-// a crash), or ctx's error.
+// sync. Errors: ErrInvalid, ErrTooLarge (Data over 256 MiB), ErrConflict
+// (u.ID is held; nothing was stored), ErrClosed, ErrUnavailable (the log
+// cannot be written, or is full while herald.db cannot be written, as on a
+// full disk: nothing was acknowledged, and Appends succeed again once the
+// disk has room, with no restart; should the process stop before, what a
+// failed write left on disk may be recovered by the next Open, as after a
+// crash), or ctx's error.
 func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, error) {
 	if err := u.Validate(); err != nil {
 		return herald.Update{}, fmt.Errorf("bolt: append: %w", err)
 	}
-	if len(u.Data) > maxDataSize {
-		return herald.Update{}, fmt.Errorf("bolt: append: data is %d bytes, the limit is %d: %w", len(u.Data), maxDataSize, herald.ErrTooLarge)
+	if err := checkSize(&u); err != nil {
+		return herald.Update{}, fmt.Errorf("bolt: append: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return herald.Update{}, err
 	}
+	r := &request{done: make(chan error, 1)}
+	u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
+	r.one[0] = u
+	r.us = r.one[:]
+	if err := s.submit(ctx, r, "bolt: append"); err != nil {
+		return herald.Update{}, err
+	}
+	return r.us[0], nil
+}
+
+// AppendBatch implements herald.Store: the batch is one request to the
+// committer, written with the group it joins in one write and one
+// fdatasync, its frames marked so that a torn write drops it whole (see
+// wal.go). Errors are Append's; those that concern one update are a
+// *herald.BatchError.
+func (s *Store) AppendBatch(ctx context.Context, us []herald.Update) ([]herald.Update, error) {
+	if err := herald.ValidateBatch(us); err != nil {
+		return nil, fmt.Errorf("bolt: append batch: %w", err)
+	}
+	for i := range us {
+		if err := checkSize(&us[i]); err != nil {
+			return nil, fmt.Errorf("bolt: append batch: %w", &herald.BatchError{Index: i, Err: err})
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(us) == 0 {
+		return nil, nil
+	}
+	r := &request{us: make([]herald.Update, len(us)), batch: true, done: make(chan error, 1)}
+	for i, u := range us {
+		u.Topics = slices.Clone(u.Topics)
+		r.us[i] = u
+	}
+	if err := s.submit(ctx, r, "bolt: append batch"); err != nil {
+		return nil, err
+	}
+	return r.us, nil
+}
+
+// submit hands r to the committer and waits for its outcome.
+func (s *Store) submit(ctx context.Context, r *request, op string) error {
 	if !s.gate.Enter() {
-		return herald.Update{}, fmt.Errorf("bolt: append: %w", herald.ErrClosed)
+		return fmt.Errorf("%s: %w", op, herald.ErrClosed)
 	}
 	defer s.gate.Leave()
-
-	u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
-	r := &request{u: u, done: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():
-		return herald.Update{}, ctx.Err()
+		return ctx.Err()
 	}
 	select {
 	case err := <-r.done:
-		if err != nil {
-			return herald.Update{}, err
-		}
-		return r.u, nil
+		return err
 	case <-ctx.Done():
-		return herald.Update{}, ctx.Err() // it may still be committed
+		return ctx.Err() // it may still be committed
 	}
 }
+
+// walRetry is how often the committer tries to heal a log it failed to
+// write while no Append comes to try (so that Healthy recovers by itself).
+const walRetry = time.Second
 
 // run is the committer: the only writer of the write-ahead log.
 func (s *Store) run() {
 	defer s.wg.Done()
 	batch := make([]*request, 0, s.maxBatch)
+	retry := time.NewTimer(walRetry)
+	defer retry.Stop()
 	for {
+		if s.wal.failed() {
+			retry.Reset(walRetry)
+		} else {
+			retry.Stop()
+		}
 		select {
+		case <-retry.C:
+			s.walWritten(s.wal.heal())
 		case r := <-s.reqs:
-			batch = s.gather(append(batch[:0], r))
+			batch = s.gather(append(batch[:0], r), len(r.us))
 			s.commit(batch)
 		case <-s.quit:
 			// Close waited for every Append, but some gave up on their
 			// context after queueing: commit those too.
 			for {
-				batch = s.drain(batch[:0])
+				batch, _ = s.drain(batch[:0], 0)
 				if len(batch) == 0 {
 					return
 				}
@@ -84,36 +166,39 @@ func (s *Store) run() {
 // the publishes/s. A timed wait for more did worse under load.)
 const yieldRounds = 8
 
-// gather collects everything queued while the previous commit was syncing.
-// Publishers woken by that commit's acknowledgements are runnable but may
-// not have run yet: gather yields to them while they keep coming, so that
-// they join this commit instead of the next. It never sleeps.
-func (s *Store) gather(batch []*request) []*request {
-	batch = s.drain(batch)
+// gather collects everything queued while the previous commit was syncing,
+// up to maxBatch updates (n are in batch already). Publishers woken by that
+// commit's acknowledgements are runnable but may not have run yet: gather
+// yields to them while they keep coming, so that they join this commit
+// instead of the next. It never sleeps.
+func (s *Store) gather(batch []*request, n int) []*request {
+	batch, n = s.drain(batch, n)
 	for range yieldRounds {
-		n := len(batch)
+		had := len(batch)
 		if n >= s.maxBatch {
 			break
 		}
 		runtime.Gosched()
-		if batch = s.drain(batch); len(batch) == n {
+		if batch, n = s.drain(batch, n); len(batch) == had {
 			break
 		}
 	}
 	return batch
 }
 
-// drain adds every request already queued to batch, up to maxBatch.
-func (s *Store) drain(batch []*request) []*request {
-	for len(batch) < s.maxBatch {
+// drain adds to batch, which holds n updates, every request already
+// queued while it holds fewer than maxBatch updates.
+func (s *Store) drain(batch []*request, n int) ([]*request, int) {
+	for n < s.maxBatch {
 		select {
 		case r := <-s.reqs:
 			batch = append(batch, r)
+			n += len(r.us)
 		default:
-			return batch
+			return batch, n
 		}
 	}
-	return batch
+	return batch, n
 }
 
 // maxTail bounds the updates acknowledged but not yet in herald.db: past
@@ -124,50 +209,74 @@ const maxTail = 1 << 16
 // commit makes batch durable with one write and one fdatasync of the
 // write-ahead log, then hands it to the applier, publishes it to the
 // watchers and acknowledges it: a watcher never lags an acknowledged Append.
+//
+// When the log is full it is reset first, once herald.db holds all of it.
+// When herald.db cannot be written (a full disk), the log is never grown
+// past its preallocated size for want of a reset: the batch fails with
+// ErrUnavailable, and a later one succeeds as soon as the applier does again.
 func (s *Store) commit(batch []*request) {
-	if err := s.walError(); err != nil {
-		s.fail(batch, err)
-		return
+	if s.tail.len() >= maxTail && s.applyError() != nil {
+		s.waitApplied(maxTail / 2) // one more attempt, made now
+		if s.tail.len() >= maxTail {
+			s.fail(batch, fmt.Errorf("bolt: append: %d updates wait for %s, which cannot be written: %v: %w", s.tail.len(), s.path, s.applyError(), herald.ErrUnavailable))
+			return
+		}
 	}
-	if err := s.applyError(); err != nil && s.tail.len() >= maxTail {
-		s.fail(batch, fmt.Errorf("bolt: append: %d updates wait for %s, which cannot be written: %v: %w", maxTail, s.path, err, herald.ErrUnavailable))
+	if batch = s.refuseConflicts(batch); len(batch) == 0 {
 		return
 	}
 	now := time.Now().Round(0)
 	if now.Before(s.lastTime) {
 		now = s.lastTime
 	}
+	n := 0
+	for _, r := range batch {
+		n += len(r.us)
+	}
 	seq := s.last
 	// A new buffer each time: the tail keeps the records, which are
 	// slices of it (growing it leaves earlier slices on the old array).
-	frames := make([]byte, 0, 256*len(batch))
-	es := make([]entry, len(batch))
-	for i, r := range batch {
-		seq++
-		u := r.u
-		u.Seq, u.Time = seq, now
-		custom := u.ID != ""
-		if !custom {
-			u.ID = herald.FormatID(s.instance, seq)
+	frames := make([]byte, 0, 256*n)
+	es := make([]entry, 0, n)
+	starts := make([]int, 0, n+1)
+	more := make([]bool, 0, n)
+	for _, r := range batch {
+		for i := range r.us {
+			seq++
+			u := r.us[i]
+			u.Seq, u.Time = seq, now
+			custom := u.ID != ""
+			if !custom {
+				u.ID = herald.FormatID(s.instance, seq)
+			}
+			var start int
+			frames, start = beginFrame(frames)
+			frames = appendRecord(frames, &u, custom)
+			starts = append(starts, start)
+			more = append(more, i < len(r.us)-1) // the rest of the batch follows
+			es = append(es, entry{u: u, custom: custom})
 		}
-		var start int
-		frames, start = beginFrame(frames)
-		frames = appendRecord(frames, &u, custom)
-		s.wal.sealFrame(frames[start:], seq)
-		es[i] = entry{u: u, custom: custom, rec: frames[start+frameHeader : len(frames) : len(frames)]}
 	}
-	if err := s.wal.write(frames); err != nil {
-		// What reached the disk is unknown: accept nothing more until a
-		// restart reads the log back.
-		err = s.setWALError(err)
-		s.log.Error("bolt: the write-ahead log cannot be written; appends fail until herald restarts", "path", s.wal.path, "err", err)
+	starts = append(starts, len(frames))
+	if !s.wal.fits(len(frames), s.walLimit) {
+		if err := s.resetWAL(); err != nil {
+			s.fail(batch, err)
+			return
+		}
+	}
+	for i := range es { // sealed with the log's generation, after any reset
+		start, end := starts[i], starts[i+1]
+		s.wal.sealFrame(frames[start:end], es[i].u.Seq, more[i])
+		es[i].rec = frames[start+frameHeader : end : end]
+	}
+	if err := s.walWritten(s.wal.write(frames)); err != nil {
 		s.fail(batch, err)
 		return
 	}
 	s.last, s.lastTime = seq, now
 	s.commits.Add(1)
-	s.committed.Add(int64(len(batch)))
-	if n := s.tail.push(es); n == len(es) || n >= applyBatch && n-len(es) < applyBatch {
+	s.committed.Add(int64(n))
+	if t := s.tail.push(es); t == len(es) || t >= applyBatch && t-len(es) < applyBatch {
 		s.kick() // the tail was empty, or just reached applyBatch
 	}
 	out := make([]herald.Update, len(es))
@@ -175,25 +284,114 @@ func (s *Store) commit(batch []*request) {
 		out[i] = es[i].u
 	}
 	s.feed.Publish(out)
-	for i, r := range batch {
-		r.u = out[i]
+	k := 0
+	for _, r := range batch {
+		k += copy(r.us, out[k:k+len(r.us)])
 		r.done <- nil
 	}
-
-	// Keep the tail and the log bounded. The log is reset only once
-	// herald.db holds all of it.
-	if s.tail.len() > maxTail {
+	if s.tail.len() > maxTail { // keep the tail bounded
 		s.waitApplied(maxTail / 2)
 	}
-	if s.wal.off > s.walLimit {
-		s.waitApplied(0)
-		if s.tail.len() == 0 {
-			if err := s.wal.reset(); err != nil {
-				s.setWALError(err)
-				s.log.Error("bolt: the write-ahead log cannot be reset; appends fail until herald restarts", "path", s.wal.path, "err", err)
+}
+
+// resetWAL empties the full log once herald.db holds all of it. It fails,
+// with an error wrapping herald.ErrUnavailable, when herald.db cannot take
+// it (the applier's attempt, made now, failed) or the reset fails.
+func (s *Store) resetWAL() error {
+	s.waitApplied(0)
+	if n := s.tail.len(); n > 0 {
+		return fmt.Errorf("bolt: append: the write-ahead log %s is full and the %d updates it holds cannot be moved into %s: %v: %w",
+			s.wal.path, n, s.path, s.applyError(), herald.ErrUnavailable)
+	}
+	return s.walWritten(s.wal.reset())
+}
+
+// walWritten records the outcome of a write, reset or heal of the log
+// (Healthy reports a failure until one succeeds), logs when it changes, and
+// returns err wrapped for Append.
+func (s *Store) walWritten(err error) error {
+	s.errMu.Lock()
+	was := s.walErr
+	if err != nil {
+		err = fmt.Errorf("bolt: the write-ahead log cannot be written: %v: %w", err, herald.ErrUnavailable)
+	}
+	s.walErr = err
+	s.errMu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		s.log.Error("bolt: the write-ahead log cannot be written; appends fail until it can (no restart needed: it is retried every second and by each append)", "path", s.wal.path, "err", err)
+	case err == nil && was != nil:
+		s.log.Info("bolt: the write-ahead log can be written again; appends are accepted", "path", s.wal.path)
+	}
+	return err
+}
+
+// refuseConflicts fails, with an error wrapping herald.ErrConflict, every
+// request of batch one of whose ids is held (in the tail, in herald.db, or
+// by an earlier request of batch), and returns the others, in order, in
+// batch's array. Only the committer assigns Seqs, so no id can be claimed
+// between this check and the write. It reads herald.db (one read
+// transaction) only for publisher-chosen ids the tail does not hold.
+func (s *Store) refuseConflicts(batch []*request) []*request {
+	var held map[string]bool // publisher-chosen id -> held
+	var check []string       // ids to look up in herald.db
+	for _, r := range batch {
+		for i := range r.us {
+			id := r.us[i].ID
+			if id == "" {
+				continue
+			}
+			if held == nil {
+				held = make(map[string]bool)
+			} else if _, seen := held[id]; seen {
+				continue
+			}
+			_, inTail := s.tail.id(id)
+			held[id] = inTail
+			if !inTail {
+				check = append(check, id)
 			}
 		}
 	}
+	if held == nil {
+		return batch
+	}
+	var dbErr error
+	if len(check) > 0 {
+		dbErr = s.view(func(tx *bbolt.Tx) error {
+			ids := tx.Bucket(bucketIDs)
+			for _, id := range check {
+				if ids.Get([]byte(id)) != nil {
+					held[id] = true
+				}
+			}
+			return nil
+		})
+		if dbErr != nil {
+			dbErr = fmt.Errorf("looking ids up in %s: %v: %w", s.path, dbErr, herald.ErrUnavailable)
+		}
+	}
+	keep := batch[:0]
+next:
+	for _, r := range batch {
+		for i := range r.us {
+			if id := r.us[i].ID; id != "" && (dbErr != nil || held[id]) {
+				if dbErr != nil {
+					r.done <- fmt.Errorf("bolt: append: %w", dbErr)
+				} else {
+					r.refuse(i, fmt.Errorf("id %q is held in history: %w", id, herald.ErrConflict))
+				}
+				continue next
+			}
+		}
+		for i := range r.us {
+			if id := r.us[i].ID; id != "" {
+				held[id] = true // this request claims it
+			}
+		}
+		keep = append(keep, r)
+	}
+	return keep
 }
 
 // fail reports a failed commit to every request of batch: nothing of it was
@@ -205,23 +403,15 @@ func (s *Store) fail(batch []*request, err error) {
 	}
 }
 
-// setWALError makes every later Append fail: what reached the disk is
-// unknown, and only a restart, reading the log back, knows.
-func (s *Store) setWALError(err error) error {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	s.walErr = fmt.Errorf("bolt: %v; restart herald to recover: %w", err, herald.ErrUnavailable)
-	return s.walErr
-}
-
 func (s *Store) walError() error {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	return s.walErr
 }
 
-// Healthy implements herald.HealthChecker: it fails once the write-ahead
-// log cannot be written (until a restart), and while herald.db cannot be.
+// Healthy implements herald.HealthChecker: it fails while the write-ahead
+// log cannot be written, and while herald.db cannot be (a full disk: once
+// space is freed, both are retried within a second, and by each Append).
 func (s *Store) Healthy(context.Context) error {
 	if err := s.walError(); err != nil {
 		return err
@@ -232,11 +422,10 @@ func (s *Store) Healthy(context.Context) error {
 	return nil
 }
 
-// waitApplied waits until the tail holds at most n updates, or the applier
-// fails.
+// waitApplied waits until the tail holds at most n updates, or an attempt
+// of the applier started after the call fails.
 func (s *Store) waitApplied(n int) {
 	s.applyNow.Store(true)
 	defer s.applyNow.Store(false)
-	s.kick()
-	s.tail.waitBelow(n, s.applyFailing)
+	s.tail.waitBelow(n, s.kick)
 }

@@ -27,8 +27,10 @@ const (
 )
 
 // crashChild is the child process of TestCrashKeepsAcknowledgedUpdates: it
-// opens the history in dir and appends from 16 goroutines, writing
-// "<seq> <id> <publisher> <n>" to stdout (unbuffered) once each Append has
+// opens the history in dir and appends from 16 goroutines, a quarter of them
+// in batches (AppendBatch) of 2 to 10 updates, writing
+// "<seq> <id> <run> <publisher> <n> <batch's first n> <batch size>" to
+// stdout (unbuffered) for each update once its Append or AppendBatch has
 // returned, until it is killed.
 func crashChild(dir string) {
 	s, err := bolt.Open(dir, bolt.Options{})
@@ -39,20 +41,39 @@ func crashChild(dir string) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	update := func(p, n, first, size int) herald.Update {
+		u := herald.Update{Topics: []string{"urn:crash"}, Data: fmt.Sprintf("%s %d %d %d %d", run, p, n, first, size)}
+		if n%5 == 0 {
+			u.ID = fmt.Sprintf("crash-%s-%d-%d", run, p, n)
+		}
+		return u
+	}
 	for p := range crashPublishers {
 		wg.Go(func() {
-			for n := range crashMaxAppends {
-				u := herald.Update{Topics: []string{"urn:crash"}, Data: fmt.Sprintf("%s %d %d", run, p, n)}
-				if n%5 == 0 {
-					u.ID = fmt.Sprintf("crash-%s-%d-%d", run, p, n)
+			for n := 0; n < crashMaxAppends; {
+				var got []herald.Update
+				var err error
+				if p%4 == 0 {
+					size := 2 + n%9
+					us := make([]herald.Update, size)
+					for i := range us {
+						us[i] = update(p, n+i, n, size)
+					}
+					got, err = s.AppendBatch(context.Background(), us)
+				} else {
+					var u herald.Update
+					u, err = s.Append(context.Background(), update(p, n, n, 1))
+					got = []herald.Update{u}
 				}
-				got, err := s.Append(context.Background(), u)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "child:", err)
 					os.Exit(2)
 				}
+				n += len(got)
 				mu.Lock()
-				fmt.Fprintf(os.Stdout, "%d %s %s\n", got.Seq, got.ID, got.Data)
+				for _, u := range got {
+					fmt.Fprintf(os.Stdout, "%d %s %s\n", u.Seq, u.ID, u.Data)
+				}
 				mu.Unlock()
 			}
 		})
@@ -69,6 +90,12 @@ type acked struct {
 	run       string
 	publisher int
 	n         int
+	first     int // the n of the first update of its batch
+	size      int // its batch's size (1: a single Append)
+}
+
+func (a acked) data() string {
+	return fmt.Sprintf("%s %d %d %d %d", a.run, a.publisher, a.n, a.first, a.size)
 }
 
 // runCrashChild starts a publisher on dir, kills it with SIGKILL once it has
@@ -92,7 +119,7 @@ func runCrashChild(t *testing.T, dir string, killAfter int) []acked {
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		var a acked
-		if _, err := fmt.Sscanf(sc.Text(), "%d %s %s %d %d", &a.seq, &a.id, &a.run, &a.publisher, &a.n); err != nil {
+		if _, err := fmt.Sscanf(sc.Text(), "%d %s %s %d %d %d %d", &a.seq, &a.id, &a.run, &a.publisher, &a.n, &a.first, &a.size); err != nil {
 			t.Fatalf("child printed %q: %v", sc.Text(), err)
 		}
 		got = append(got, a)
@@ -116,7 +143,8 @@ func runCrashChild(t *testing.T, dir string, killAfter int) []acked {
 // TestCrashKeepsAcknowledgedUpdates kills a publishing process with SIGKILL
 // in the middle of a burst, three times on the same directory, and checks
 // after each that the history opens, and holds every acknowledged update in
-// order, with the same ids (the instance id survives).
+// order, with the same ids (the instance id survives), and every batch whole
+// or not at all (acknowledged or not), with consecutive Seqs.
 func TestCrashKeepsAcknowledgedUpdates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
@@ -133,24 +161,41 @@ func TestCrashKeepsAcknowledgedUpdates(t *testing.T) {
 		held := map[uint64]herald.Update{}
 		var prev herald.Update
 		lastN := map[string]int{} // run/publisher -> last n seen in Seq order
+		var open *acked           // the batch being read, until its last update
+		batches := 0
 		err = s.Replay(t.Context(), herald.EarliestID, func(u herald.Update) error {
 			if prev.Seq != 0 && u.Seq != prev.Seq+1 {
 				return fmt.Errorf("Seq %d after %d", u.Seq, prev.Seq)
 			}
-			var run string
-			var p, n int
-			if _, err := fmt.Sscanf(u.Data, "%s %d %d", &run, &p, &n); err != nil {
+			var a acked
+			if _, err := fmt.Sscanf(u.Data, "%s %d %d %d %d", &a.run, &a.publisher, &a.n, &a.first, &a.size); err != nil {
 				return fmt.Errorf("update %d data %q: %v", u.Seq, u.Data, err)
 			}
-			key := fmt.Sprint(run, "/", p)
-			if last, ok := lastN[key]; ok && n != last+1 {
-				return fmt.Errorf("publisher %s: update %d follows %d", key, n, last)
+			key := fmt.Sprint(a.run, "/", a.publisher)
+			if last, ok := lastN[key]; ok && a.n != last+1 {
+				return fmt.Errorf("publisher %s: update %d follows %d", key, a.n, last)
 			}
-			lastN[key] = n
+			lastN[key] = a.n
+			switch {
+			case open != nil && (a.run != open.run || a.publisher != open.publisher || a.first != open.first):
+				return fmt.Errorf("update %d (%s) interrupts the batch %s/%d at its update %d of %d", u.Seq, u.Data, key, open.first, open.n-open.first+1, open.size)
+			case open == nil && a.n != a.first:
+				return fmt.Errorf("update %d (%s) is held without the start of its batch: half a batch", u.Seq, u.Data)
+			}
+			open = &a
+			if a.n == a.first+a.size-1 {
+				open = nil // the batch is complete
+				if a.size > 1 {
+					batches++
+				}
+			}
 			held[u.Seq] = u
 			prev = u
 			return nil
 		})
+		if err == nil && open != nil {
+			err = fmt.Errorf("the history ends with update %d of %d of a batch: half a batch", open.n-open.first+1, open.size)
+		}
 		if err != nil {
 			t.Fatalf("round %d: replay after SIGKILL: %v", round, err)
 		}
@@ -159,7 +204,7 @@ func TestCrashKeepsAcknowledgedUpdates(t *testing.T) {
 			if !ok {
 				t.Fatalf("round %d: acknowledged update %d (%s) is missing after SIGKILL", round, a.seq, a.id)
 			}
-			if u.ID != a.id || u.Data != fmt.Sprintf("%s %d %d", a.run, a.publisher, a.n) {
+			if u.ID != a.id || u.Data != a.data() {
 				t.Fatalf("round %d: update %d is %q %q, acknowledged as %q", round, a.seq, u.ID, u.Data, a.id)
 			}
 		}
@@ -174,6 +219,6 @@ func TestCrashKeepsAcknowledgedUpdates(t *testing.T) {
 		if err := bolt.Check(s.Path()); err != nil {
 			t.Fatalf("round %d: history invariants after SIGKILL: %v", round, err)
 		}
-		t.Logf("round %d: %d acknowledged before SIGKILL, %d held", round, len(all), len(held))
+		t.Logf("round %d: %d acknowledged before SIGKILL, %d held, %d batches", round, len(all), len(held), batches)
 	}
 }

@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -30,7 +31,7 @@ func Chunks() (first, rest int) { return firstChunk, chunk }
 // writes straight into the file in large transactions without fsync (then
 // syncs once): for building benchmark histories only.
 func BulkLoad(dir string, n int, data string) error {
-	s, err := Open(dir, Options{Retention: herald.Retention{MaxCount: 1 << 62}})
+	s, err := Open(dir, Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}

@@ -168,38 +168,76 @@ func (s *Store) notHeld(after string) error {
 	return fmt.Errorf("bolt: replay after %q: %w", after, herald.ErrNotHeld)
 }
 
-// Last implements herald.Store.
+// Last implements herald.Store: the newest update's position.
 func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if s.isClosed() {
 		return "", 0, fmt.Errorf("bolt: last: %w", herald.ErrClosed)
 	}
 	s.moved.RLock()
 	defer s.moved.RUnlock()
-	if e, ok := s.tail.last(); ok {
-		return e.u.ID, e.u.Seq, nil
+	if _, last, ok := s.tail.bounds(); ok {
+		return herald.FormatID(s.instance, last), last, nil
 	}
 	// The tail is empty: herald.db holds everything acknowledged.
-	var id string
 	var last uint64
 	err := s.view(func(tx *bbolt.Tx) error {
-		k, v := tx.Bucket(bucketUpdates).Cursor().Last()
-		if k == nil {
-			return nil
-		}
-		seq, _ := unbe(k)
-		last = seq
-		_, custom, err := recordHead(v)
-		if err != nil {
-			return fmt.Errorf("bolt: last: update %d in %s: %w", seq, s.path, err)
-		}
-		if custom != nil {
-			id = string(custom)
-		} else {
-			id = herald.FormatID(s.instance, seq)
+		if k, _ := tx.Bucket(bucketUpdates).Cursor().Last(); k != nil {
+			last, _ = unbe(k)
 		}
 		return nil
 	})
-	return id, last, err
+	if err != nil || last == 0 {
+		return "", 0, err
+	}
+	return herald.FormatID(s.instance, last), last, nil
+}
+
+// Lookup implements herald.Store: a publisher's id through the tail's index
+// or the ids bucket, then the update at its Seq from the tail or with one
+// B+tree seek.
+func (s *Store) Lookup(ctx context.Context, id string) (herald.Update, error) {
+	if s.isClosed() {
+		return herald.Update{}, fmt.Errorf("bolt: lookup: %w", herald.ErrClosed)
+	}
+	notHeld := fmt.Errorf("bolt: lookup %q: %w", id, herald.ErrNotHeld)
+	instance, seq, generated := herald.ParseID(id)
+	switch {
+	case generated && instance != s.instance, !generated && (id == "" || id == herald.EarliestID):
+		return herald.Update{}, notHeld
+	}
+	s.moved.RLock()
+	defer s.moved.RUnlock()
+	if !generated {
+		var ok bool
+		if seq, ok = s.tail.id(id); !ok {
+			seq = 0 // not in the tail: herald.db's index says
+		}
+	}
+	if seq != 0 {
+		if u, ok := s.tail.at(seq); ok {
+			return u, nil
+		}
+	}
+	var u herald.Update
+	err := s.view(func(tx *bbolt.Tx) error {
+		if !generated {
+			key := tx.Bucket(bucketIDs).Get([]byte(id))
+			if key == nil {
+				return notHeld
+			}
+			seq, _ = unbe(key)
+		}
+		v := tx.Bucket(bucketUpdates).Get(be(seq))
+		if v == nil {
+			return notHeld
+		}
+		var err error
+		if u, err = decodeRecord(v, seq, s.instance); err != nil {
+			return fmt.Errorf("bolt: lookup: update %d in %s: %w", seq, s.path, err)
+		}
+		return nil
+	})
+	return u, err
 }
 
 // Watch implements herald.Store: fn is called from the calling goroutine

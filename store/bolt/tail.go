@@ -12,11 +12,13 @@ import (
 // once a herald.db transaction holding them has committed, so an update is
 // always in the tail, in herald.db, or both.
 type tail struct {
-	mu   sync.Mutex
-	cond *sync.Cond // broadcast when the applier has made an attempt
-	ents []entry    // ents[off:] are held
-	off  int
-	ids  map[string]uint64 // publisher-chosen id -> Seq of its newest use in ents
+	mu      sync.Mutex
+	cond    *sync.Cond // broadcast when the applier has made an attempt
+	ents    []entry    // ents[off:] are held
+	off     int
+	started uint64            // the applier's attempts started
+	failed  uint64            // the number of its latest attempt that failed
+	ids     map[string]uint64 // publisher-chosen id -> Seq of its use in ents
 }
 
 // entry is one update of the tail.
@@ -85,31 +87,35 @@ func (t *tail) drop(n int) {
 	t.cond.Broadcast()
 }
 
-// attempted wakes whoever waits for the applier, after a failed attempt.
-func (t *tail) attempted() {
+// begin numbers an attempt of the applier that starts now.
+func (t *tail) begin() uint64 {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.started++
+	return t.started
+}
+
+// attemptFailed records that the applier's attempt n failed and wakes
+// whoever waits for the applier.
+func (t *tail) attemptFailed(n uint64) {
+	t.mu.Lock()
+	t.failed = max(t.failed, n)
 	t.cond.Broadcast()
 	t.mu.Unlock()
 }
 
-// waitBelow waits until the tail holds at most n updates or stop reports
-// true (checked after each applier attempt, with the lock held).
-func (t *tail) waitBelow(n int, stop func() bool) {
+// waitBelow calls kick (which must not block), then waits until the tail
+// holds at most n updates or an attempt of the applier started after kick
+// failed: a failure of an attempt made before the call, when the disk may
+// still have been full, does not end the wait.
+func (t *tail) waitBelow(n int, kick func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for len(t.ents)-t.off > n && !stop() {
+	from := t.started
+	kick()
+	for len(t.ents)-t.off > n && t.failed <= from {
 		t.cond.Wait()
 	}
-}
-
-// last returns the newest entry, if any.
-func (t *tail) last() (entry, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.off == len(t.ents) {
-		return entry{}, false
-	}
-	return t.ents[len(t.ents)-1], true
 }
 
 // bounds returns the first and last Seq held (ok false when empty).
@@ -122,12 +128,23 @@ func (t *tail) bounds() (first, last uint64, ok bool) {
 	return t.ents[t.off].u.Seq, t.ents[len(t.ents)-1].u.Seq, true
 }
 
-// id returns the Seq of the newest use of a publisher-chosen id in the tail.
+// id returns the Seq of the update with a publisher-chosen id in the tail.
 func (t *tail) id(id string) (uint64, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	seq, ok := t.ids[id]
 	return seq, ok
+}
+
+// at returns the update at seq, if the tail holds it.
+func (t *tail) at(seq uint64) (herald.Update, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	held := t.ents[t.off:]
+	if len(held) == 0 || seq < held[0].u.Seq || seq-held[0].u.Seq >= uint64(len(held)) {
+		return herald.Update{}, false
+	}
+	return held[seq-held[0].u.Seq].u, true
 }
 
 // read appends to buf the updates from Seq next to Seq upper, at most max,

@@ -155,6 +155,75 @@ func TestWALTornLastWrite(t *testing.T) {
 	}
 }
 
+// A crash that tears a batch's write drops the whole batch, never half of
+// it, whichever of its frames is damaged; a complete batch followed by a
+// torn write is kept whole.
+func TestWALTornBatch(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		frame  int // which of the 25 frames to damage: 15..19 are the batch
+		keep   int // how many updates recovery keeps
+		single bool
+	}{
+		{"last frame of the batch", 19, 15, false},
+		{"middle frame of the batch", 17, 15, false},
+		{"first frame of the batch", 15, 15, false},
+		{"a single update after the batch", 20, 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := bolt.Open(dir, bolt.WithHeldApply(bolt.Options{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := appendData(t, s, numbered("u", 15)...)
+			batch := make([]herald.Update, 5)
+			for i := range batch {
+				batch[i] = herald.Update{Topics: []string{"t"}, Data: fmt.Sprint("batch-", i)}
+			}
+			batch[2].ID = "batch-id"
+			got, err := s.AppendBatch(t.Context(), batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, got...)
+			if tc.single {
+				want = append(want, appendData(t, s, numbered("v", 5)...)...)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			_, offsets, _, err := bolt.WALFrames(dir, instanceOf(t, dir))
+			if err != nil || len(offsets) != len(want) {
+				t.Fatalf("log holds %d frames (%v), want %d", len(offsets), err, len(want))
+			}
+			path := filepath.Join(dir, bolt.WALName)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.single { // tear from the damaged frame on, as a crash does
+				clear(b[offsets[tc.frame]:])
+			} else {
+				off := offsets[tc.frame]
+				b[off+int64(16+recordLen(t, b, off)/2)] ^= 1
+			}
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s = mustOpen(t, dir, bolt.Options{})
+			if got := replayAll(t, s, herald.EarliestID); !sameUpdates(got, want[:tc.keep]) {
+				t.Fatalf("after damaging frame %d, Replay(earliest) = %d updates, want the first %d", tc.frame, len(got), tc.keep)
+			}
+			if tc.keep == 15 {
+				if _, err := s.Lookup(t.Context(), "batch-id"); !errors.Is(err, herald.ErrNotHeld) {
+					t.Fatalf("Lookup of an id of the torn batch = %v, want ErrNotHeld", err)
+				}
+			}
+		})
+	}
+}
+
 // instanceOf returns the history instance named in the header of dir's log.
 func instanceOf(t *testing.T, dir string) string {
 	t.Helper()
@@ -165,10 +234,11 @@ func instanceOf(t *testing.T, dir string) string {
 	return strings.TrimRight(string(b[16:32]), "\x00")
 }
 
-// recordLen reads the length field of the frame at off.
+// recordLen reads the length field of the frame at off (without the bit
+// that marks a batch's frames).
 func recordLen(t *testing.T, b []byte, off int64) int {
 	t.Helper()
-	return int(b[off])<<24 | int(b[off+1])<<16 | int(b[off+2])<<8 | int(b[off+3])
+	return int(b[off]&0x7f)<<24 | int(b[off+1])<<16 | int(b[off+2])<<8 | int(b[off+3])
 }
 
 // The log is reset once it passes its size limit and herald.db holds all of
@@ -301,9 +371,10 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-// When the log cannot be written, Append fails with ErrUnavailable (nothing
-// acknowledged), Healthy says so, and a restart recovers every update
-// acknowledged before.
+// While the log cannot be written, Append fails with ErrUnavailable (nothing
+// acknowledged) and Healthy says so; a restart recovers every update
+// acknowledged before. (A log that can be written again is healed without
+// a restart: TestFullDisk, TestWALHeal.)
 func TestWALWriteFailure(t *testing.T) {
 	dir := t.TempDir()
 	s, err := bolt.Open(dir, bolt.WithHeldApply(bolt.Options{}))
@@ -315,9 +386,9 @@ func TestWALWriteFailure(t *testing.T) {
 		t.Fatalf("Healthy = %v before any failure", err)
 	}
 	bolt.BreakWAL(s)
-	for range 2 { // the failure sticks
-		if _, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}, Data: "lost"}); !errors.Is(err, herald.ErrUnavailable) || !strings.Contains(err.Error(), "restart") {
-			t.Fatalf("Append on a broken log = %v, want ErrUnavailable asking for a restart", err)
+	for range 2 { // the file stays broken: so does Append
+		if _, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}, Data: "lost"}); !errors.Is(err, herald.ErrUnavailable) || !strings.Contains(err.Error(), "write-ahead log cannot be written") {
+			t.Fatalf("Append on a broken log = %v, want ErrUnavailable saying the write-ahead log cannot be written", err)
 		}
 	}
 	if err := s.Healthy(t.Context()); !errors.Is(err, herald.ErrUnavailable) {

@@ -1,11 +1,12 @@
 // Package memory is an in-memory [herald.Store]: no durability, for tests,
 // benchmarks and `herald serve --store memory:`.
 //
-// History lives in one slice in Seq order. Seqs are contiguous, so Replay
-// finds a generated id by arithmetic (O(1)) and a publisher-chosen id through
-// a map; both are pruned with retention. Each Store gets a random instance id
-// (unless Options.Instance sets one), so ids minted before a restart, whose
-// history is gone, are answered with [herald.ErrNotHeld].
+// History lives in one slice in Seq order. Seqs are contiguous, so Replay and
+// Lookup find a generated id or a position by arithmetic (O(1)) and a
+// publisher-chosen id through a map, which also refuses an id already held
+// ([herald.ErrConflict]); both are pruned with retention. Each Store gets a
+// random instance id (unless Options.Instance sets one), so ids minted before
+// a restart, whose history is gone, are answered with [herald.ErrNotHeld].
 package memory
 
 import (
@@ -22,18 +23,15 @@ import (
 	"github.com/herald-sse/herald/store/internal/feed"
 )
 
-// DefaultMaxCount is the number of updates a Store keeps when
-// Options.Retention.MaxCount is zero: memory is always bounded by count.
-const DefaultMaxCount = 100_000
-
 // replayChunk is how many updates Replay copies out per lock acquisition.
 const replayChunk = 256
 
 // Options configures a Store. The zero value is ready to use.
 type Options struct {
-	// Retention bounds the history. MaxCount <= 0 means DefaultMaxCount;
-	// MaxAge and MaxBytes are used as given (zero: no bound). MaxBytes counts
-	// the lengths of each update's strings plus a fixed overhead (see Size).
+	// Retention bounds the history; a zero field means no bound of that
+	// kind (the zero Retention keeps everything: set a bound, memory is
+	// finite). MaxBytes counts the lengths of each update's strings plus a
+	// fixed overhead (see Size).
 	Retention herald.Retention
 	// Instance is the instance id in generated ids (see herald.FormatID).
 	// Empty means a random one. It must not contain ':'.
@@ -49,7 +47,7 @@ type Store struct {
 	mu       sync.Mutex
 	q        []herald.Update   // q[off:] is the history held, Seqs contiguous
 	off      int               //
-	ids      map[string]uint64 // publisher-chosen id -> Seq of its most recent use
+	ids      map[string]uint64 // publisher-chosen id -> Seq of the update held with it
 	bytes    int64             // sum of Size over q[off:]
 	last     uint64            // the last Seq assigned
 	lastTime time.Time         // the last Time assigned (Times never go back)
@@ -71,9 +69,6 @@ func New(opts Options) *Store {
 	}
 	if s.instance == "" {
 		s.instance = randomInstance()
-	}
-	if s.ret.MaxCount <= 0 {
-		s.ret.MaxCount = DefaultMaxCount
 	}
 	return s
 }
@@ -99,7 +94,8 @@ func Size(u *herald.Update) int64 {
 }
 
 // Append stores u and passes it to the watchers. It never blocks on I/O; a
-// context already done when Append is called stores nothing.
+// context already done when Append is called stores nothing. An update whose
+// ID is held is refused with an error wrapping herald.ErrConflict.
 func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, error) {
 	if err := u.Validate(); err != nil {
 		return herald.Update{}, fmt.Errorf("memory: append: %w", err)
@@ -107,34 +103,78 @@ func (s *Store) Append(ctx context.Context, u herald.Update) (herald.Update, err
 	if err := ctx.Err(); err != nil {
 		return herald.Update{}, err
 	}
-	u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
+	out, err := s.append([]herald.Update{u}, false)
+	if err != nil {
+		return herald.Update{}, fmt.Errorf("memory: append: %w", err)
+	}
+	return out[0], nil
+}
+
+// AppendBatch implements herald.Store: the batch is stored under one
+// acquisition of the lock, and passed to the watchers as one batch.
+func (s *Store) AppendBatch(ctx context.Context, us []herald.Update) ([]herald.Update, error) {
+	if err := herald.ValidateBatch(us); err != nil {
+		return nil, fmt.Errorf("memory: append batch: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(us) == 0 {
+		return nil, nil
+	}
+	out, err := s.append(us, true)
+	if err != nil {
+		return nil, fmt.Errorf("memory: append batch: %w", err)
+	}
+	return slices.Clone(out), nil // out is shared with the watchers
+}
+
+// append stores us (valid, ids distinct) and returns them as stored, or
+// refuses them all when one's ID is held (with a *herald.BatchError when
+// batch is set).
+func (s *Store) append(us []herald.Update, batch bool) ([]herald.Update, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return herald.Update{}, fmt.Errorf("memory: append: %w", herald.ErrClosed)
+		return nil, herald.ErrClosed
 	}
 	now := time.Now().Round(0)
 	if now.Before(s.lastTime) {
 		now = s.lastTime
 	}
-	s.lastTime = now
-	s.last++
-	u.Seq, u.Time = s.last, now
-	if u.ID == "" {
-		u.ID = herald.FormatID(s.instance, u.Seq)
-	} else {
-		s.ids[u.ID] = u.Seq
+	s.trimLocked(now) // an id retention removed is free again
+	for i := range us {
+		if _, held := s.ids[us[i].ID]; held {
+			err := fmt.Errorf("id %q is held: %w", us[i].ID, herald.ErrConflict)
+			if batch {
+				err = &herald.BatchError{Index: i, Err: err}
+			}
+			return nil, err
+		}
 	}
+	s.lastTime = now
 	if s.off > 0 && s.off >= len(s.q)/2 { // compact: amortised O(1)
 		n := copy(s.q, s.q[s.off:])
 		clear(s.q[n:])
 		s.q, s.off = s.q[:n], 0
 	}
-	s.q = append(s.q, u)
-	s.bytes += Size(&u)
+	out := make([]herald.Update, len(us))
+	for i, u := range us {
+		u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
+		s.last++
+		u.Seq, u.Time = s.last, now
+		if u.ID == "" {
+			u.ID = herald.FormatID(s.instance, u.Seq)
+		} else {
+			s.ids[u.ID] = u.Seq
+		}
+		s.q = append(s.q, u)
+		s.bytes += Size(&u)
+		out[i] = u
+	}
 	s.trimLocked(now)
-	s.feed.Publish([]herald.Update{u})
-	return u, nil
+	s.feed.Publish(out)
+	return out, nil
 }
 
 // trimLocked removes the oldest updates beyond the retention bounds.
@@ -142,13 +182,15 @@ func (s *Store) trimLocked(now time.Time) {
 	r := s.ret
 	for s.off < len(s.q) {
 		u := &s.q[s.off]
-		if len(s.q)-s.off <= r.MaxCount &&
+		if (r.MaxCount <= 0 || len(s.q)-s.off <= r.MaxCount) &&
 			(r.MaxBytes <= 0 || s.bytes <= r.MaxBytes) &&
 			(r.MaxAge <= 0 || now.Sub(u.Time) < r.MaxAge) {
 			return
 		}
-		if seq, ok := s.ids[u.ID]; ok && seq == u.Seq {
-			delete(s.ids, u.ID)
+		if u.ID != "" {
+			if seq, ok := s.ids[u.ID]; ok && seq == u.Seq {
+				delete(s.ids, u.ID)
+			}
 		}
 		s.bytes -= Size(u)
 		*u = herald.Update{} // release its strings
@@ -219,28 +261,45 @@ func (s *Store) start(after string) (next, upper uint64, err error) {
 		return 0, 0, fmt.Errorf("memory: replay: %w", herald.ErrClosed)
 	}
 	s.trimLocked(time.Now())
-	notHeld := fmt.Errorf("memory: replay after %q: %w", after, herald.ErrNotHeld)
-	if s.off == len(s.q) {
-		if after == herald.EarliestID {
+	if after == herald.EarliestID {
+		if s.off == len(s.q) {
 			return 1, 0, nil
 		}
-		return 0, 0, notHeld
+		return s.q[s.off].Seq, s.q[len(s.q)-1].Seq, nil
 	}
-	first, upper := s.q[s.off].Seq, s.q[len(s.q)-1].Seq
-	if after == herald.EarliestID {
-		return first, upper, nil
+	i, ok := s.findLocked(after)
+	if !ok {
+		return 0, 0, fmt.Errorf("memory: replay after %q: %w", after, herald.ErrNotHeld)
 	}
-	seq, ok := s.ids[after]
-	if instance, gen, isGen := herald.ParseID(after); isGen {
+	return s.q[i].Seq + 1, s.q[len(s.q)-1].Seq, nil
+}
+
+// findLocked returns the index in s.q of the held update id names: its
+// publisher-chosen ID, or its generated ID (its position).
+func (s *Store) findLocked(id string) (int, bool) {
+	seq, ok := s.ids[id]
+	if instance, gen, isGen := herald.ParseID(id); isGen {
 		seq, ok = gen, instance == s.instance
 	}
 	if !ok {
-		return 0, 0, notHeld
+		return 0, false
 	}
-	if _, held := s.indexLocked(seq); !held {
-		return 0, 0, notHeld
+	return s.indexLocked(seq)
+}
+
+// Lookup implements herald.Store.
+func (s *Store) Lookup(ctx context.Context, id string) (herald.Update, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return herald.Update{}, fmt.Errorf("memory: lookup: %w", herald.ErrClosed)
 	}
-	return seq + 1, upper, nil
+	s.trimLocked(time.Now())
+	i, ok := s.findLocked(id)
+	if !ok {
+		return herald.Update{}, fmt.Errorf("memory: lookup %q: %w", id, herald.ErrNotHeld)
+	}
+	return s.q[i], nil
 }
 
 // Watch implements herald.Store: fn is called from the calling goroutine,
@@ -249,7 +308,7 @@ func (s *Store) Watch(ctx context.Context, fn func([]herald.Update)) error {
 	return s.feed.Watch(ctx, fn)
 }
 
-// Last implements herald.Store.
+// Last implements herald.Store: the newest update's position.
 func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -260,8 +319,8 @@ func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if s.off == len(s.q) {
 		return "", 0, nil
 	}
-	u := &s.q[len(s.q)-1]
-	return u.ID, u.Seq, nil
+	seq := s.q[len(s.q)-1].Seq
+	return herald.FormatID(s.instance, seq), seq, nil
 }
 
 // Close drops the history and ends every Watch (after it has delivered what

@@ -50,31 +50,34 @@ func TestNewPanicsOnColonInInstance(t *testing.T) {
 	memory.New(memory.Options{Instance: "a:b"})
 }
 
-func TestDefaultMaxCount(t *testing.T) {
+// TestZeroRetentionKeepsEverything: the zero Retention has no hidden count
+// bound (the store once kept 100,000).
+func TestZeroRetentionKeepsEverything(t *testing.T) {
+	const n = 100_005
 	s := memory.New(memory.Options{})
 	defer s.Close()
 	var first herald.Update
-	for i := range memory.DefaultMaxCount + 5 {
+	for i := range n {
 		u, err := s.Append(t.Context(), herald.Update{Topics: []string{"t"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i == 5 {
+		if i == 0 {
 			first = u
 		}
 	}
-	n := 0
+	held := 0
 	if err := s.Replay(t.Context(), herald.EarliestID, func(u herald.Update) error {
-		if n == 0 && u.ID != first.ID {
-			return fmt.Errorf("oldest held is %q, want %q", u.ID, first.ID)
+		if held == 0 && u.ID != first.ID {
+			return fmt.Errorf("oldest held is %q, want the first appended, %q", u.ID, first.ID)
 		}
-		n++
+		held++
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n != memory.DefaultMaxCount {
-		t.Fatalf("holds %d updates, want DefaultMaxCount = %d", n, memory.DefaultMaxCount)
+	if held != n {
+		t.Fatalf("holds %d updates, want all %d", held, n)
 	}
 }
 

@@ -12,11 +12,18 @@
 // the stream sequence is the update's Seq, so the order is JetStream's
 // single global order.
 //
-// Replay after a generated id checks it against the stream's first and last
-// sequence; after a publisher's id, it asks JetStream for the last message
-// on that id's subject (the stream's per-subject index, never a scan). It
-// then reads with an ordered consumer from the next sequence up to the last
-// one held when Replay started.
+// An update with a publisher's id is published with the header
+// Nats-Expected-Last-Subject-Sequence: 0, so JetStream stores it only if no
+// message on its id's subject is held, atomically with storing it: that is
+// how an id is held at most once across nodes ([herald.ErrConflict]), and
+// once retention removed the message the id is free again.
+//
+// Replay after a generated id (or a position) checks it against the stream's
+// first and last sequence; after a publisher's id, it asks JetStream for the
+// last message on that id's subject (the stream's per-subject index, never a
+// scan). It then reads with an ordered consumer from the next sequence up to
+// the last one held when Replay started. Lookup is one request: the message
+// at a sequence, or the last one on an id's subject.
 //
 // # Instance id
 //
@@ -39,6 +46,25 @@
 // stored), Healthy fails, and watchers wait; the client reconnects in the
 // background and the watchers' ordered consumer resumes after the last
 // update it delivered.
+//
+// # Batches
+//
+// AppendBatch uses JetStream's atomic batch publish (nats-server 2.12 or
+// later; the stream is created, or updated, with allow_atomic): the batch's
+// messages go out in one flush, all but the last without a reply, and the
+// last commits the batch, which JetStream stores whole, with consecutive
+// sequences, or not at all; one round trip. An older server does not keep
+// allow_atomic: Open then logs a warning and AppendBatch of more than one
+// update fails with an error wrapping errors.ErrUnsupported (Append works).
+// JetStream bounds a batch to 1,000 messages (herald.MaxBatchLen) and a
+// stream to 50 batches in flight at once: past that, AppendBatch fails with
+// herald.ErrUnavailable, to be retried. Cost: on a stream with one replica
+// and file storage, JetStream stages each batch in a file store of its own,
+// made, synced and removed per batch, which dominates (measured with the
+// embedded server on 2 loaded cores, batches of 100 from 16 callers: about
+// 5,000 updates/s, against 16,000/s for single Appends); replicated streams
+// and memory storage stage batches in memory (storage=memory: about
+// 45,000 updates/s).
 //
 // # Retention
 //
@@ -135,6 +161,7 @@ type Store struct {
 type streamState struct {
 	instance string
 	created  time.Time
+	atomic   bool // the stream takes atomic batches (AllowAtomicPublish)
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -174,6 +201,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		Discard:     jetstream.DiscardOld,
 		Storage:     q.storage,
 		Replicas:    q.replicas,
+		// AppendBatch publishes batches atomically (nats-server 2.12+;
+		// an older server ignores the field, see batch.go).
+		AllowAtomicPublish: true,
 	}
 	setLimits(&s.cfg, opts.Retention)
 

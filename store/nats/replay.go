@@ -169,8 +169,57 @@ func (s *Store) deleteConsumer(cons jetstream.Consumer) {
 	_ = s.js.DeleteConsumer(ctx, s.name, info.Name)
 }
 
-// Last implements herald.Store with one request: the last message on any of
-// the stream's subjects.
+// Lookup implements herald.Store with one request: a position names the
+// message at its sequence, a publisher's id the last message on its subject
+// (JetStream's per-subject index).
+func (s *Store) Lookup(ctx context.Context, id string) (herald.Update, error) {
+	if err := ctx.Err(); err != nil {
+		return herald.Update{}, err
+	}
+	if s.isClosed() {
+		return herald.Update{}, fmt.Errorf("nats: lookup: %w", herald.ErrClosed)
+	}
+	notHeld := fmt.Errorf("nats: lookup %q: %w", id, herald.ErrNotHeld)
+	instance, seq, generated := herald.ParseID(id)
+	if generated && seq == 0 || !generated && (id == "" || id == herald.EarliestID) {
+		return herald.Update{}, notHeld
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	state, err := s.current(ctx)
+	if err != nil {
+		return herald.Update{}, err
+	}
+	if generated && instance != state.instance {
+		// The stream may have been re-created since it was last seen.
+		if state, err = s.refresh(ctx); err != nil {
+			return herald.Update{}, err
+		}
+		if instance != state.instance {
+			return herald.Update{}, notHeld
+		}
+	}
+	var msg *jetstream.RawStreamMsg
+	if generated {
+		msg, err = s.stream.GetMsg(ctx, seq)
+	} else {
+		msg, err = s.stream.GetLastMsgForSubject(ctx, s.subjectFor(id))
+	}
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return herald.Update{}, notHeld
+	}
+	if err != nil {
+		return herald.Update{}, s.fail("lookup", err)
+	}
+	u, err := decode(msg.Data, msg.Sequence, state.instance)
+	if err != nil {
+		return herald.Update{}, fmt.Errorf("nats: lookup: message %d: %v", msg.Sequence, err)
+	}
+	return u, nil
+}
+
+// Last implements herald.Store with one request, the last message on any of
+// the stream's subjects: the newest update's position.
 func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if s.isClosed() {
 		return "", 0, fmt.Errorf("nats: last: %w", herald.ErrClosed)
@@ -188,9 +237,5 @@ func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if err != nil {
 		return "", 0, s.fail("last", err)
 	}
-	u, err := decode(msg.Data, msg.Sequence, state.instance)
-	if err != nil {
-		return "", 0, fmt.Errorf("nats: last: message %d: %v", msg.Sequence, err)
-	}
-	return u.ID, u.Seq, nil
+	return herald.FormatID(state.instance, msg.Sequence), msg.Sequence, nil
 }

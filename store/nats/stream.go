@@ -13,7 +13,8 @@ import (
 )
 
 // bind finds the stream, creating it when it does not exist and updating
-// its limits when they differ from the Store's, and records its instance.
+// its limits (and atomic batches, which a stream made by an earlier Herald
+// lacks) when they differ from the Store's, and records its instance.
 func (s *Store) bind(ctx context.Context) error {
 	st, err := s.js.Stream(ctx, s.name)
 	switch {
@@ -26,10 +27,11 @@ func (s *Store) bind(ctx context.Context) error {
 		if !slices.Contains(cur.Subjects, s.cfg.Subjects[0]) {
 			return fmt.Errorf("nats: stream %q exists with subjects %q, not %q: choose another stream or subject", s.name, cur.Subjects, s.cfg.Subjects[0])
 		}
-		if cur.MaxMsgs != s.cfg.MaxMsgs || cur.MaxBytes != s.cfg.MaxBytes || cur.MaxAge != s.cfg.MaxAge {
+		if cur.MaxMsgs != s.cfg.MaxMsgs || cur.MaxBytes != s.cfg.MaxBytes || cur.MaxAge != s.cfg.MaxAge || !cur.AllowAtomicPublish {
 			cur.MaxMsgs, cur.MaxBytes, cur.MaxAge = s.cfg.MaxMsgs, s.cfg.MaxBytes, s.cfg.MaxAge
+			cur.AllowAtomicPublish = true
 			if st, err = s.js.UpdateStream(ctx, cur); err == nil {
-				s.log.Info("updated the stream's limits", "max_msgs", cur.MaxMsgs, "max_bytes", cur.MaxBytes, "max_age", cur.MaxAge)
+				s.log.Info("updated the stream's configuration", "max_msgs", cur.MaxMsgs, "max_bytes", cur.MaxBytes, "max_age", cur.MaxAge, "allow_atomic", true)
 			}
 		}
 	}
@@ -37,7 +39,9 @@ func (s *Store) bind(ctx context.Context) error {
 		return s.fail("bind the stream", err)
 	}
 	s.stream = st
-	s.setState(st.CachedInfo())
+	if !s.setState(st.CachedInfo()).atomic {
+		s.log.Warn("the NATS server does not take atomic batches (nats-server 2.12 or later is needed): AppendBatch of more than one update fails; Append works", "server_version", s.nc.ConnectedServerVersion())
+	}
 	return nil
 }
 
@@ -64,7 +68,7 @@ func (s *Store) create(ctx context.Context) (*jetstream.StreamInfo, error) {
 // setState records the incarnation of the stream info describes, and logs
 // when it changed.
 func (s *Store) setState(info *jetstream.StreamInfo) *streamState {
-	next := &streamState{instance: instanceOf(info.Created), created: info.Created}
+	next := &streamState{instance: instanceOf(info.Created), created: info.Created, atomic: info.Config.AllowAtomicPublish}
 	prev := s.state.Swap(next)
 	if prev != nil && prev.instance != next.instance {
 		s.log.Warn("the JetStream stream was re-created: ids of the old one are not held any more",

@@ -69,3 +69,26 @@ func decode(m goredis.XMessage) (herald.Update, string, error) {
 	}
 	return u, str("i"), nil
 }
+
+// xmessage reads one stream entry as a script returns it (the reply of
+// XRANGE): {id, {field, value, ...}}.
+func xmessage(v any) (goredis.XMessage, error) {
+	e, ok := v.([]any)
+	if !ok || len(e) != 2 {
+		return goredis.XMessage{}, fmt.Errorf("unexpected stream entry %v", v)
+	}
+	id, ok1 := e[0].(string)
+	kv, ok2 := e[1].([]any)
+	if !ok1 || !ok2 || len(kv)%2 != 0 {
+		return goredis.XMessage{}, fmt.Errorf("unexpected stream entry %v", v)
+	}
+	m := goredis.XMessage{ID: id, Values: make(map[string]any, len(kv)/2)}
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return goredis.XMessage{}, fmt.Errorf("unexpected stream entry %v", v)
+		}
+		m.Values[k] = kv[i+1]
+	}
+	return m, nil
+}

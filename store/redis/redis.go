@@ -8,15 +8,16 @@
 //
 //	K        the stream: one entry per update, entry id "<Seq>-0"
 //	K:meta   a hash: instance id, last Seq, last Time, bytes held
-//	K:ids    a sorted set: publisher-chosen id -> Seq of its latest use
+//	K:ids    a sorted set: publisher-chosen id -> Seq of the entry held with it
 //
-// Append is one Lua script (EVALSHA), so Seq assignment, the XADD, the id
-// index and retention bookkeeping are atomic and every node sees one global
-// order: the script increments the Seq counter and adds the entry with the
-// explicit stream id "<Seq>-0". Seq therefore maps 1:1 and monotonically to
-// the stream id, and Replay after a Seq is an XRANGE with the id as its
-// start: O(log n). A publisher-chosen id is found through K:ids (ZSCORE,
-// O(1)). For Redis Cluster, put the stream name in braces (stream={herald})
+// Append is one Lua script (EVALSHA), so the id check, Seq assignment, the
+// XADD, the id index and retention bookkeeping are atomic and every node
+// sees one global order: the script refuses an id K:ids holds
+// ([herald.ErrConflict]), increments the Seq counter and adds the entry with
+// the explicit stream id "<Seq>-0". Seq therefore maps 1:1 and monotonically
+// to the stream id, and Replay after a Seq (a generated id or a position) is
+// an XRANGE with the id as its start: O(log n). A publisher-chosen id is
+// found through K:ids (ZSCORE, O(1)); Lookup is one script doing both. For Redis Cluster, put the stream name in braces (stream={herald})
 // so that the three keys share a hash slot.
 //
 // # Instance id

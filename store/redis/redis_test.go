@@ -29,3 +29,19 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestConformanceNodes(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	storetest.RunNodes(t, func(t *testing.T, r herald.Retention, n int) []herald.Store {
+		stream := newStream(t)
+		nodes := make([]herald.Store, n)
+		for i := range nodes {
+			s, err := redis.Open(t.Context(), srv.URL(stream), redis.Options{Retention: r})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes[i] = s
+		}
+		return nodes
+	})
+}

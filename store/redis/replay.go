@@ -92,7 +92,48 @@ func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update)
 	}
 }
 
-// Last implements herald.Store with one XREVRANGE.
+// Lookup implements herald.Store with one script: an O(1) index lookup for
+// a publisher's id, then the entry at its Seq (O(log n)).
+func (s *Store) Lookup(ctx context.Context, id string) (herald.Update, error) {
+	if err := ctx.Err(); err != nil {
+		return herald.Update{}, err
+	}
+	if s.isClosed() {
+		return herald.Update{}, fmt.Errorf("redis: lookup: %w", herald.ErrClosed)
+	}
+	notHeld := fmt.Errorf("redis: lookup %q: %w", id, herald.ErrNotHeld)
+	mode, inst, key := "p", "", id
+	if in, seq, ok := herald.ParseID(id); ok {
+		if seq == 0 || seq > maxExactSeq {
+			return herald.Update{}, notHeld
+		}
+		mode, inst, key = "g", in, strconv.FormatUint(seq, 10)
+	} else if id == "" || id == herald.EarliestID {
+		return herald.Update{}, notHeld
+	}
+	res, err := lookupScript.Run(ctx, s.rdb, s.keys, mode, inst, key).Slice()
+	if err != nil {
+		return herald.Update{}, s.fail("lookup", err)
+	}
+	if len(res) == 0 {
+		return herald.Update{}, notHeld
+	}
+	m, err := xmessage(res[0])
+	if err != nil {
+		return herald.Update{}, fmt.Errorf("redis: lookup: %v", err)
+	}
+	u, in, err := decode(m)
+	if err != nil {
+		return herald.Update{}, fmt.Errorf("redis: lookup: %v", err)
+	}
+	if mode == "g" && in != inst {
+		return herald.Update{}, notHeld
+	}
+	return u, nil
+}
+
+// Last implements herald.Store with one XREVRANGE: the newest update's
+// position.
 func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if s.isClosed() {
 		return "", 0, fmt.Errorf("redis: last: %w", herald.ErrClosed)
@@ -104,9 +145,9 @@ func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 	if len(ms) == 0 {
 		return "", 0, nil
 	}
-	u, _, err := decode(ms[0])
+	u, inst, err := decode(ms[0])
 	if err != nil {
 		return "", 0, fmt.Errorf("redis: last: %v", err)
 	}
-	return u.ID, u.Seq, nil
+	return herald.FormatID(inst, u.Seq), u.Seq, nil
 }

@@ -87,34 +87,73 @@ redis.call('HSET', KEYS[2], 'instance', ARGV[1], 'seq', string.format('%d', seq)
 return ARGV[1]
 `)
 
-// appendScript stores one update. ARGV: id (empty: generate), size,
-// maxCount, maxBytes, maxAge in microseconds, topics, type, data, retry,
-// private, trim limit. It returns {seq, time in microseconds, id, instance}, or the error
-// HERALD_NOINSTANCE when meta is gone (Redis lost its data).
-var appendScript = goredis.NewScript(luaLib + `
+// appendScript stores a batch of updates (one, for Append): all of them or,
+// with an error, none. ARGV: maxCount, maxBytes, maxAge in microseconds,
+// trim limit, the number n of updates, then for each update: id (empty:
+// generate), size, topics, type, data, retry, private. It returns {first
+// seq, time in microseconds, instance}, the error HERALD_NOINSTANCE when
+// meta is gone (Redis lost its data), or HERALD_CONFLICT <k>, having stored
+// nothing, when update k's id is held (the ids index holds exactly the
+// publishers' ids of the entries held: trim prunes it).
+//
+// Every check comes before the first write, and the shebang makes Redis 7
+// refuse the script at its start when it is out of memory (a script without
+// one can be stopped by OOM after some writes), so a batch is never stored
+// in part.
+var appendScript = goredis.NewScript("#!lua\n" + luaLib + `
 local inst = redis.call('HGET', KEYS[2], 'instance')
 if not inst then return redis.error_reply('HERALD_NOINSTANCE the store has no instance id (Redis lost its data)') end
-local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+local n = tonumber(ARGV[5])
+for k = 0, n - 1 do
+  local id = ARGV[6 + 7 * k]
+  if id ~= '' and redis.call('ZSCORE', KEYS[3], id) then
+    return redis.error_reply('HERALD_CONFLICT ' .. k)
+  end
+end
+local first = redis.call('HINCRBY', KEYS[2], 'seq', n) - n + 1
 local now = redis.call('TIME')
 local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local prev = tonumber(redis.call('HGET', KEYS[2], 'time') or '0')
 if t < prev then t = prev end
 local ts = fmt(t)
-local id = ARGV[1]
-if id == '' then id = 'urn:herald:' .. inst .. ':' .. fmt(seq) end
-redis.call('XADD', KEYS[1], fmt(seq) .. '-0', 'i', inst, 't', ts, 'n', ARGV[2], 'id', id,
-  'tp', ARGV[6], 'ty', ARGV[7], 'd', ARGV[8], 'r', ARGV[9], 'p', ARGV[10])
+local size = 0
+for k = 0, n - 1 do
+  local a, seq = 6 + 7 * k, first + k
+  local id = ARGV[a]
+  if id == '' then id = 'urn:herald:' .. inst .. ':' .. fmt(seq) end
+  redis.call('XADD', KEYS[1], fmt(seq) .. '-0', 'i', inst, 't', ts, 'n', ARGV[a + 1], 'id', id,
+    'tp', ARGV[a + 2], 'ty', ARGV[a + 3], 'd', ARGV[a + 4], 'r', ARGV[a + 5], 'p', ARGV[a + 6])
+  if ARGV[a] ~= '' then redis.call('ZADD', KEYS[3], fmt(seq), ARGV[a]) end
+  size = size + tonumber(ARGV[a + 1])
+end
 redis.call('HSET', KEYS[2], 'time', ts)
-redis.call('HINCRBY', KEYS[2], 'bytes', ARGV[2])
-if ARGV[1] ~= '' then redis.call('ZADD', KEYS[3], fmt(seq), ARGV[1]) end
-trim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[11]))
-return {seq, ts, id, inst}
+redis.call('HINCRBY', KEYS[2], 'bytes', fmt(size))
+trim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+return {first, ts, inst}
 `)
 
 // sweepScript enforces retention. ARGV: maxCount, maxBytes, maxAge in
 // microseconds, limit. It returns how many entries it removed.
 var sweepScript = goredis.NewScript(luaLib + `
 return trim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+`)
+
+// lookupScript returns the entry an id names, as XRANGE does (an empty
+// array when it is not held). ARGV: mode ("g": a generated id or a position,
+// "p": a publisher's id), instance (mode g), Seq (mode g) or the publisher's
+// id (mode p).
+var lookupScript = goredis.NewScript(`
+local seq
+if ARGV[1] == 'g' then
+  if redis.call('HGET', KEYS[2], 'instance') ~= ARGV[2] then return {} end
+  seq = ARGV[3]
+else
+  local score = redis.call('ZSCORE', KEYS[3], ARGV[3])
+  if not score then return {} end
+  seq = string.format('%d', tonumber(score))
+end
+local id = seq .. '-0'
+return redis.call('XRANGE', KEYS[1], id, id)
 `)
 
 // locateScript resolves where a Replay starts. ARGV: mode ("e": earliest,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,8 +145,88 @@ func (s *suite) testAppendCancelled(t *testing.T) {
 	}
 }
 
-// testLast: Last is "" and 0 for an empty store, then the newest update's ID
-// and Seq.
+// testAppendConflict: an update whose id is held is refused with
+// ErrConflict, whatever its topics, and nothing is stored; the store goes on.
+func (s *suite) testAppendConflict(t *testing.T) {
+	st := s.store(t, herald.Retention{})
+	a := upd("conflict", "a")
+	a.ID = "dup"
+	first := mustAppend(t, st, a)
+	x := mustAppend(t, st, upd("conflict", "x"))
+	b := a
+	b.Data = "b"
+	checkConflict(t, st, b)
+	b.Topics = []string{"urn:storetest:elsewhere"}
+	b.Private = true
+	checkConflict(t, st, b)
+	checkUpdates(t, "Replay(EarliestID) after refused appends", mustReplay(t, st, herald.EarliestID), []herald.Update{first, x})
+	checkUpdates(t, "Replay(held id)", mustReplay(t, st, "dup"), []herald.Update{x})
+	if got := mustLookup(t, st, "dup"); got.Data != "a" {
+		t.Errorf("Lookup(held id) has data %q, want the first use's %q", got.Data, "a")
+	}
+	y := mustAppend(t, st, upd("conflict", "y"))
+	if y.Seq <= x.Seq {
+		t.Errorf("Seq %d after %d, want strictly increasing", y.Seq, x.Seq)
+	}
+	checkUpdates(t, "Replay(EarliestID)", mustReplay(t, st, herald.EarliestID), []herald.Update{first, x, y})
+}
+
+// testAppendConflictConcurrent: of concurrent appends of one id, exactly one
+// succeeds and the others get ErrConflict.
+func (s *suite) testAppendConflictConcurrent(t *testing.T) {
+	st := s.store(t, herald.Retention{})
+	var winners []herald.Update
+	for round := range 5 {
+		winners = append(winners, RaceAppend(t, []herald.Store{st}, fmt.Sprintf("race-%d", round), 8))
+	}
+	checkUpdates(t, "Replay(EarliestID) after the races", mustReplay(t, st, herald.EarliestID), winners)
+}
+
+// RaceAppend has perNode goroutines on each of nodes append an update with
+// the id id (data "node<k>-<g>"), all at once, and checks that exactly one
+// Append succeeds and every other one fails with ErrConflict. It returns the
+// update that won.
+func RaceAppend(t *testing.T, nodes []herald.Store, id string, perNode int) herald.Update {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		won     []herald.Update
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		refused atomic.Int32
+	)
+	for k, st := range nodes {
+		for g := range perNode {
+			wg.Go(func() {
+				u := upd("race", fmt.Sprintf("node%d-%d", k, g))
+				u.ID = id
+				<-start
+				got, err := st.Append(context.Background(), u)
+				switch {
+				case err == nil:
+					mu.Lock()
+					won = append(won, got)
+					mu.Unlock()
+				case errors.Is(err, herald.ErrConflict):
+					refused.Add(1)
+				default:
+					t.Errorf("Append(%q) racing others = %v, want nil or ErrConflict", id, err)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	if len(won) != 1 || int(refused.Load()) != len(nodes)*perNode-1 {
+		t.Fatalf("%d concurrent Appends of id %q: %d succeeded (%v), %d refused with ErrConflict; want exactly one to succeed",
+			len(nodes)*perNode, id, len(won), idsOf(won), refused.Load())
+	}
+	return won[0]
+}
+
+// testLast: Last is "" and 0 for an empty store, then the newest update's
+// position and Seq; the position of an update with a publisher id is not
+// that id, and Replay and Lookup accept it.
 func (s *suite) testLast(t *testing.T) {
 	st := s.store(t, herald.Retention{})
 	last := func() (string, uint64) {
@@ -165,7 +247,15 @@ func (s *suite) testLast(t *testing.T) {
 	u := upd("last", "custom")
 	u.ID = "last-custom"
 	stored := mustAppend(t, st, u)
-	if id, seq := last(); id != u.ID || seq != stored.Seq {
-		t.Fatalf("Last = %q, %d; want %q, %d", id, seq, u.ID, stored.Seq)
+	pos := herald.FormatID(instanceOf(t, us[0]), stored.Seq)
+	id, seq := last()
+	if id != pos || seq != stored.Seq {
+		t.Fatalf("Last after an update with the publisher id %q = %q, %d; want its position %q, %d (never the publisher's id)", u.ID, id, seq, pos, stored.Seq)
 	}
+	if d := sameUpdate(mustLookup(t, st, id), stored); d != "" {
+		t.Errorf("Lookup(Last's position): %s", d)
+	}
+	checkUpdates(t, "Replay(Last's position) before anything follows", mustReplay(t, st, id), nil)
+	next := mustAppend(t, st, upd("last", "next"))
+	checkUpdates(t, "Replay(Last's position)", mustReplay(t, st, id), []herald.Update{next})
 }

@@ -21,7 +21,8 @@ var benchData = strings.Repeat("x", 100)
 
 // Benchmark measures a store that several nodes share, with 100-byte
 // updates: Append (publishes/s with 1, 16 and 64 concurrent publishers on one
-// node), CrossNode (the time from an Append on one node until another
+// node), AppendBatch (updates/s in batches of 100 from 16 concurrent
+// callers), CrossNode (the time from an Append on one node until another
 // node's watcher has it, p50 and p99), Deliveries (16 publishers spread over
 // 1 or 3 nodes; node-level deliveries/s: every node's watcher receives every
 // update, and the hub multiplies that by its subscribers) and Replay (the 100
@@ -37,11 +38,55 @@ func Benchmark(b *testing.B, newLog func() string, open OpenNode) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
 		})
 	}
+	b.Run("AppendBatch/size=100/publishers=16", func(b *testing.B) {
+		BenchAppendBatch(b, open(b, newLog()), 100, 16)
+	})
 	b.Run("CrossNode", func(b *testing.B) { benchCrossNode(b, newLog(), open) })
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("Deliveries/nodes=%d", n), func(b *testing.B) { benchDeliveries(b, newLog(), open, n) })
 	}
 	b.Run("Replay", func(b *testing.B) { benchReplay(b, open(b, newLog())) })
+}
+
+// BenchAppend measures Append on st: b.N updates of 100 bytes (an op is one
+// update) from publishers concurrent goroutines. It reports publishes/s.
+func BenchAppend(b *testing.B, st herald.Store, publishers int) {
+	b.ResetTimer()
+	publish(b, []herald.Store{st}, publishers)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+}
+
+// BenchAppendBatch measures AppendBatch on st: b.N updates of 100 bytes (an
+// op is one update) in batches of size (the last may be shorter), from
+// publishers concurrent goroutines. It reports updates/s and batches/s.
+func BenchAppendBatch(b *testing.B, st herald.Store, size, publishers int) {
+	batch := make([]herald.Update, size)
+	for i := range batch {
+		batch[i] = herald.Update{Topics: []string{"t"}, Data: benchData}
+	}
+	var next atomic.Int64 // updates handed out
+	var batches atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range publishers {
+		wg.Go(func() {
+			for {
+				end := next.Add(int64(size))
+				n := min(int64(size), int64(b.N)-(end-int64(size)))
+				if n <= 0 {
+					return
+				}
+				if _, err := st.AppendBatch(context.Background(), batch[:n]); err != nil {
+					b.Error(err)
+					return
+				}
+				batches.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+	b.ReportMetric(float64(batches.Load())/b.Elapsed().Seconds(), "batches/s")
 }
 
 // publish appends b.N updates from publishers goroutines, each appending

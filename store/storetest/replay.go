@@ -30,6 +30,9 @@ func (s *suite) testReplayEmpty(t *testing.T) {
 	}
 	checkNotHeld(t, st, "never-published")
 	checkNotHeld(t, st, herald.FormatID("storetest-other", 1))
+	checkLookupNotHeld(t, st, "never-published")
+	checkLookupNotHeld(t, st, herald.FormatID("storetest-other", 1))
+	checkLookupNotHeld(t, st, herald.EarliestID)
 }
 
 // testReplayNotHeld: unknown ids and ids minted by another store instance
@@ -58,19 +61,20 @@ func (s *suite) testReplayNotHeld(t *testing.T) {
 	}
 }
 
-// testReplayReusedID: when a publisher reuses an id, Replay after it resumes
-// after its most recent use.
-func (s *suite) testReplayReusedID(t *testing.T) {
+// testReplayPosition: Replay after the position of an update,
+// FormatID(instance, Seq), resumes after it whatever its own id, the same
+// as Replay after that id.
+func (s *suite) testReplayPosition(t *testing.T) {
 	st := s.store(t, herald.Retention{})
-	dup := upd("reuse", "first")
-	dup.ID = "reused"
-	a := mustAppend(t, st, dup)
-	x1 := mustAppend(t, st, upd("reuse", "x1"))
-	dup.Data = "second"
-	b := mustAppend(t, st, dup)
-	x2 := mustAppend(t, st, upd("reuse", "x2"))
-	checkUpdates(t, "Replay(reused id)", mustReplay(t, st, "reused"), []herald.Update{x2})
-	checkUpdates(t, "Replay(EarliestID)", mustReplay(t, st, herald.EarliestID), []herald.Update{a, x1, b, x2})
+	us := appendN(t, st, "position", 12, 3) // every 3rd has a publisher id
+	instance := instanceOf(t, us[0])
+	for i, u := range us {
+		pos := herald.FormatID(instance, u.Seq)
+		if i%3 == 2 && pos == u.ID {
+			t.Fatalf("update %d: publisher id %q equals its position", i, u.ID)
+		}
+		checkUpdates(t, "Replay(position "+pos+" of "+u.ID+")", mustReplay(t, st, pos), us[i+1:])
+	}
 }
 
 // testReplayUpToNewest: Replay stops at the newest update held when it

@@ -36,37 +36,40 @@ func (s *suite) testRetentionCount(t *testing.T) {
 		}
 		return ""
 	})
+	instance := instanceOf(t, us[0])
 	checkNotHeld(t, st, us[0].ID)
 	checkNotHeld(t, st, us[4].ID) // publisher id
 	checkNotHeld(t, st, us[len(us)-max-1].ID)
+	checkNotHeld(t, st, herald.FormatID(instance, us[4].Seq))
+	for _, u := range us[:len(us)-max] {
+		checkLookupNotHeld(t, st, u.ID)
+		checkLookupNotHeld(t, st, herald.FormatID(instance, u.Seq))
+	}
+	for _, u := range us[len(us)-max:] {
+		if d := sameUpdate(mustLookup(t, st, u.ID), u); d != "" {
+			t.Errorf("Lookup(%q) of a held update: %s", u.ID, d)
+		}
+	}
 	first := len(us) - max
 	checkUpdates(t, "Replay(oldest held)", mustReplay(t, st, us[first].ID), us[first+1:])
 	checkUpdates(t, "Replay(publisher id held)", mustReplay(t, st, us[19].ID), us[20:])
-	if id, seq, err := st.Last(t.Context()); err != nil || id != us[len(us)-1].ID || seq != us[len(us)-1].Seq {
-		t.Errorf("Last = %q, %d, %v; want %q, %d", id, seq, err, us[len(us)-1].ID, us[len(us)-1].Seq)
+	newest := us[len(us)-1]
+	if id, seq, err := st.Last(t.Context()); err != nil || id != herald.FormatID(instance, newest.Seq) || seq != newest.Seq {
+		t.Errorf("Last = %q, %d, %v; want %q, %d", id, seq, err, herald.FormatID(instance, newest.Seq), newest.Seq)
 	}
 }
 
-// testRetentionReusedID: trimming the first use of a reused publisher id
-// keeps the id pointing at its most recent use; trimming that too makes it
-// not held.
-func (s *suite) testRetentionReusedID(t *testing.T) {
+// testRetentionReuseAfterTrim: an id is refused while its update is held,
+// and accepted again once retention removed it; the new use is then what
+// the id names.
+func (s *suite) testRetentionReuseAfterTrim(t *testing.T) {
 	st := s.store(t, herald.Retention{MaxCount: 3})
 	r := upd("reuse", "r1")
 	r.ID = "r"
-	us := []herald.Update{mustAppend(t, st, r)}
-	us = append(us, appendN(t, st, "x", 2, 0)...)
+	first := mustAppend(t, st, r)
 	r.Data = "r2"
-	us = append(us, mustAppend(t, st, r))
-	us = append(us, mustAppend(t, st, upd("x", "x3")))
-	eventually(t, func() string {
-		if n := heldSuffix(t, st, us); n != 3 {
-			return fmt.Sprintf("store holds %d updates with MaxCount 3", n)
-		}
-		return ""
-	})
-	checkUpdates(t, `Replay("r") after its first use was trimmed`, mustReplay(t, st, "r"), us[4:])
-	us = append(us, appendN(t, st, "y", 3, 0)...)
+	checkConflict(t, st, r)
+	us := append([]herald.Update{first}, appendN(t, st, "x", 3, 0)...)
 	eventually(t, func() string {
 		if n := heldSuffix(t, st, us); n != 3 {
 			return fmt.Sprintf("store holds %d updates with MaxCount 3", n)
@@ -74,6 +77,29 @@ func (s *suite) testRetentionReusedID(t *testing.T) {
 		return ""
 	})
 	checkNotHeld(t, st, "r")
+	checkLookupNotHeld(t, st, "r")
+	second := mustAppend(t, st, r) // removed by retention: free again
+	if second.Seq <= us[3].Seq || second.ID != "r" {
+		t.Fatalf("Append of a trimmed id = %q Seq %d, want %q after Seq %d", second.ID, second.Seq, "r", us[3].Seq)
+	}
+	if d := sameUpdate(mustLookup(t, st, "r"), second); d != "" {
+		t.Errorf("Lookup of the reused id: %s", d)
+	}
+	y := mustAppend(t, st, upd("x", "y"))
+	checkUpdates(t, "Replay(reused id)", mustReplay(t, st, "r"), []herald.Update{y})
+	r.Data = "r3"
+	checkConflict(t, st, r)
+}
+
+// testRetentionZero: the zero Retention keeps every update appended: a
+// store has no hidden bound.
+func (s *suite) testRetentionZero(t *testing.T) {
+	st := s.store(t, herald.Retention{})
+	us := appendConcurrently(t, st, "zero", 16, 200)
+	checkUpdates(t, "Replay(EarliestID) with the zero Retention", mustReplay(t, st, herald.EarliestID), us)
+	if d := sameUpdate(mustLookup(t, st, us[0].ID), us[0]); d != "" {
+		t.Errorf("Lookup(oldest): %s", d)
+	}
 }
 
 // testRetentionAge: updates older than MaxAge (by their Time) go; younger
@@ -96,6 +122,8 @@ func (s *suite) testRetentionAge(t *testing.T) {
 	})
 	checkNotHeld(t, st, us[2].ID)
 	checkNotHeld(t, st, us[1].ID) // publisher id
+	checkLookupNotHeld(t, st, us[1].ID)
+	checkLookupNotHeld(t, st, us[2].ID)
 	if id, seq, err := st.Last(t.Context()); err != nil || id != "" || seq != 0 {
 		t.Errorf("Last with everything expired = %q, %d, %v; want \"\", 0", id, seq, err)
 	}

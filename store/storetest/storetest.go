@@ -13,10 +13,13 @@
 //	}
 //
 // The suite checks the guarantees written in the [herald.Store] doc comment:
-// ordering and id assignment, replay from every position, unknown and foreign
-// ids, reused publisher ids, retention by count, age and bytes, live watching,
-// concurrent use (run it with -race), Last, Close, fn errors and context
-// cancellation. Retention is allowed to take effect "slightly later": those
+// ordering and id assignment, batches (in order, whole or not at all, with
+// consecutive Seqs, never interleaved with other updates), ids held at most once (conflicts, sequential and
+// concurrent, and reuse once retention removed the update), replay and lookup
+// from every id and position, unknown and foreign ids, retention by count,
+// age and bytes and the zero Retention, live watching, concurrent use (run it
+// with -race), Last, Close, fn errors and context cancellation. [RunNodes]
+// checks what a log shared by several store instances (cluster nodes) adds. Retention is allowed to take effect "slightly later": those
 // tests poll with a bounded deadline. Other timing is never asserted.
 //
 // Where the contract leaves room, the suite reads it as follows:
@@ -65,16 +68,26 @@ func Run(t *testing.T, open func(t *testing.T, r herald.Retention) herald.Store)
 		{"Append/RoundTripsEveryField", s.testAppendRoundTrip},
 		{"Append/RejectsInvalid", s.testAppendInvalid},
 		{"Append/CancelledContext", s.testAppendCancelled},
+		{"Append/ConflictingID", s.testAppendConflict},
+		{"Append/ConflictingIDConcurrent", s.testAppendConflictConcurrent},
+		{"AppendBatch/OrderAndIDs", s.testBatchOrder},
+		{"AppendBatch/RefusedWhole", s.testBatchRefused},
+		{"AppendBatch/CancelledContext", s.testBatchCancelled},
+		{"AppendBatch/Concurrent", s.testBatchConcurrent},
+		{"AppendBatch/ConflictingIDConcurrent", s.testBatchConflictConcurrent},
+		{"AppendBatch/Retention", s.testBatchRetention},
 		{"Replay/EveryPosition", s.testReplayEveryPosition},
 		{"Replay/EmptyStore", s.testReplayEmpty},
 		{"Replay/NotHeld", s.testReplayNotHeld},
-		{"Replay/ReusedPublisherID", s.testReplayReusedID},
+		{"Replay/Position", s.testReplayPosition},
 		{"Replay/UpToNewestAtStart", s.testReplayUpToNewest},
 		{"Replay/FnErrorStops", s.testReplayFnError},
 		{"Replay/ContextCancelled", s.testReplayCancelled},
+		{"Lookup", s.testLookup},
 		{"Last", s.testLast},
 		{"Retention/Count", s.testRetentionCount},
-		{"Retention/CountReusedID", s.testRetentionReusedID},
+		{"Retention/ReuseAfterTrim", s.testRetentionReuseAfterTrim},
+		{"Retention/ZeroKeepsEverything", s.testRetentionZero},
 		{"Retention/Age", s.testRetentionAge},
 		{"Retention/Bytes", s.testRetentionBytes},
 		{"Watch/EveryUpdateOnceInOrder", s.testWatch},
@@ -209,6 +222,41 @@ func idsOf(us []herald.Update) []string {
 		s[i] = u.ID
 	}
 	return s
+}
+
+// instanceOf returns the instance id in u's generated ID.
+func instanceOf(t *testing.T, u herald.Update) string {
+	t.Helper()
+	in, seq, ok := herald.ParseID(u.ID)
+	if !ok || seq != u.Seq {
+		t.Fatalf("generated ID %q is not herald.FormatID(instance, %d)", u.ID, u.Seq)
+	}
+	return in
+}
+
+func mustLookup(t *testing.T, st herald.Store, id string) herald.Update {
+	t.Helper()
+	got, err := st.Lookup(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Lookup(%q): %v", id, err)
+	}
+	return got
+}
+
+// checkLookupNotHeld fails t unless Lookup(id) returns ErrNotHeld.
+func checkLookupNotHeld(t *testing.T, st herald.Store, id string) {
+	t.Helper()
+	if got, err := st.Lookup(t.Context(), id); !errors.Is(err, herald.ErrNotHeld) {
+		t.Errorf("Lookup(%q) = %q (Seq %d), %v; want an error wrapping ErrNotHeld", id, got.ID, got.Seq, err)
+	}
+}
+
+// checkConflict fails t unless Append(u) is refused with ErrConflict.
+func checkConflict(t *testing.T, st herald.Store, u herald.Update) {
+	t.Helper()
+	if got, err := st.Append(t.Context(), u); !errors.Is(err, herald.ErrConflict) {
+		t.Errorf("Append of an update with the held id %q = %q (Seq %d), %v; want an error wrapping ErrConflict", u.ID, got.ID, got.Seq, err)
+	}
 }
 
 // checkNotHeld fails t unless Replay(after) returns ErrNotHeld without

@@ -182,6 +182,14 @@ func (s *suite) testConcurrent(t *testing.T) {
 						return
 					}
 				}
+				if len(before) > 0 {
+					pick := before[rnd.IntN(len(before))]
+					got, err := st.Lookup(context.Background(), pick.ID)
+					if d := sameUpdate(got, pick); err != nil || d != "" {
+						t.Errorf("Lookup(%q) during appends = %v, %s", pick.ID, err, d)
+						return
+					}
+				}
 				select {
 				case <-done:
 					return
@@ -269,6 +277,15 @@ func (s *suite) testClose(t *testing.T) {
 		return nil
 	}); !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Replay after Close = %v, want ErrClosed", err)
+	}
+	if _, err := st.AppendBatch(t.Context(), []herald.Update{upd("close", "batch")}); !errors.Is(err, herald.ErrClosed) {
+		t.Errorf("AppendBatch after Close = %v, want ErrClosed", err)
+	}
+	if _, err := st.Lookup(t.Context(), probe.ID); !errors.Is(err, herald.ErrClosed) {
+		t.Errorf("Lookup after Close = %v, want ErrClosed", err)
+	}
+	if _, _, err := st.Last(t.Context()); !errors.Is(err, herald.ErrClosed) {
+		t.Errorf("Last after Close = %v, want ErrClosed", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- st.Watch(context.Background(), func([]herald.Update) {}) }()
