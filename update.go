@@ -49,10 +49,12 @@ const (
 
 // Validate reports, with an error wrapping [ErrInvalid], the first reason why u
 // cannot be published: no topic, a topic that is empty, too long, not UTF-8
-// or holds a control character, an id or type that holds CR, LF or NUL (which
-// would let a publisher inject SSE fields), an id that starts with '#'
-// (reserved), an id that is "earliest" or starts with "urn:herald:" (reserved
-// for ids the hub mints), or a negative retry. It does not check Seq or Time.
+// or holds a control character, a type that holds CR, LF or NUL (which would
+// let a publisher inject SSE fields), an id that a browser could not send
+// back intact in Last-Event-ID (too long, not UTF-8, a control character, a
+// leading or trailing space), an id that starts with '#' (reserved), an id
+// that is "earliest" or starts with "urn:herald:" (reserved for ids the hub
+// mints), or a negative retry. It does not check Seq or Time.
 func (u *Update) Validate() error {
 	if len(u.Topics) == 0 {
 		return fmt.Errorf("%w: at least one topic is required", ErrInvalid)
@@ -62,11 +64,8 @@ func (u *Update) Validate() error {
 			return err
 		}
 	}
-	if len(u.ID) > MaxIDLength {
-		return fmt.Errorf("%w: id is %d bytes long, the limit is %d", ErrInvalid, len(u.ID), MaxIDLength)
-	}
-	if strings.ContainsAny(u.ID, "\r\n\x00") {
-		return fmt.Errorf("%w: id must not contain CR, LF or NUL", ErrInvalid)
+	if err := validateID(u.ID); err != nil {
+		return err
 	}
 	if strings.HasPrefix(u.ID, "#") {
 		return fmt.Errorf("%w: id must not start with '#'", ErrInvalid)
@@ -82,6 +81,34 @@ func (u *Update) Validate() error {
 	}
 	if u.Retry < 0 {
 		return fmt.Errorf("%w: retry must not be negative", ErrInvalid)
+	}
+	return nil
+}
+
+// validateID reports why id cannot be an event id: one that a browser could
+// not send back intact in Last-Event-ID, so that resuming from it would
+// silently start elsewhere (or be refused). It must be at most MaxIDLength
+// bytes of UTF-8 without control characters (C0, DEL, C1: CR, LF and NUL
+// would also let a publisher inject SSE fields), and must not start or end
+// with a space (the event stream parser drops one leading space, HTTP drops
+// surrounding ones).
+func validateID(id string) error {
+	if len(id) > MaxIDLength {
+		return fmt.Errorf("%w: id is %d bytes long, the limit is %d", ErrInvalid, len(id), MaxIDLength)
+	}
+	if strings.ContainsAny(id, "\r\n\x00") {
+		return fmt.Errorf("%w: id must not contain CR, LF or NUL", ErrInvalid)
+	}
+	if !utf8.ValidString(id) {
+		return fmt.Errorf("%w: id is not valid UTF-8", ErrInvalid)
+	}
+	for _, r := range id {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+			return fmt.Errorf("%w: id contains control character %U, which a browser cannot send back in Last-Event-ID", ErrInvalid, r)
+		}
+	}
+	if id != "" && (id[0] == ' ' || id[len(id)-1] == ' ') {
+		return fmt.Errorf("%w: id must not start or end with a space, which a browser does not send back in Last-Event-ID", ErrInvalid)
 	}
 	return nil
 }

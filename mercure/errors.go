@@ -1,36 +1,14 @@
 package mercure
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
-	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/internal/httperr"
 )
 
 // StatusCode maps an error from any layer to the HTTP status that reports it.
-func StatusCode(err error) int {
-	switch {
-	case err == nil:
-		return http.StatusOK
-	case errors.Is(err, herald.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(err, herald.ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(err, herald.ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(err, herald.ErrTooLarge):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, herald.ErrUnavailable), errors.Is(err, herald.ErrClosed),
-		errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, herald.ErrNotHeld):
-		return http.StatusNotFound
-	default:
-		return http.StatusInternalServerError
-	}
-}
+func StatusCode(err error) int { return httperr.Status(err) }
 
 // httpError answers with status and a one-line plain-text message.
 func httpError(w http.ResponseWriter, status int, format string, args ...any) {

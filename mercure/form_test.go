@@ -570,7 +570,7 @@ func TestPublishFormLarge(t *testing.T) {
 		r.Header.Set("Authorization", "Bearer "+e.tok)
 		w := httptest.NewRecorder()
 		e.h.ServeHTTP(w, r)
-		want := fmt.Sprintf("the request body is larger than %d bytes\n", DefaultMaxBodyBytes)
+		want := fmt.Sprintf("the request body is larger than %d bytes, the limit on a form-encoded body\n", DefaultMaxBodyBytes)
 		if w.Code != http.StatusRequestEntityTooLarge || w.Body.String() != want {
 			t.Errorf("ContentLength %d: %d %q, want 413 %q", size, w.Code, w.Body, want)
 		}

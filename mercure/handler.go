@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
@@ -20,7 +21,9 @@ const Path = "/.well-known/mercure"
 const (
 	DefaultMaxTopics         = 64
 	DefaultMaxSelectorLength = herald.MaxTopicLength
-	DefaultMaxBodyBytes      = 1 << 20
+	DefaultMaxBodyBytes      = 4 << 20
+	DefaultMaxDataBytes      = 1 << 20
+	DefaultBodyTimeout       = 10 * time.Second
 )
 
 // Config configures a [Handler].
@@ -46,8 +49,16 @@ type Config struct {
 	// MaxSelectorLength bounds a topic selector, in bytes.
 	// Default DefaultMaxSelectorLength.
 	MaxSelectorLength int
-	// MaxBodyBytes bounds a publish request's body. Default DefaultMaxBodyBytes.
+	// MaxBodyBytes bounds a publish request's body as sent, form-encoded
+	// (where one byte of data may take three). Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxDataBytes bounds the data of one update, as subscribers receive it.
+	// Default DefaultMaxDataBytes.
+	MaxDataBytes int
+	// BodyTimeout bounds the time to receive a publish request's body; a
+	// slower one gets a 408 and its connection is closed. Default
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// Selectors caches compiled topic selectors; nil uses a private cache of
 	// topic.DefaultCacheSize.
 	Selectors *topic.Cache
@@ -92,6 +103,12 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxDataBytes <= 0 {
+		cfg.MaxDataBytes = DefaultMaxDataBytes
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	if cfg.Selectors == nil {
 		cfg.Selectors = topic.NewCache(topic.DefaultCacheSize)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,10 @@ import (
 // publish accepts a form-encoded update and answers with its id.
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The body must arrive in time, whether this handler reads it or
+	// net/http drains it after an early answer: a client sending it a byte
+	// at a time holds nothing for long.
+	_ = http.NewResponseController(w).SetReadDeadline(start.Add(h.cfg.BodyTimeout))
 	claims, from, err := h.token(r, h.cfg.Publishers, "publisher")
 	if err != nil {
 		h.cfg.Metrics.PublishError("unauthorized")
@@ -43,7 +48,13 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			h.cfg.Metrics.PublishError("too_large")
-			httpError(w, http.StatusRequestEntityTooLarge, "the request body is larger than %d bytes", h.cfg.MaxBodyBytes)
+			httpError(w, http.StatusRequestEntityTooLarge, "the request body is larger than %d bytes, the limit on a form-encoded body", h.cfg.MaxBodyBytes)
+			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			h.cfg.Metrics.PublishError("timeout")
+			w.Header().Set("Connection", "close")
+			httpError(w, http.StatusRequestTimeout, "the request body did not arrive within %s", h.cfg.BodyTimeout)
 			return
 		}
 		h.cfg.Metrics.PublishError("invalid")
@@ -54,6 +65,11 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.cfg.Metrics.PublishError("invalid")
 		httpError(w, http.StatusBadRequest, "%s", reason(err))
+		return
+	}
+	if len(u.Data) > h.cfg.MaxDataBytes {
+		h.cfg.Metrics.PublishError("too_large")
+		httpError(w, http.StatusRequestEntityTooLarge, "the data is %d bytes long, over the data limit of %d bytes", len(u.Data), h.cfg.MaxDataBytes)
 		return
 	}
 	for _, t := range u.Topics {
@@ -75,6 +91,10 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Metrics.PublishError(reasonOf(status))
 		if status >= 500 {
 			h.cfg.Logger.Warn("publish failed", "status", status, "err", err)
+		}
+		if status == http.StatusConflict {
+			httpError(w, status, "the id %q is already held in history by another update; give each update its own id (or none)", u.ID)
+			return
 		}
 		httpError(w, status, "publish failed: %v", err)
 		return
@@ -175,6 +195,8 @@ func reasonOf(status int) string {
 		return "too_large"
 	case http.StatusForbidden:
 		return "forbidden"
+	case http.StatusConflict:
+		return "conflict"
 	}
 	return "internal"
 }

@@ -1,12 +1,15 @@
 package mercure_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,6 +130,14 @@ func TestPublishBadRequest(t *testing.T) {
 		{"id too long", "topic=t&id=" + strings.Repeat("i", herald.MaxIDLength+1), "id"},
 		{"id earliest", "topic=t&id=earliest", "reserved"},
 		{"id in the hub's namespace", "topic=t&id=urn:herald:x:1", "reserved"},
+		// Ids a browser cannot send back intact in Last-Event-ID.
+		{"id with U+0001", "topic=t&id=a%01b", "control character"},
+		{"id with DEL", "topic=t&id=a%7Fb", "control character"},
+		{"id with a C1 control", "topic=t&id=a%C2%85b", "control character"},
+		{"id with a tab", "topic=t&id=a%09b", "control character"},
+		{"id with a leading space", "topic=t&id=%20abc", "space"},
+		{"id with a trailing space", "topic=t&id=abc%20", "space"},
+		{"id not UTF-8", "topic=t&id=a%FFb", "UTF-8"},
 		{"type with LF", "topic=t&type=a%0Ab", "type"},
 		{"type with CR", "topic=t&type=a%0Db", "type"},
 		{"retry not a number", "topic=t&retry=soon", "retry"},
@@ -343,5 +354,125 @@ func TestPublishWhileShuttingDown(t *testing.T) {
 	resp, body := e.Post(t, "topic=t&data=x", hubtest.Bearer(hubtest.PublisherToken(t)))
 	if resp.StatusCode != http.StatusServiceUnavailable || strings.TrimSpace(body) == "" {
 		t.Errorf("publish while shutting down: %s %q, want 503 with a message", resp.Status, body)
+	}
+}
+
+// TestPublishIDReused: an id held in history cannot be given to another
+// update (409 Conflict, whatever its topic), so that resuming from it is
+// exact; nothing is stored.
+func TestPublishIDReused(t *testing.T) {
+	t.Parallel()
+	metrics := &publishMetrics{}
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{Metrics: metrics}})
+	hdr := hubtest.Bearer(hubtest.PublisherToken(t))
+	if resp, body := e.Post(t, "topic=a&data=first&id=order-7", hdr); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first use: %s %q", resp.Status, body)
+	}
+	for _, body := range []string{"topic=a&data=again&id=order-7", "topic=b&data=elsewhere&id=order-7"} {
+		resp, msg := e.Post(t, body, hdr)
+		if resp.StatusCode != http.StatusConflict {
+			t.Fatalf("POST %q: %s %q, want 409", body, resp.Status, msg)
+		}
+		if !strings.Contains(msg, "order-7") {
+			t.Errorf("409 message %q does not name the id", msg)
+		}
+	}
+	// Resuming from the id replays what followed its first use.
+	next := e.PublishData(t, "next", "a")
+	s := e.Subscribe(t, hubtest.Topics("a", "b"), http.Header{"Last-Event-ID": {"order-7"}})
+	if got := hubtest.IDs(s.Until(t, next)); len(got) != 1 || got[0] != next {
+		t.Errorf("resumed from order-7: %q, want only %q", got, next)
+	}
+	if got := metrics.count("conflict"); got != 2 {
+		t.Errorf("publish errors counted as conflict: %d, want 2", got)
+	}
+}
+
+// publishMetrics counts publish errors by reason.
+type publishMetrics struct {
+	mu     sync.Mutex
+	errors map[string]int
+}
+
+func (m *publishMetrics) AuthFailure(string) {}
+func (m *publishMetrics) PublishError(reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.errors == nil {
+		m.errors = map[string]int{}
+	}
+	m.errors[reason]++
+}
+func (m *publishMetrics) count(reason string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.errors[reason]
+}
+
+// TestPublishDataLimit: Config.MaxDataBytes bounds the update's data as it
+// will be sent, whatever its encoding in the form (non-ASCII JSON takes up to
+// nine bytes per character there), while MaxBodyBytes bounds the raw body;
+// each 413 says which limit was hit.
+func TestPublishDataLimit(t *testing.T) {
+	t.Parallel()
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{MaxDataBytes: 1000, MaxBodyBytes: 8000}})
+	hdr := hubtest.Bearer(hubtest.PublisherToken(t))
+	// 333 × "é" (2 bytes) = 666 bytes of data, 2,000 bytes in the form.
+	at := url.Values{"topic": {"t"}, "data": {strings.Repeat("é", 333)}}.Encode()
+	if resp, body := e.Post(t, at, hdr); resp.StatusCode != http.StatusOK {
+		t.Errorf("666 bytes of data in a %d-byte body: %s %q, want 200", len(at), resp.Status, body)
+	}
+	over := url.Values{"topic": {"t"}, "data": {strings.Repeat("x", 1001)}}.Encode()
+	resp, body := e.Post(t, over, hdr)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "data") || !strings.Contains(body, "1000") {
+		t.Errorf("1,001 bytes of data: %s %q, want 413 naming the data limit of 1000", resp.Status, body)
+	}
+	huge := "topic=t&data=x&pad=" + strings.Repeat("p", 8000)
+	resp, body = e.Post(t, huge, hdr)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "body") || !strings.Contains(body, "8000 bytes") {
+		t.Errorf("a body over MaxBodyBytes: %s %q, want 413 naming the body limit of 8000", resp.Status, body)
+	}
+}
+
+// TestPublishBodyTimeout: a body that does not arrive within
+// Config.BodyTimeout gets a 408 and its connection is closed, with or
+// without a token, so that a client sending it a byte at a time holds
+// nothing for long.
+func TestPublishBodyTimeout(t *testing.T) {
+	t.Parallel()
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{BodyTimeout: 200 * time.Millisecond}})
+	for _, tok := range []string{hubtest.PublisherToken(t), ""} {
+		addr := strings.TrimPrefix(e.Server.URL, "http://")
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		auth := ""
+		if tok != "" {
+			auth = "Authorization: Bearer " + tok + "\r\n"
+		}
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\n%sContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ntopic=t&data=", mercure.Path, addr, auth)
+		start := time.Now()
+		conn.SetReadDeadline(time.Now().Add(hubtest.WaitTimeout))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("token %v: no answer: %v", tok != "", err)
+		}
+		resp.Body.Close()
+		want := http.StatusRequestTimeout
+		if tok == "" {
+			want = http.StatusUnauthorized
+		}
+		if resp.StatusCode != want {
+			t.Errorf("token %v: %s, want %d", tok != "", resp.Status, want)
+		}
+		// Whatever the answer, the connection does not wait for the rest.
+		if _, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Errorf("token %v: the connection stayed open", tok != "")
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("token %v: took %v", tok != "", d)
+		}
 	}
 }

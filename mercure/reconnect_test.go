@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/herald-sse/herald"
@@ -347,5 +348,61 @@ func TestResumeQuerySpellings(t *testing.T) {
 			t.Errorf("%s: replayed %q, want %q", param, got, published[1:])
 		}
 		s.Close()
+	}
+}
+
+// TestPrivateIDsNotRevealed: the id of a private update reaches only those
+// allowed to receive it. A new stream's Last-Event-ID response header (its
+// starting point) is a position, never the id of the newest update; a resume
+// from the id of a private update the subscriber may not receive is answered
+// exactly as one from an id that does not exist, so guessing reveals nothing;
+// one allowed to receive it resumes from it.
+func TestPrivateIDsNotRevealed(t *testing.T) {
+	t.Parallel()
+	e := hubtest.New(t, hubtest.Config{})
+	watcher := e.Subscribe(t, hubtest.Topics("*"), hubtest.Bearer(hubtest.SubscriberToken(t, "*")))
+	secret := e.Publish(t, url.Values{"topic": {"/users/7"}, "data": {"reset link"}, "private": {"on"}, "id": {"user-7-password-reset"}})
+	watcher.Until(t, secret)
+
+	s := e.Subscribe(t, hubtest.Topics("/news"), nil)
+	start := s.Response.Header.Get("Last-Event-ID")
+	if start == secret {
+		t.Fatalf("a new anonymous stream on /news was told the private id %q", start)
+	}
+	if _, _, ok := herald.ParseID(start); !ok {
+		t.Errorf("a new stream's Last-Event-ID %q is not a position", start)
+	}
+	// The position resumes where the stream started.
+	next := e.PublishData(t, "news", "/news")
+	again := e.Subscribe(t, hubtest.Topics("/news"), http.Header{"Last-Event-ID": {start}})
+	if got := hubtest.IDs(again.Until(t, next)); !slices.Equal(got, []string{next}) {
+		t.Errorf("resumed from the position %q: %q, want %q", start, got, []string{next})
+	}
+
+	// Guessing: the private id and an id that does not exist get the same
+	// answer.
+	answer := func(hdr http.Header, id string) (string, []string) {
+		hdr.Set("Last-Event-ID", id)
+		st := e.Subscribe(t, hubtest.Topics("/users/7", "/news")+"&gapEvent=1", hdr)
+		live := e.PublishData(t, "after "+id, "/news")
+		var types []string
+		for _, ev := range st.Until(t, live) {
+			// The gap event names the id asked for: leave it out.
+			types = append(types, ev.Type+" "+strings.ReplaceAll(ev.Data, id, "<id>"))
+		}
+		st.Close()
+		return st.Response.Header.Get("Last-Event-ID"), types
+	}
+	gotHdr, gotEvents := answer(http.Header{}, secret)
+	wantHdr, wantEvents := answer(http.Header{}, "user-8-password-reset")
+	gotEvents[len(gotEvents)-1], wantEvents[len(wantEvents)-1] = "", ""
+	if gotHdr != wantHdr || !slices.Equal(gotEvents, wantEvents) {
+		t.Errorf("resume from a private id: header %q, events %q; from an unknown id: header %q, events %q; want the same",
+			gotHdr, gotEvents, wantHdr, wantEvents)
+	}
+	// A token allowed to receive it resumes from it.
+	hdr, events := answer(hubtest.Bearer(hubtest.SubscriberToken(t, "/users/{id}")), secret)
+	if hdr != secret || len(events) < 2 || !strings.Contains(events[0], "news") {
+		t.Errorf("resume from the private id with a token allowed to receive it: header %q, events %q", hdr, events)
 	}
 }

@@ -31,6 +31,10 @@ func Status(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, herald.ErrTooManyRequests):
 		return http.StatusTooManyRequests
+	case errors.Is(err, herald.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, errors.ErrUnsupported):
+		return http.StatusNotImplemented
 	case errors.Is(err, herald.ErrUnavailable), errors.Is(err, herald.ErrClosed),
 		errors.Is(err, herald.ErrOverloaded), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
@@ -79,6 +83,7 @@ func Reason(err error) string {
 var sentinels = []error{
 	herald.ErrInvalid, herald.ErrUnauthorized, herald.ErrForbidden, herald.ErrTooLarge,
 	herald.ErrTooManyRequests, herald.ErrOverloaded, herald.ErrUnavailable, herald.ErrClosed, herald.ErrNotHeld,
+	herald.ErrConflict,
 }
 
 // Text answers with status and a one-line plain-text message. Headers set
