@@ -12,6 +12,7 @@ import (
 	"github.com/herald-sse/herald/auth"
 	"github.com/herald-sse/herald/hub"
 	"github.com/herald-sse/herald/topic"
+	"golang.org/x/time/rate"
 )
 
 // Path is the well-known path of a Mercure hub.
@@ -24,6 +25,9 @@ const (
 	DefaultMaxBodyBytes      = 4 << 20
 	DefaultMaxDataBytes      = 1 << 20
 	DefaultBodyTimeout       = 10 * time.Second
+	// DefaultAnonymousSubscriptionEvents: anonymous subscribers may make
+	// the hub announce about 15 subscriptions of 64 topics a second.
+	DefaultAnonymousSubscriptionEvents = 1000
 )
 
 // Config configures a [Handler].
@@ -43,6 +47,12 @@ type Config struct {
 	CORSOrigins []string
 	// Subscriptions turns on subscription events and the subscriptions API.
 	Subscriptions bool
+	// AnonymousSubscriptionEvents bounds the subscription events that
+	// subscribers without a token can make the hub announce, per second
+	// (with a burst of as many); past it their events are dropped and
+	// counted. Default DefaultAnonymousSubscriptionEvents; negative: no
+	// bound.
+	AnonymousSubscriptionEvents int
 	// MaxTopics bounds the topic selectors of a subscription and the topics of
 	// an update. Default DefaultMaxTopics.
 	MaxTopics int
@@ -88,6 +98,9 @@ func (nopMetrics) PublishError(string) {}
 type Handler struct {
 	cfg  Config
 	cors *CORS
+	// anonymousEvents limits the subscription events of anonymous
+	// subscribers; nil: no limit.
+	anonymousEvents *rate.Limiter
 }
 
 // New returns a Handler for cfg.
@@ -125,7 +138,14 @@ func New(cfg Config) (*Handler, error) {
 	if slices.Contains(cfg.CORSOrigins, AnyOrigin) {
 		cfg.Logger.Warn("CORS origin * lets pages on any site use the hub without credentials only: the mercureAuthorization cookie works only from origins listed in full")
 	}
-	return &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger)}, nil
+	h := &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger)}
+	switch n := cfg.AnonymousSubscriptionEvents; {
+	case n == 0:
+		h.anonymousEvents = rate.NewLimiter(DefaultAnonymousSubscriptionEvents, DefaultAnonymousSubscriptionEvents)
+	case n > 0:
+		h.anonymousEvents = rate.NewLimiter(rate.Limit(n), n)
+	}
+	return h, nil
 }
 
 // ServeHTTP routes a request under Path.

@@ -13,7 +13,11 @@ import (
 
 // subscribe opens an event stream for the topic selectors in the query.
 func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "%s", reason(err))
+		return
+	}
 	raw := q["topic"]
 	if len(raw) == 0 {
 		httpError(w, http.StatusBadRequest, `missing "topic" query parameter: subscribe with ?topic=<topic, URI template or *>`)
@@ -89,11 +93,12 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		sub.Payload = claims.Payload
 	}
 	if h.cfg.Subscriptions {
-		sub.OnOpen = func() { h.announce(sub, true) }
+		anonymous := claims == nil
+		sub.OnOpen = func() { h.announce(sub, true, anonymous) }
 		sub.OnClose = func(hub.CloseReason) {
-			// Called from the hub's goroutines, which must not wait on the
-			// store: announce in the background.
-			go h.announce(sub, false)
+			// Called from the hub's goroutines, which may hold a stream's
+			// lock: announce from another one.
+			go h.announce(sub, false, anonymous)
 		}
 	}
 	h.cfg.Hub.ServeStream(w, r, sub)
@@ -134,9 +139,18 @@ func escapeSegment(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
-// announce publishes a private subscription event for each selector of sub.
-func (h *Handler) announce(sub hub.Subscription, active bool) {
+// announce delivers a private subscription event for each selector of sub
+// to the live subscribers that select it. The events are not stored
+// (hub.Broadcast): they must never push an application's updates out of
+// history, and those of anonymous subscribers are rate-limited.
+func (h *Handler) announce(sub hub.Subscription, active, anonymous bool) {
 	for _, sel := range sub.Selectors {
+		if anonymous && h.anonymousEvents != nil && !h.anonymousEvents.Allow() {
+			if m, ok := h.cfg.Metrics.(interface{ SubscriptionEventDropped() }); ok {
+				m.SubscriptionEventDropped()
+			}
+			continue
+		}
 		id := subscriptionID(sel.String(), sub.ID)
 		data, err := json.Marshal(subscription{
 			Context: jsonLDContext, ID: id, Type: "Subscription", Topic: sel.String(),
@@ -146,8 +160,8 @@ func (h *Handler) announce(sub hub.Subscription, active bool) {
 			h.cfg.Logger.Error("encoding a subscription event failed", "err", err)
 			return
 		}
-		if _, err := h.cfg.Hub.Publish(h.background(), herald.Update{Topics: []string{id}, Private: true, Data: string(data)}); err != nil {
-			h.cfg.Logger.Warn("publishing a subscription event failed", "subscriber", sub.ID, "err", err)
+		if err := h.cfg.Hub.Broadcast(herald.Update{Topics: []string{id}, Private: true, Data: string(data)}); err != nil {
+			h.cfg.Logger.Warn("announcing a subscription failed", "subscriber", sub.ID, "err", err)
 		}
 	}
 }

@@ -153,6 +153,13 @@ func TestSubscribeBadRequest(t *testing.T) {
 		{"lastEventID with LF", hubtest.Topics("a") + "&lastEventID=x%0Ay", "Last-Event-ID"},
 		{"lastEventID with NUL", hubtest.Topics("a") + "&lastEventID=x%00y", "Last-Event-ID"},
 		{"lastEventID too long", hubtest.Topics("a") + "&lastEventID=" + strings.Repeat("i", herald.MaxIDLength+1), "Last-Event-ID"},
+		// A malformed query is refused, naming the parameter, rather than
+		// read in part.
+		{"malformed topic", "topic=a&topic=%zz", `query parameter "topic": invalid URL escape "%zz"`},
+		{"malformed first topic", "topic=%zz&topic=a", `query parameter "topic"`},
+		{"malformed other parameter", "topic=a&lastEventID=%z1", `query parameter "lastEventID"`},
+		{"malformed parameter name", "topic=a&%zz=1", `query parameter name "%zz"`},
+		{"semicolon", "topic=a;b", "semicolon"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := e.GetText(t, "?"+tc.query, nil)

@@ -3,16 +3,19 @@ package mercure_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
 	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/sse"
+	"github.com/herald-sse/herald/store/memory"
 )
 
 // subscriptionsTemplate selects every subscription event, as the protocol
@@ -255,5 +258,80 @@ func TestSubscriptionsOff(t *testing.T) {
 	}
 	if got := e.Flush(t, s)[0]; len(got) != 0 {
 		t.Errorf("received %q, want no subscription event", hubtest.Datas(got))
+	}
+}
+
+// TestSubscriptionEventsKeepHistory: subscription events are delivered to
+// the live subscribers that select them, but never stored: however many
+// anonymous clients come and go, an application's update stays in a small
+// history, and a subscription event (which has no id) changes nobody's last
+// event id.
+func TestSubscriptionEventsKeepHistory(t *testing.T) {
+	t.Parallel()
+	st := memory.New(memory.Options{Retention: herald.Retention{MaxCount: 5}})
+	e := hubtest.New(t, hubtest.Config{Store: st, Mercure: mercure.Config{Subscriptions: true}})
+	observer := e.Subscribe(t, hubtest.Topics(subscriptionsTemplate, hubtest.Sentinel), hubtest.Bearer(hubtest.SubscriberToken(t, subscriptionsTemplate)))
+	app := e.PublishData(t, "the application's update", "/app")
+	e.Flush(t, observer)
+	// The sentinel's generated id is the newest position.
+	lastID, before, _ := st.Last(context.Background())
+
+	var topics []string
+	for i := range 64 {
+		topics = append(topics, fmt.Sprintf("/noise/%d", i))
+	}
+	for range 10 {
+		s := e.Subscribe(t, hubtest.Topics(topics...), nil)
+		s.Close()
+	}
+	got := e.Flush(t, observer)[0]
+	events := subscriptionEvents(t, got)
+	if len(events) < 64 {
+		t.Fatalf("the observer received %d subscription events, want at least 64", len(events))
+	}
+	for _, ev := range got {
+		if ev.Data != "sentinel" && ev.ID != lastID {
+			t.Errorf("a subscription event set the last event id to %q (want it unchanged, %q)", ev.ID, lastID)
+			break
+		}
+	}
+	// Only the second sentinel was stored.
+	if _, after, _ := st.Last(context.Background()); after != before+1 {
+		t.Errorf("subscription events were stored: the newest update went from %d to %d", before, after)
+	}
+	s := e.Subscribe(t, hubtest.Topics("/app"), http.Header{"Last-Event-ID": {herald.EarliestID}})
+	if got := hubtest.IDs(s.Until(t, app)); len(got) != 1 {
+		t.Errorf("the application's update is no longer in history: replayed %q", got)
+	}
+}
+
+// TestAnonymousSubscriptionEventsLimited: anonymous subscribers can make the
+// hub announce at most Config.AnonymousSubscriptionEvents subscription
+// events per second (with a burst of as many); past that they are dropped,
+// while those of subscribers with a token are not.
+func TestAnonymousSubscriptionEventsLimited(t *testing.T) {
+	t.Parallel()
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{Subscriptions: true, AnonymousSubscriptionEvents: 10}})
+	observer := e.Subscribe(t, hubtest.Topics(subscriptionsTemplate, hubtest.Sentinel), hubtest.Bearer(hubtest.SubscriberToken(t, subscriptionsTemplate)))
+	e.Flush(t, observer)
+	var topics []string
+	for i := range 30 {
+		topics = append(topics, fmt.Sprintf("/noise/%d", i))
+	}
+	e.Subscribe(t, hubtest.Topics(topics...), nil)
+	e.Subscribe(t, hubtest.Topics("/signed/1", "/signed/2"), hubtest.Bearer(hubtest.SubscriberToken(t, "x")))
+	anonymous, signed := 0, 0
+	for _, s := range subscriptionEvents(t, e.Flush(t, observer)[0]) {
+		if strings.HasPrefix(s.Topic, "/noise/") {
+			anonymous++
+		} else {
+			signed++
+		}
+	}
+	if anonymous > 10 || anonymous == 0 {
+		t.Errorf("an anonymous subscription to 30 topics was announced %d times, want at most the burst of 10", anonymous)
+	}
+	if signed != 2 {
+		t.Errorf("a subscription with a token to 2 topics was announced %d times, want 2", signed)
 	}
 }

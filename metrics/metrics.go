@@ -89,6 +89,7 @@ var publishBuckets = []float64{
 //	herald_subscribers_refused_total{reason} counter   subscriptions refused for a limit (hub.Refused...)
 //	herald_accept_errors_total              counter    failed accepts of connections (out of file descriptors, ...)
 //	herald_connections_refused_total        counter    connections closed at once: the connection limit was reached
+//	herald_subscription_events_dropped_total counter   subscription events of anonymous subscribers over their rate
 //
 // With [Metrics.ObserveHub], each scrape also reads what the hub holds
 // against its limits (0 for a limit: none):
@@ -115,6 +116,7 @@ type Metrics struct {
 	refused      labeled
 	acceptErrs   prometheus.Counter
 	connRefused  prometheus.Counter
+	subEvDropped prometheus.Counter
 
 	collectors []prometheus.Collector
 	handler    http.Handler
@@ -197,11 +199,13 @@ func New(reg Registry) (*Metrics, error) {
 			"reason", refusedReasons),
 		acceptErrs:  counter("accept_errors_total", "Connections that could not be accepted (out of file descriptors, ...)."),
 		connRefused: counter("connections_refused_total", "Connections closed at once because the connection limit was reached."),
+		subEvDropped: counter("subscription_events_dropped_total",
+			"Subscription events of anonymous subscribers not announced: over their rate limit."),
 	}
 	m.collectors = []prometheus.Collector{
 		m.subscribers, m.opened, m.closed.vec, m.published, m.delivered,
 		m.replayed, m.gaps, m.authFailures.vec, m.publishErrs.vec,
-		m.publishTime, m.storeUp, m.refused.vec, m.acceptErrs, m.connRefused,
+		m.publishTime, m.storeUp, m.refused.vec, m.acceptErrs, m.connRefused, m.subEvDropped,
 	}
 	if err := reg.Register(m); err != nil {
 		return nil, fmt.Errorf("metrics: register: %w", err)
@@ -272,6 +276,11 @@ func (m *Metrics) Refused(reason string) { m.refused.inc(reason) }
 // AcceptError counts one connection that could not be accepted, in
 // herald_accept_errors_total.
 func (m *Metrics) AcceptError() { m.acceptErrs.Inc() }
+
+// SubscriptionEventDropped counts one subscription event of an anonymous
+// subscriber that was not announced, in
+// herald_subscription_events_dropped_total.
+func (m *Metrics) SubscriptionEventDropped() { m.subEvDropped.Inc() }
 
 // ConnectionRefused counts one connection closed at once because the
 // connection limit was reached, in herald_connections_refused_total.

@@ -74,6 +74,9 @@ const (
 	headConnRefused = `# HELP herald_connections_refused_total Connections closed at once because the connection limit was reached.
 # TYPE herald_connections_refused_total counter
 `
+	headSubEvDropped = `# HELP herald_subscription_events_dropped_total Subscription events of anonymous subscribers not announced: over their rate limit.
+# TYPE herald_subscription_events_dropped_total counter
+`
 )
 
 // allNames lists every metric New registers.
@@ -92,6 +95,7 @@ var allNames = []string{
 	"herald_subscribers_refused_total",
 	"herald_accept_errors_total",
 	"herald_connections_refused_total",
+	"herald_subscription_events_dropped_total",
 }
 
 // zeroDuration is the publish histogram with no observation.
@@ -148,14 +152,15 @@ herald_subscribers_refused_total{reason="draining"} 0
 herald_subscribers_refused_total{reason="limit"} 0
 herald_subscribers_refused_total{reason="replay_busy"} 0
 herald_subscribers_refused_total{reason="templates"} 0
-` + headAcceptErrs + "herald_accept_errors_total 0\n" + headConnRefused + "herald_connections_refused_total 0\n"
+` + headAcceptErrs + "herald_accept_errors_total 0\n" + headConnRefused + "herald_connections_refused_total 0\n" +
+		headSubEvDropped + "herald_subscription_events_dropped_total 0\n"
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := testutil.GatherAndCount(reg); err != nil || got != 14+5+3+6+4 {
-		// 14 families; closed, auth, publish errors and refusals add 5,
+	if got, err := testutil.GatherAndCount(reg); err != nil || got != 15+5+3+6+4 {
+		// 15 families; closed, auth, publish errors and refusals add 5,
 		// 3, 6 and 4 series.
-		t.Fatalf("GatherAndCount = %d, %v; want 32 series", got, err)
+		t.Fatalf("GatherAndCount = %d, %v; want 33 series", got, err)
 	}
 }
 
