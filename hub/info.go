@@ -1,6 +1,9 @@
 package hub
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"iter"
+)
 
 // SubscriberInfo describes a live subscriber, for the active subscriptions API.
 type SubscriberInfo struct {
@@ -15,15 +18,28 @@ type SubscriberInfo struct {
 // SubscriberInfos returns a snapshot of the live subscribers, in no
 // particular order.
 func (h *Hub) SubscriberInfos() []SubscriberInfo {
-	h.index.mu.RLock()
-	defer h.index.mu.RUnlock()
-	out := make([]SubscriberInfo, 0, len(h.index.all))
-	for s := range h.index.all {
-		sels := make([]string, len(s.selectors))
-		for i, sel := range s.selectors {
-			sels[i] = sel.String()
-		}
-		out = append(out, SubscriberInfo{ID: s.id, Selectors: sels, Payload: s.payload})
+	var out []SubscriberInfo
+	for info := range h.EachSubscriber() {
+		out = append(out, info)
 	}
 	return out
+}
+
+// EachSubscriber yields the live subscribers, in no particular order, as of
+// when the iteration starts. It holds no lock while it yields, and keeps
+// only a pointer per subscriber, so that listing many subscribers delays
+// neither subscriptions nor deliveries, and costs memory only for what the
+// caller keeps.
+func (h *Hub) EachSubscriber() iter.Seq[SubscriberInfo] {
+	return func(yield func(SubscriberInfo) bool) {
+		for _, s := range h.index.snapshot() {
+			sels := make([]string, len(s.selectors))
+			for i, sel := range s.selectors {
+				sels[i] = sel.String()
+			}
+			if !yield(SubscriberInfo{ID: s.id, Selectors: sels, Payload: s.payload}) {
+				return
+			}
+		}
+	}
 }

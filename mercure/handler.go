@@ -28,6 +28,7 @@ const (
 	// DefaultAnonymousSubscriptionEvents: anonymous subscribers may make
 	// the hub announce about 15 subscriptions of 64 topics a second.
 	DefaultAnonymousSubscriptionEvents = 1000
+	DefaultSubscriptionsPageSize       = 1000
 )
 
 // Config configures a [Handler].
@@ -47,6 +48,10 @@ type Config struct {
 	CORSOrigins []string
 	// Subscriptions turns on subscription events and the subscriptions API.
 	Subscriptions bool
+	// SubscriptionsPageSize is the largest number of subscriptions the
+	// subscriptions API lists in one answer. Default
+	// DefaultSubscriptionsPageSize.
+	SubscriptionsPageSize int
 	// AnonymousSubscriptionEvents bounds the subscription events that
 	// subscribers without a token can make the hub announce, per second
 	// (with a burst of as many); past it their events are dropped and
@@ -101,6 +106,8 @@ type Handler struct {
 	// anonymousEvents limits the subscription events of anonymous
 	// subscribers; nil: no limit.
 	anonymousEvents *rate.Limiter
+	// listing holds a token while the subscriptions API lists.
+	listing chan struct{}
 }
 
 // New returns a Handler for cfg.
@@ -138,7 +145,10 @@ func New(cfg Config) (*Handler, error) {
 	if slices.Contains(cfg.CORSOrigins, AnyOrigin) {
 		cfg.Logger.Warn("CORS origin * lets pages on any site use the hub without credentials only: the mercureAuthorization cookie works only from origins listed in full")
 	}
-	h := &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger)}
+	if cfg.SubscriptionsPageSize <= 0 {
+		cfg.SubscriptionsPageSize = DefaultSubscriptionsPageSize
+	}
+	h := &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger), listing: make(chan struct{}, 1)}
 	switch n := cfg.AnonymousSubscriptionEvents; {
 	case n == 0:
 		h.anonymousEvents = rate.NewLimiter(DefaultAnonymousSubscriptionEvents, DefaultAnonymousSubscriptionEvents)

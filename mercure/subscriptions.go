@@ -1,11 +1,14 @@
 package mercure
 
 import (
+	"container/heap"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // subscriptions serves the active subscriptions API:
@@ -17,6 +20,12 @@ import (
 // Path segments are URL-encoded (as in subscription event ids). A subscriber
 // token is required, and only the subscriptions whose id its mercure.subscribe
 // claim selects are listed.
+//
+// A Herald extension bounds the answer: lists come in pages of at most
+// ?limit= subscriptions (Config.SubscriptionsPageSize by default and at
+// most), ordered by id; a page that is not the last names the next one in its
+// "next" field and a Link header (rel="next"), which carry ?after=<the last
+// id>. One listing runs at a time.
 func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 	if !h.cfg.Subscriptions {
 		httpError(w, http.StatusNotFound, "the subscriptions API is off; start the hub with --subscriptions")
@@ -55,8 +64,40 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	var list []subscription
-	for _, info := range h.cfg.Hub.SubscriberInfos() {
+	q, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "%s", reason(err))
+		return
+	}
+	limit := h.cfg.SubscriptionsPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			httpError(w, http.StatusBadRequest, "limit must be a whole number of subscriptions, at least 1, not %q", v)
+			return
+		}
+		limit = min(n, limit)
+	}
+	after := q.Get("after")
+	if len(segs) == 2 {
+		limit = 1 // one subscription: its id is known
+	}
+
+	// One listing at a time: each walks every subscriber.
+	select {
+	case h.listing <- struct{}{}:
+		defer func() { <-h.listing }()
+	case <-time.After(time.Second):
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "the subscriptions API is busy listing subscriptions; try again shortly")
+		return
+	case <-r.Context().Done():
+		return
+	}
+	// Keep the limit+1 smallest ids after the cursor: the page, and whether
+	// there is another.
+	page := &idHeap{}
+	for info := range h.cfg.Hub.EachSubscriber() {
 		if wantSub != "" && info.ID != wantSub {
 			continue
 		}
@@ -65,13 +106,27 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			id := subscriptionID(sel, info.ID)
-			if !claims.CanReceive([]string{id}) {
+			if id <= after || (page.Len() > limit && id >= (*page)[0].ID) || !claims.CanReceive([]string{id}) {
 				continue
 			}
-			list = append(list, subscription{ID: id, Type: "Subscription", Topic: sel, Subscriber: info.ID, Active: true, Payload: info.Payload})
+			heap.Push(page, subscription{ID: id, Type: "Subscription", Topic: sel, Subscriber: info.ID, Active: true, Payload: info.Payload})
+			if page.Len() > limit+1 {
+				heap.Pop(page)
+			}
 		}
 	}
+	list := []subscription(*page)
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	next := ""
+	more := len(list) > limit
+	if more {
+		list = list[:limit]
+	}
+	if more && len(segs) < 2 {
+		v := url.Values{"after": {list[limit-1].ID}, "limit": {strconv.Itoa(limit)}}
+		next = strings.TrimSuffix(r.URL.EscapedPath(), "/") + "?" + v.Encode()
+		w.Header().Set("Link", "<"+next+`>; rel="next"`)
+	}
 	last, _, _ := h.cfg.Hub.Store().Last(r.Context())
 	if last == "" {
 		last = "earliest"
@@ -100,5 +155,21 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 		Type          string         `json:"type"`
 		LastEventID   string         `json:"lastEventID"`
 		Subscriptions []subscription `json:"subscriptions"`
-	}{jsonLDContext, strings.TrimSuffix(r.URL.EscapedPath(), "/"), "Subscriptions", last, list})
+		Next          string         `json:"next,omitempty"`
+	}{jsonLDContext, strings.TrimSuffix(r.URL.EscapedPath(), "/"), "Subscriptions", last, list, next})
+}
+
+// idHeap is a max-heap of subscriptions by id: it keeps the smallest ones
+// seen, dropping its top.
+type idHeap []subscription
+
+func (p idHeap) Len() int           { return len(p) }
+func (p idHeap) Less(i, j int) bool { return p[i].ID > p[j].ID }
+func (p idHeap) Swap(i, j int)      { p[i], p[j] = p[j], p[i] }
+func (p *idHeap) Push(x any)        { *p = append(*p, x.(subscription)) }
+func (p *idHeap) Pop() any {
+	old := *p
+	x := old[len(old)-1]
+	*p = old[:len(old)-1]
+	return x
 }

@@ -41,6 +41,7 @@ type subscriptionCollection struct {
 	Type          string         `json:"type"`
 	LastEventID   string         `json:"lastEventID"`
 	Subscriptions []subscription `json:"subscriptions"`
+	Next          string         `json:"next"`
 }
 
 // subscriptionEvents parses the subscription events among evs, sentinels
@@ -333,5 +334,62 @@ func TestAnonymousSubscriptionEventsLimited(t *testing.T) {
 	}
 	if signed != 2 {
 		t.Errorf("a subscription with a token to 2 topics was announced %d times, want 2", signed)
+	}
+}
+
+// TestSubscriptionsAPIPaginated: the subscriptions API answers in pages of at
+// most ?limit= subscriptions (Config.SubscriptionsPageSize by default and at
+// most), in the order of their ids, each page naming the next one (in its
+// "next" field and a Link header) until the last: together they hold every
+// subscription once. A bad limit or cursor is a 400.
+func TestSubscriptionsAPIPaginated(t *testing.T) {
+	t.Parallel()
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{Subscriptions: true, SubscriptionsPageSize: 30}})
+	for i := range 25 {
+		e.Subscribe(t, hubtest.Topics(fmt.Sprintf("/a/%d", i), fmt.Sprintf("/b/%d", i)), nil)
+	}
+	tok := hubtest.Bearer(hubtest.SubscriberToken(t, subscriptionsTemplate))
+	var all []string
+	pages := 0
+	next := "/subscriptions?limit=20"
+	for next != "" {
+		resp, body := e.GetText(t, strings.TrimPrefix(next, mercure.Path), tok)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s %q", next, resp.Status, body)
+		}
+		var page subscriptionCollection
+		if err := json.Unmarshal([]byte(body), &page); err != nil {
+			t.Fatalf("GET %s: %v", next, err)
+		}
+		if len(page.Subscriptions) > 20 {
+			t.Errorf("GET %s: %d subscriptions, want at most 20", next, len(page.Subscriptions))
+		}
+		for _, s := range page.Subscriptions {
+			all = append(all, s.ID)
+		}
+		if link := resp.Header.Get("Link"); (page.Next == "") != (link == "") || (link != "" && !strings.Contains(link, `rel="next"`)) {
+			t.Errorf("GET %s: next %q, Link %q", next, page.Next, link)
+		}
+		next = page.Next
+		if pages++; pages > 5 {
+			t.Fatal("more than 5 pages")
+		}
+	}
+	if pages != 3 || len(all) != 50 || !slices.IsSorted(all) || len(slices.Compact(slices.Clone(all))) != 50 {
+		t.Errorf("%d pages with %d subscriptions (sorted %v), want 3 pages with all 50 once, in order", pages, len(all), slices.IsSorted(all))
+	}
+	// Without a limit, pages hold Config.SubscriptionsPageSize; a larger
+	// limit is capped to it.
+	for _, q := range []string{"", "?limit=1000"} {
+		resp, body := e.GetText(t, "/subscriptions"+q, tok)
+		var page subscriptionCollection
+		if err := json.Unmarshal([]byte(body), &page); resp.StatusCode != http.StatusOK || err != nil || len(page.Subscriptions) != 30 || page.Next == "" {
+			t.Errorf("GET subscriptions%s: %s, %d subscriptions, next %q; want 30 and a next page", q, resp.Status, len(page.Subscriptions), page.Next)
+		}
+	}
+	for _, q := range []string{"?limit=0", "?limit=-1", "?limit=x", "?after=%zz"} {
+		if resp, body := e.GetText(t, "/subscriptions"+q, tok); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET subscriptions%s: %s %q, want 400", q, resp.Status, body)
+		}
 	}
 }
