@@ -166,6 +166,8 @@ type Hub struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
+
+	beforeLive func() // tests only: called before a stream goes live
 }
 
 // New starts a hub that delivers every update appended to store from now on.

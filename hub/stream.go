@@ -197,6 +197,9 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 			s.close(ReasonClient)
 		}
 	}
+	if h.beforeLive != nil {
+		h.beforeLive()
+	}
 	s.goLive()
 
 	if s.hijacked {
@@ -403,11 +406,22 @@ func (h *Hub) resumePoint(ctx context.Context, s *subscriber, after string) (hel
 }
 
 // goLive hands the stream from the request goroutine to a writer (when
-// something is queued, or the stream must end) or to nobody.
+// something is queued, or the stream must end) or to nobody. If the live
+// queue overflowed since the replay last looked (updates were dropped from
+// it), the stream cannot go live without losing them: it is closed as slow
+// instead, and the client, resuming from the last event it got, receives
+// them from history.
 func (s *subscriber) goLive() {
 	s.mu.Lock()
+	closed := false
+	if s.overflow {
+		closed, _ = s.closeLocked(ReasonSlow) // owned by this goroutine: released below
+	}
 	start, release := s.st.live(len(s.queue) > 0)
 	s.mu.Unlock()
+	if closed {
+		s.finishClose(false)
+	}
 	switch {
 	case release:
 		s.release()
