@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/topic"
 )
 
 // Defaults for [Options].
@@ -415,4 +416,16 @@ func (h *Hub) Close(ctx context.Context) error {
 	h.cancel()
 	h.wg.Wait()
 	return err
+}
+
+// Selector compiles s as a topic selector for a Subscription. A live
+// subscription to the same string shares its compiled selector, so a popular
+// template is compiled once; and what a selector holds is released with the
+// last subscriber that uses it (a topic.Cache would keep it, and its match
+// results, after its subscribers leave).
+func (h *Hub) Selector(s string) (*topic.Selector, error) {
+	if sel, ok := h.index.selector(s); ok {
+		return sel, nil
+	}
+	return topic.Compile(s)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
 	"github.com/herald-sse/herald/hub"
-	"github.com/herald-sse/herald/topic"
 	"golang.org/x/time/rate"
 )
 
@@ -74,9 +73,6 @@ type Config struct {
 	// slower one gets a 408 and its connection is closed. Default
 	// DefaultBodyTimeout.
 	BodyTimeout time.Duration
-	// Selectors caches compiled topic selectors; nil uses a private cache of
-	// topic.DefaultCacheSize.
-	Selectors *topic.Cache
 	// ClientAddress names the client a request comes from, for the hub's
 	// per-client limits; nil uses ClientAddress (the connection's peer). Use
 	// ForwardedClientAddress behind proxies.
@@ -129,9 +125,6 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = DefaultBodyTimeout
-	}
-	if cfg.Selectors == nil {
-		cfg.Selectors = topic.NewCache(topic.DefaultCacheSize)
 	}
 	if cfg.ClientAddress == nil {
 		cfg.ClientAddress = ClientAddress

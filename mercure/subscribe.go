@@ -42,7 +42,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		seen[s] = true
-		sel, err := h.cfg.Selectors.Compile(s)
+		sel, err := h.cfg.Hub.Selector(s)
 		if err != nil {
 			httpError(w, http.StatusBadRequest, "%s", reason(err))
 			return

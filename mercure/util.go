@@ -1,7 +1,6 @@
 package mercure
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,6 +25,3 @@ func quoteList(ss []string) string {
 	}
 	return strings.Join(q, ", ")
 }
-
-// background is the context of the hub's own publications.
-func (h *Handler) background() context.Context { return context.Background() }
