@@ -291,7 +291,7 @@ func (h *Hub) deliver(f *frame, topics []string, private bool) {
 		if !s.allowed(topics, private) {
 			return
 		}
-		start, slow := s.enqueue(f)
+		start, slow := s.enqueue(s.matchedFrame(f, topics))
 		if start {
 			h.starts = append(h.starts, s)
 		} else if slow {

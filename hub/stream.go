@@ -53,6 +53,12 @@ type Subscription struct {
 	GapEvent bool
 	// LiveEvent asks for a LiveEventType event once history is sent.
 	LiveEvent bool
+	// MatchedField asks for every update (live, replayed or broadcast) to
+	// carry a "matched" field, which EventSource ignores, listing the
+	// indexes in Selectors of those that select it, separated by spaces
+	// ("matched: 0 2"): a client that shares one stream among several
+	// subscriptions can route each update.
+	MatchedField bool
 	// Expires, when set, ends the stream at that time (token expiry).
 	Expires time.Time
 	// Payload is carried for the subscriptions API.
@@ -112,6 +118,8 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		payload:    sub.Payload,
 		onClose:    sub.OnClose,
 		done:       make(chan struct{}),
+
+		matchedField: sub.MatchedField,
 	}
 	if s.id == "" {
 		s.id = NewID()
@@ -289,6 +297,7 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 				if err != nil {
 					return nil
 				}
+				f = s.matchedFrame(f, u.Topics)
 				batch = append(batch, f)
 				size += len(f.data)
 				if size >= maxCopy || len(batch) >= 512 {

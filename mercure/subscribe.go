@@ -86,6 +86,8 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		LastEventID: last,
 		GapEvent:    truthy(q.Get("gapEvent")),
 		LiveEvent:   truthy(q.Get("liveEvent")),
+		// A Herald extension for clients sharing a stream (herald.js).
+		MatchedField: truthy(q.Get("matchedField")),
 	}
 	if claims != nil {
 		sub.CanReceive = claims.CanReceive
