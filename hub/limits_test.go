@@ -192,30 +192,7 @@ func TestQueueBytes(t *testing.T) {
 			// An event larger than QueueBytes reaches a subscriber that keeps up.
 			big := e.PublishData(t, strings.Repeat("b", 300<<10), "t")
 			fast.Until(t, big)
-			data := strings.Repeat("x", 32<<10)
-			slow := false
-			for i := 0; i < 400 && !slow; i++ {
-				id := e.PublishData(t, data, "t")
-				fast.Until(t, id)
-				select {
-				case r := <-metrics.ended:
-					if r != hub.ReasonSlow {
-						t.Fatalf("a stream ended for reason %q", r)
-					}
-					slow = true
-				default:
-				}
-			}
-			if !slow {
-				select {
-				case r := <-metrics.ended:
-					slow = r == hub.ReasonSlow
-				case <-time.After(hubtest.WaitTimeout):
-				}
-			}
-			if !slow {
-				t.Fatal("the subscriber that does not read was not disconnected")
-			}
+			publishUntilSlow(t, e, metrics, fast, strings.Repeat("x", 32<<10), 400)
 			stalled.Body.Close()
 			waitFor(t, "no queued bytes", func() bool { return e.Hub.Stats().QueuedBytes == 0 })
 		})
