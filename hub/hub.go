@@ -157,6 +157,7 @@ type Hub struct {
 	subscribers atomic.Int64
 	queued      atomic.Int64 // bytes of update frames held by queues
 	closing     atomic.Bool
+	refusedLog  sync.Map // refusal reason -> *atomic.Int64: unix nanoseconds of its last warning
 
 	fanoutMu sync.Mutex // one fan-out at a time: the store's, or Broadcast's
 	gen      uint64     // fan-out generation; under fanoutMu

@@ -96,7 +96,7 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 	}
 	replayDone, reason, err := h.admit(r.Context(), &sub)
 	if err != nil {
-		h.metrics.Refused(reason)
+		h.refused(reason, err)
 		httperr.Write(w, err)
 		return
 	}

@@ -21,6 +21,7 @@ const Path = "/.well-known/mercure"
 const (
 	DefaultMaxTopics         = 64
 	DefaultMaxSelectorLength = herald.MaxTopicLength
+	DefaultMaxSelectorBytes  = 16 << 10
 	DefaultMaxBodyBytes      = 4 << 20
 	DefaultMaxDataBytes      = 1 << 20
 	DefaultBodyTimeout       = 10 * time.Second
@@ -63,6 +64,9 @@ type Config struct {
 	// MaxSelectorLength bounds a topic selector, in bytes.
 	// Default DefaultMaxSelectorLength.
 	MaxSelectorLength int
+	// MaxSelectorBytes bounds the topic selectors of one subscription
+	// together, in bytes. Default DefaultMaxSelectorBytes.
+	MaxSelectorBytes int
 	// MaxBodyBytes bounds a publish request's body as sent, form-encoded
 	// (where one byte of data may take three). Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -116,6 +120,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.MaxSelectorLength <= 0 {
 		cfg.MaxSelectorLength = DefaultMaxSelectorLength
+	}
+	if cfg.MaxSelectorBytes <= 0 {
+		cfg.MaxSelectorBytes = DefaultMaxSelectorBytes
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes

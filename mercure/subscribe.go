@@ -27,6 +27,10 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "too many topic selectors: %d, the limit is %d", len(raw), h.cfg.MaxTopics)
 		return
 	}
+	if n := totalLen(raw); n > h.cfg.MaxSelectorBytes {
+		httpError(w, http.StatusBadRequest, "the topic selectors are %d bytes together, the limit is %d", n, h.cfg.MaxSelectorBytes)
+		return
+	}
 	sels := make([]*topic.Selector, 0, len(raw))
 	seen := make(map[string]bool, len(raw))
 	for _, s := range raw {

@@ -139,7 +139,7 @@ func TestSubscribe(t *testing.T) {
 // with a plain-text message saying what is wrong, and no stream.
 func TestSubscribeBadRequest(t *testing.T) {
 	t.Parallel()
-	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{MaxTopics: 3, MaxSelectorLength: 40}})
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{MaxTopics: 3, MaxSelectorLength: 40, MaxSelectorBytes: 100}})
 	for _, tc := range []struct {
 		name, query, wantMsg string
 	}{
@@ -147,6 +147,7 @@ func TestSubscribeBadRequest(t *testing.T) {
 		{"empty topic", "topic=", "topic"},
 		{"too many selectors", hubtest.Topics("a", "b", "c", "d"), "too many"},
 		{"selector too long", hubtest.Topics(strings.Repeat("x", 41)), "limit"},
+		{"selectors too long together", hubtest.Topics(strings.Repeat("x", 40), strings.Repeat("y", 40), strings.Repeat("z", 21)), "101 bytes together, the limit is 100"},
 		{"control character", "topic=a%01b", "control"},
 		{"DEL", "topic=a%7Fb", "control"},
 		{"not UTF-8", "topic=a%FFb", "UTF-8"},
