@@ -1,0 +1,14 @@
+package mercure
+
+import "github.com/herald-sse/herald"
+
+// ParseBatchLine is what the batch endpoint reads of one line of a batch
+// body (which it overwrites): the update, or why the line is refused, and
+// whether that is because the line is not JSON at all.
+func ParseBatchLine(line []byte, maxTopics int) (u herald.Update, syntax bool, err error) {
+	var f lineFields
+	if err := parseLine(line, maxTopics, &f); err != nil {
+		return herald.Update{}, isSyntax(err), err
+	}
+	return f.update(line), false, nil
+}
