@@ -53,6 +53,7 @@ type serveConfig struct {
 	pprofAddr       string
 	tlsCert         string
 	tlsKey          string
+	batch           batchLimits // --max-batch, --max-batch-body (servebatch.go)
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -83,6 +84,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS and HTTP/2 with this certificate (PEM, with its chain); re-read when it changes. HTTP/2 lifts browsers' limit of 6 HTTP/1.1 connections per site, which every EventSource and tab shares")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM); re-read when it changes")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) and runtime variables (/debug/vars, for herald bench --memstats) on this separate address, e.g. localhost:6060; keep it private (empty: off)")
+	c.batch.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: herald serve [flags]\n\nRuns the hub. Every flag can also be set with an environment variable HERALD_<FLAG>,\ne.g. HERALD_ADDR=:8080 or HERALD_PUBLISHER_JWT_KEY=secret.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -216,6 +218,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		Selectors:     selectors,
 		Metrics:       m,
 		Logger:        log,
+		// Batch limits (servebatch.go).
+		MaxBatch:          int(c.batch.max.v),
+		MaxBatchBodyBytes: c.batch.maxBody.v,
 	})
 	if err != nil {
 		return err
