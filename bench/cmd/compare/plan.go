@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/herald-sse/herald/loadgen"
@@ -14,9 +15,18 @@ type plan struct {
 	cfg          loadgen.Config
 	metrics      []metric
 	durableOnly  bool
+	// heraldOnly: the scenario publishes in batches, which only Herald
+	// takes (its batch endpoint); the peers' cells then show their figures
+	// for peersFrom, the same scenario one update per request.
+	heraldOnly bool
+	peersFrom  string
 }
 
-func (p plan) applies(impl string) bool { return !p.durableOnly || durable[impl] }
+func (p plan) applies(impl string) bool {
+	return (!p.durableOnly || durable[impl]) && (!p.heraldOnly || isHerald(impl))
+}
+
+func isHerald(impl string) bool { return strings.HasPrefix(impl, "herald") }
 
 // metric is one figure of a scenario's results.
 type metric struct {
@@ -107,6 +117,20 @@ func planFor(name string, quick bool) (plan, error) {
 		if quick {
 			c.Subscribers, c.Topics, c.Duration, c.Warmup = 1000, 1000, 2*time.Second, 500*time.Millisecond
 		}
+	case "topics-batch":
+		p.metrics = []metric{mDeliveries, mCPU}
+		p.heraldOnly, p.peersFrom = true, "topics"
+		c.Duration = 10 * time.Second
+		if quick {
+			c.Subscribers, c.Topics, c.Duration, c.Warmup = 1000, 1000, 2*time.Second, 500*time.Millisecond
+		}
+	case "durable-batch":
+		p.durableOnly, p.heraldOnly, p.peersFrom = true, true, "durable"
+		p.metrics = []metric{mPublishes, mPubP99}
+		c.Duration = 10 * time.Second
+		if quick {
+			c.Duration, c.Warmup = 2*time.Second, 500*time.Millisecond
+		}
 	case "durable":
 		p.durableOnly = true
 		p.metrics = []metric{mPublishes, mPubP99}
@@ -154,6 +178,9 @@ func (p plan) describe() string {
 	if c.Publishers > 0 {
 		s += fmt.Sprintf(" (%d-byte events)", max(c.Size, loadgen.DefaultSize))
 	}
+	if c.Batch > 1 {
+		s += fmt.Sprintf(", each request a batch of %d events to Herald's batch endpoint", c.Batch)
+	}
 	s += fmt.Sprintf(", %v window", c.Duration)
 	if c.Warmup > 0 {
 		s += fmt.Sprintf(" after %v of warm-up", c.Warmup)
@@ -161,7 +188,11 @@ func (p plan) describe() string {
 	if c.Storm {
 		s += fmt.Sprintf("; every stream is dropped %v into it and reconnects at once with Last-Event-ID", c.StormAfter)
 	}
-	if p.durableOnly {
+	switch {
+	case p.heraldOnly:
+		s += fmt.Sprintf("; Herald only (no peer has a batch API): the peers' cells are their %s figures, one update per request, marked (%s)",
+			peerLetter(p), peerLetter(p))
+	case p.durableOnly:
 		s += "; durable implementations only"
 	}
 	s += ". Reports: "
@@ -172,4 +203,17 @@ func (p plan) describe() string {
 		s += m.name
 	}
 	return s + "."
+}
+
+// peerLetter is the letter of the scenario whose figures stand for the
+// peers in p's rows.
+func peerLetter(p plan) string { return loadgen.Scenarios[p.peersFrom].Letter }
+
+// peerPlan is the plan whose results stand for impl in p's rows: p itself,
+// or, for a peer in a Herald-only scenario, the scenario it runs instead.
+func (p plan) peerPlan(impl string) (plan, string) {
+	if p.heraldOnly && !isHerald(impl) && p.peersFrom != "" {
+		return plan{name: p.peersFrom}, " (" + peerLetter(p) + ")"
+	}
+	return p, ""
 }

@@ -154,7 +154,8 @@ func (r *report) ratio(p plan, m metric, peer string) (float64, bool) {
 		return 0, false
 	}
 	h, ok1 := r.median(p, m, heraldFor(peer))
-	v, ok2 := r.median(p, m, peer)
+	pp, _ := p.peerPlan(peer)
+	v, ok2 := r.median(pp, m, peer)
 	if !ok1 || !ok2 || h <= 0 || v <= 0 {
 		return 0, false
 	}
@@ -180,8 +181,9 @@ func (r *report) tables() (figures, ratios, accounting []row, figHead, ratioHead
 		for _, m := range p.metrics {
 			cells := []string{p.letter + " " + p.name, m.name}
 			for _, im := range r.o.impls {
-				if v, ok := r.median(p, m, im); ok && p.applies(im) {
-					cells = append(cells, m.format(v))
+				pp, mark := p.peerPlan(im)
+				if v, ok := r.median(pp, m, im); ok && (p.applies(im) || mark != "") {
+					cells = append(cells, m.format(v)+mark)
 				} else {
 					cells = append(cells, "—")
 				}
