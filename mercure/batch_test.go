@@ -439,3 +439,15 @@ func TestBatchCORS(t *testing.T) {
 		t.Errorf("refused batch: %s with %s %q, Access-Control-Expose-Headers %q: the page cannot read the line", resp.Status, mercure.BatchLineHeader, resp.Header.Get(mercure.BatchLineHeader), exposed)
 	}
 }
+
+// TestBatchWhileShuttingDown: once the hub is shutting down, batches are
+// refused with a 503, so that publishers retry (on another node).
+func TestBatchWhileShuttingDown(t *testing.T) {
+	t.Parallel()
+	e := hubtest.New(t, hubtest.Config{})
+	e.Hub.CloseStreams()
+	status, line, msg := batchStatus(t, e, `{"topic":"t"}`, hubtest.Bearer(hubtest.PublisherToken(t)))
+	if status != http.StatusServiceUnavailable || line != 0 || msg == "" {
+		t.Errorf("a batch while shutting down: %d %q (line %d), want 503 with a message naming no line", status, msg, line)
+	}
+}
