@@ -242,6 +242,10 @@ func (b *pubBatch) post(ctx context.Context, batch [][]byte, first int, stdout i
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg := strings.TrimSpace(string(answer))
+		if resp.StatusCode == http.StatusRequestEntityTooLarge &&
+			(strings.Contains(msg, "updates in one batch") || strings.Contains(msg, "request body is larger")) {
+			msg += "; use a smaller --batch-size"
+		}
 		if n, err := strconv.Atoi(resp.Header.Get(mercure.BatchLineHeader)); err == nil && n >= 1 && n <= len(batch) {
 			msg = strings.TrimPrefix(msg, fmt.Sprintf("line %d: ", n))
 			return fmt.Errorf("pub: line %d: %s (the hub answered %s); %s", first+n-1, msg, resp.Status, published(first))

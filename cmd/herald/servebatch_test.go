@@ -17,11 +17,12 @@ func TestServeBatchFlags(t *testing.T) {
 		t.Fatalf("pub --batch --batch-size=2: %v (%s), printed %q; want 4 ids", err, errOut, out)
 	}
 	_, _, err = pub(t, strings.NewReader(ndjsonLines(3)), "--batch", "--batch-size=3", "--hub", h.base, "--jwt-key", serveTestKey)
-	if err == nil || !strings.Contains(err.Error(), "line 3: more than 2 updates in one batch") || !strings.Contains(err.Error(), "413") {
-		t.Errorf("--max-batch=2, a batch of 3: %v, want a 413 naming line 3", err)
+	if err == nil || !strings.Contains(err.Error(), "line 3: more than 2 updates in one batch") || !strings.Contains(err.Error(), "413") ||
+		!strings.Contains(err.Error(), "a smaller --batch-size") {
+		t.Errorf("--max-batch=2, a batch of 3: %v, want a 413 naming line 3, suggesting a smaller --batch-size", err)
 	}
 	_, _, err = pub(t, strings.NewReader(`{"topic":"t","data":"`+strings.Repeat("x", 100)+`"}`), "--batch", "--hub", h.base, "--jwt-key", serveTestKey)
-	if err == nil || !strings.Contains(err.Error(), "413") || !strings.Contains(err.Error(), "100 bytes") {
+	if err == nil || !strings.Contains(err.Error(), "413") || !strings.Contains(err.Error(), "100 bytes") || !strings.Contains(err.Error(), "a smaller --batch-size") {
 		t.Errorf("--max-batch-body=100, a longer body: %v, want a 413 naming the limit", err)
 	}
 
