@@ -1,6 +1,10 @@
 package mercure
 
-import "github.com/herald-sse/herald"
+import (
+	"errors"
+
+	"github.com/herald-sse/herald"
+)
 
 // ParseBatchLine is what the batch endpoint reads of one line of a batch
 // body (which it overwrites): the update, or why the line is refused, and
@@ -8,7 +12,8 @@ import "github.com/herald-sse/herald"
 func ParseBatchLine(line []byte, maxTopics int) (u herald.Update, syntax bool, err error) {
 	var f lineFields
 	if err := parseLine(line, maxTopics, &f); err != nil {
-		return herald.Update{}, isSyntax(err), err
+		_, syntax := errors.AsType[*syntaxError](err)
+		return herald.Update{}, syntax, err
 	}
 	return f.update(line), false, nil
 }

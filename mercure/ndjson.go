@@ -1,7 +1,6 @@
 package mercure
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -455,10 +454,4 @@ func (f *lineFields) update(line []byte) herald.Update {
 		u.Topics[i] = s[sp.start:sp.end]
 	}
 	return u
-}
-
-// isSyntax reports whether err says that a line is not JSON.
-func isSyntax(err error) bool {
-	_, ok := errors.AsType[*syntaxError](err)
-	return ok
 }
