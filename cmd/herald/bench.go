@@ -73,7 +73,7 @@ Scenarios:
 `)
 		for _, n := range loadgen.ScenarioNames() {
 			s := loadgen.Scenarios[n]
-			fmt.Fprintf(fs.Output(), "  %-2s %-13s %s\n", s.Letter, n, s.Description)
+			fmt.Fprintf(fs.Output(), "  %-2s %-14s %s\n", s.Letter, n, s.Description)
 		}
 		fmt.Fprintf(fs.Output(), "\nExample:\n  herald bench --hub http://localhost:8080 --jwt-key secret --scenario broadcast --server-pid $(pgrep -n herald)\n\nFlags:\n")
 		fs.PrintDefaults()

@@ -20,8 +20,8 @@ type batchLimits struct {
 func (b *batchLimits) register(fs *flag.FlagSet) {
 	b.max = rangeFlag{v: mercure.DefaultMaxBatch, min: 1, max: herald.MaxBatchLen}
 	b.maxBody = rangeFlag{v: mercure.DefaultMaxBatchBodyBytes, min: 1, max: 1 << 40}
-	fs.Var(&b.max, "max-batch", fmt.Sprintf("most updates in one batch request (POST %s, one JSON object per line; at most %d)", mercure.BatchPath, herald.MaxBatchLen))
-	fs.Var(&b.maxBody, "max-batch-body", "largest batch request body, in bytes")
+	fs.Var(&b.max, "max-batch", fmt.Sprintf("take at most `N` updates in one batch request (POST %s, one JSON object per line; N at most %d)", mercure.BatchPath, herald.MaxBatchLen))
+	fs.Var(&b.maxBody, "max-batch-body", "largest batch request body, in `bytes`")
 }
 
 // rangeFlag is an integer flag that refuses values outside [min, max].
