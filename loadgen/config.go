@@ -18,6 +18,10 @@ const (
 	DefaultDrainTimeout       = 10 * time.Second
 	DefaultConnectConcurrency = 256
 	DefaultMaxReconnects      = 100
+	// DefaultPerAddress is the default of Config.PerAddress: the default
+	// limit of Herald's hub on the streams of one client address
+	// (hub.DefaultMaxClientSubscribers).
+	DefaultPerAddress = 1000
 	// MaxPerWorker is how many subscribers one worker process holds at most
 	// (a process may have 20,000 open files here; each stream is one).
 	MaxPerWorker = 9000
@@ -39,6 +43,13 @@ type Config struct {
 	// with t % Publishers == p (or, with more publishers than topics, to
 	// topic p % Topics). Zero publishes nothing (an idle run).
 	Publishers int
+	// Batch, above 1, makes each publisher send that many events per
+	// request, one to each of its next topics in turn, to the hub's batch
+	// endpoint (Herald's extension of the protocol: NDJSON posted to the
+	// hub's URL + "/herald/batch"), where each batch is stored whole or not
+	// at all. 0 or 1: one event per request, a form, as every Mercure hub
+	// takes it.
+	Batch int
 	// Rate is the total target of events per second; 0 is as fast as the
 	// hub acknowledges.
 	Rate float64
@@ -76,9 +87,16 @@ type Config struct {
 	// when there are workers.
 	WorkerCommand func(ctx context.Context) *exec.Cmd
 	// SourceAddrs are local IP addresses streams connect from, in turn.
-	// Empty: the system chooses, except that with workers on a loopback hub
-	// worker k binds 127.0.0.(2+k).
+	// Empty: the system chooses, except on a loopback hub with workers or
+	// more than PerAddress subscribers, where they are spread over
+	// 127.0.0.2, 127.0.0.3, … (see PerAddress).
 	SourceAddrs []string
+	// PerAddress bounds the subscribers that connect from one source
+	// address when SourceAddrs is empty and the hub is on loopback: they
+	// are spread over 127.0.0.2, 127.0.0.3, … (each worker process taking
+	// addresses of its own), so that no address holds more streams than
+	// the hub allows one client. Default DefaultPerAddress.
+	PerAddress int
 	// ConnectConcurrency bounds the connection attempts in flight while
 	// subscribers connect (not during a storm). Default
 	// DefaultConnectConcurrency.
@@ -149,6 +167,12 @@ func (c *Config) setDefaults() {
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = DefaultDrainTimeout
 	}
+	if c.PerAddress <= 0 {
+		c.PerAddress = DefaultPerAddress
+	}
+	if c.Batch < 1 {
+		c.Batch = 1
+	}
 	if c.StormAfter <= 0 {
 		c.StormAfter = c.Duration / 3
 	}
@@ -171,6 +195,8 @@ func (c *Config) validate() error {
 		return errors.New("loadgen: nothing to do: no subscribers and no publishers")
 	case c.Rate < 0:
 		return errors.New("loadgen: the rate must not be negative")
+	case c.Batch < 0:
+		return errors.New("loadgen: the batch size must not be negative")
 	case c.Workers > 0 && c.WorkerCommand == nil:
 		return errors.New("loadgen: workers need a WorkerCommand")
 	case c.Workers > 0 && c.Subscribers == 0:
@@ -208,6 +234,7 @@ func (c *Config) groupConfigs() []groupConfig {
 	}
 	var out []groupConfig
 	first := 0
+	next := 0 // the next loopback source address to hand out: 127.0.0.(2+next)
 	for k := range n {
 		g := base
 		g.First = first
@@ -216,8 +243,16 @@ func (c *Config) groupConfigs() []groupConfig {
 			g.Count++
 		}
 		first += g.Count
-		if c.Workers > 0 && len(c.SourceAddrs) == 0 && loopback {
-			g.SourceAddrs = []string{fmt.Sprintf("127.0.0.%d", 2+k%250)}
+		// On a loopback hub, worker processes connect from addresses of
+		// their own, and no address holds more than PerAddress streams (the
+		// hub's limit per client); this process alone, within that limit,
+		// connects from the system's address.
+		if len(c.SourceAddrs) == 0 && loopback && (c.Workers > 0 || g.Count > c.PerAddress) {
+			g.SourceAddrs = nil
+			for range max(1, (g.Count+c.PerAddress-1)/c.PerAddress) {
+				g.SourceAddrs = append(g.SourceAddrs, fmt.Sprintf("127.0.0.%d", 2+next%250))
+				next++
+			}
 		}
 		out = append(out, g)
 	}

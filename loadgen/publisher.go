@@ -2,7 +2,9 @@ package loadgen
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,12 +17,15 @@ import (
 )
 
 // publisher sends events over one keep-alive HTTP/1.1 connection, one
-// request at a time, with a hand-written client that costs little CPU.
+// request at a time, with a hand-written client that costs little CPU: one
+// event per request (a form), or batches of events (NDJSON, to the batch
+// endpoint).
 type publisher struct {
 	idx    int
 	tgt    target
 	token  string
 	size   int
+	batch  int // events per request
 	prefix string
 	topics []int    // the topics it sends to, in turn
 	seqs   []uint64 // seqs[i]: last sequence number sent to topics[i]
@@ -32,8 +37,9 @@ type publisher struct {
 	br     *bufio.Reader
 	req    []byte
 	body   []byte
-	head   []byte // request line and fixed headers, up to Content-Length
-	esc    []string
+	head   []byte   // request line and fixed headers, up to Content-Length
+	esc    []string // topic names, escaped for a form, or for JSON with batches
+	next   int      // the index in topics of the next event's topic
 
 	acked    atomic.Uint64
 	errors   atomic.Uint64
@@ -49,16 +55,26 @@ func newPublisher(idx int, tgt target, cfg *Config, hist *Histogram) *publisher 
 		size:   cfg.Size,
 		prefix: cfg.TopicPrefix,
 		topics: topicsOf(idx, cfg.Topics, cfg.Publishers),
+		batch:  max(cfg.Batch, 1),
 		hist:   hist,
 		dialer: &net.Dialer{Timeout: 10 * time.Second},
 	}
 	p.seqs = make([]uint64, len(p.topics))
+	path, contentType := tgt.path, "application/x-www-form-urlencoded"
+	if p.batch > 1 {
+		path, contentType = tgt.batchPath(), "application/x-ndjson"
+	}
 	for _, t := range p.topics {
-		p.esc = append(p.esc, escapedTopic(cfg.TopicPrefix, t))
+		if p.batch > 1 {
+			q, _ := json.Marshal(TopicName(cfg.TopicPrefix, t))
+			p.esc = append(p.esc, string(q))
+		} else {
+			p.esc = append(p.esc, escapedTopic(cfg.TopicPrefix, t))
+		}
 	}
 	var b strings.Builder
-	b.WriteString("POST " + tgt.path + " HTTP/1.1\r\nHost: " + tgt.host + "\r\n")
-	b.WriteString("User-Agent: herald-bench\r\nContent-Type: application/x-www-form-urlencoded\r\n")
+	b.WriteString("POST " + path + " HTTP/1.1\r\nHost: " + tgt.host + "\r\n")
+	b.WriteString("User-Agent: herald-bench\r\nContent-Type: " + contentType + "\r\n")
 	if p.token != "" {
 		b.WriteString("Authorization: Bearer " + p.token + "\r\n")
 	}
@@ -73,10 +89,10 @@ func (p *publisher) run(ctx context.Context, rate float64) {
 	defer p.close()
 	var interval time.Duration
 	if rate > 0 {
-		interval = time.Duration(float64(time.Second) / rate)
+		interval = time.Duration(float64(time.Second) * float64(p.batch) / rate)
 	}
 	next := time.Now()
-	for i := 0; ctx.Err() == nil; i++ {
+	for ctx.Err() == nil {
 		if interval > 0 {
 			if wait := time.Until(next); wait > 0 {
 				t := time.NewTimer(wait)
@@ -91,17 +107,21 @@ func (p *publisher) run(ctx context.Context, rate float64) {
 			}
 			next = next.Add(interval)
 		}
-		k := i % len(p.topics)
-		p.seqs[k]++
+		first := p.next
 		start := time.Now()
-		maybe, err := p.post(ctx, k, start.UnixNano())
+		maybe, err := p.post(ctx, first, start.UnixNano())
+		n := uint64(p.batch)
 		if err != nil {
 			if maybe {
-				p.unsure.Add(1)
+				p.unsure.Add(n)
 			} else {
-				p.seqs[k]-- // not published: the next event reuses the number
+				// Not published (a batch is stored whole or not at all):
+				// the next events reuse the numbers.
+				for j := range p.batch {
+					p.seqs[(first+j)%len(p.topics)]--
+				}
 			}
-			p.errors.Add(1)
+			p.errors.Add(n)
 			s := err.Error()
 			p.firstErr.CompareAndSwap(nil, &s)
 			p.close()
@@ -114,16 +134,42 @@ func (p *publisher) run(ctx context.Context, rate float64) {
 			}
 			continue
 		}
+		p.next = (first + p.batch) % len(p.topics)
 		p.hist.Record(time.Since(start))
-		p.acked.Add(1)
+		p.acked.Add(n)
 	}
 }
 
-// post sends event seqs[k] to topics[k] and waits for the hub's answer.
-// maybe reports, with an error, that the hub may have published the event
-// nonetheless (the answer was lost); otherwise a failed event was not
-// published.
-func (p *publisher) post(ctx context.Context, k int, now int64) (maybe bool, err error) {
+// post sends the next p.batch events, to topics[first], topics[first+1]…
+// (in turn), each with the next sequence number of its topic (seqs is
+// advanced), and waits for the hub's answer. maybe reports, with an error,
+// that the hub may have published them nonetheless (the answer was lost);
+// otherwise events that failed were not published.
+func (p *publisher) post(ctx context.Context, first int, now int64) (maybe bool, err error) {
+	b := p.body[:0]
+	if p.batch == 1 {
+		p.seqs[first]++
+		b = append(b, "topic="...)
+		b = append(b, p.esc[first]...)
+		b = append(b, "&data="...)
+		b = appendPayload(b, p.idx, p.seqs[first], now, p.size)
+	} else {
+		for j := range p.batch {
+			k := (first + j) % len(p.topics)
+			p.seqs[k]++
+			b = append(b, `{"topic":`...)
+			b = append(b, p.esc[k]...)
+			b = append(b, `,"data":"`...)
+			b = appendPayload(b, p.idx, p.seqs[k], now, p.size)
+			b = append(b, "\"}\n"...)
+		}
+	}
+	p.body = b
+	req := append(p.req[:0], p.head...)
+	req = strconv.AppendInt(req, int64(len(b)), 10)
+	req = append(req, "\r\n\r\n"...)
+	req = append(req, b...)
+	p.req = req
 	if p.conn == nil {
 		conn, err := p.tgt.dial(ctx, p.dialer)
 		if err != nil {
@@ -138,16 +184,6 @@ func (p *publisher) post(ctx context.Context, k int, now int64) (maybe bool, err
 			p.br.Reset(conn)
 		}
 	}
-	b := append(p.body[:0], "topic="...)
-	b = append(b, p.esc[k]...)
-	b = append(b, "&data="...)
-	b = appendPayload(b, p.idx, p.seqs[k], now, p.size)
-	p.body = b
-	req := append(p.req[:0], p.head...)
-	req = strconv.AppendInt(req, int64(len(b)), 10)
-	req = append(req, "\r\n\r\n"...)
-	req = append(req, b...)
-	p.req = req
 	_ = p.conn.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := p.conn.Write(req); err != nil {
 		return false, err
@@ -213,6 +249,11 @@ func (p *publisher) readResponse() (status, err error) {
 	}
 	if code != 200 {
 		return fmt.Errorf("the hub answered %d: %.200s", code, strings.TrimSpace(string(body))), nil
+	}
+	if p.batch > 1 {
+		if n := bytes.Count(body, []byte("\n")); n != p.batch {
+			return nil, fmt.Errorf("the hub answered %d ids to a batch of %d events", n, p.batch)
+		}
 	}
 	return nil, nil
 }

@@ -19,6 +19,7 @@ type Result struct {
 	Subscribers int     `json:"subscribers"`
 	Topics      int     `json:"topics"`
 	Publishers  int     `json:"publishers"`
+	Batch       int     `json:"batch,omitempty"` // events per publish request, when above 1
 	Rate        float64 `json:"rate"`
 	Size        int     `json:"size"`
 	Workers     int     `json:"workers"`
@@ -103,6 +104,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{
 		Scenario: cfg.Scenario, Hub: cfg.Hub, Subscribers: cfg.Subscribers, Topics: cfg.Topics,
 		Publishers: cfg.Publishers, Rate: cfg.Rate, Size: cfg.Size, Workers: cfg.Workers,
+	}
+	if cfg.Batch > 1 {
+		res.Batch = cfg.Batch
 	}
 	start := time.Now()
 	var phase atomic.Pointer[string]
@@ -413,8 +417,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if name == "" {
 		name = "custom"
 	}
-	b.row("scenario", "%s: %d subscribers, %d topics, %d publishers, rate %s, %d-byte events, %d workers",
-		name, r.Subscribers, r.Topics, r.Publishers, rateString(r.Rate), r.Size, r.Workers)
+	batches := ""
+	if r.Batch > 1 {
+		batches = fmt.Sprintf(" in batches of %d", r.Batch)
+	}
+	b.row("scenario", "%s: %d subscribers, %d topics, %d publishers%s, rate %s, %d-byte events, %d workers",
+		name, r.Subscribers, r.Topics, r.Publishers, batches, rateString(r.Rate), r.Size, r.Workers)
 	b.row("hub", "%s", r.Hub)
 	if r.Subscribers > 0 {
 		b.row("connect", "%d connected, %d errors, in %.2fs (%s/s)", r.Connected, r.ConnectErrors, r.ConnectSeconds, si(r.ConnectRate))
@@ -422,7 +430,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	b.row("window", "%.2fs", r.Window)
 	if r.Publishers > 0 {
 		b.row("publishes", "%s/s acknowledged (%d in the window; %d errors in all)", si(r.PublishRate), r.Published, r.PublishErrors)
-		b.row("publish latency", "%s", latencyString(r.PublishLatency))
+		if r.Batch > 1 {
+			b.row("publish latency", "%s (per request of %d events)", latencyString(r.PublishLatency), r.Batch)
+		} else {
+			b.row("publish latency", "%s", latencyString(r.PublishLatency))
+		}
 	}
 	if r.Subscribers > 0 && r.Publishers > 0 {
 		b.row("deliveries", "%s/s (%d in the window)", si(r.DeliveryRate), r.Deliveries)

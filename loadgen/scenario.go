@@ -8,7 +8,8 @@ import (
 )
 
 // Scenario is a named preset: the defaults of one of the benchmark's
-// standard scenarios (A–F, described in BENCHMARKS.md).
+// standard scenarios (A–F, described in BENCHMARKS.md, and Db and Eb: D
+// and E publishing in batches).
 type Scenario struct {
 	Name        string
 	Letter      string
@@ -32,16 +33,23 @@ var Scenarios = map[string]Scenario{
 	"topics": {Name: "topics", Letter: "D",
 		Description: "5,000 subscribers each on its own topic, 16 publishers round-robin as fast as possible",
 		Config:      Config{Subscribers: 5000, Topics: 5000, Publishers: 16, Duration: 15 * time.Second, Warmup: 2 * time.Second}},
+	"topics-batch": {Name: "topics-batch", Letter: "Db",
+		Description: "D with each publisher posting batches of 100 events to Herald's batch endpoint (Herald only)",
+		Config:      Config{Subscribers: 5000, Topics: 5000, Publishers: 16, Batch: 100, Duration: 15 * time.Second, Warmup: 2 * time.Second}},
 	"durable": {Name: "durable", Letter: "E",
 		Description: "16 concurrent publishers as fast as possible (run the hub with a durable store): publishes/s",
 		Config:      Config{Subscribers: 16, Topics: 16, Publishers: 16, Duration: 15 * time.Second, Warmup: time.Second}},
+	"durable-batch": {Name: "durable-batch", Letter: "Eb",
+		Description: "E with each publisher posting batches of 100 events to Herald's batch endpoint (Herald only)",
+		Config:      Config{Subscribers: 16, Topics: 16, Publishers: 16, Batch: 100, Duration: 15 * time.Second, Warmup: time.Second}},
 	"storm": {Name: "storm", Letter: "F",
 		Description: "10,000 subscribers drop at once and reconnect with Last-Event-ID while 200 events/s go on",
 		Config: Config{Subscribers: 10000, Topics: 100, Publishers: 4, Rate: 200, Duration: 15 * time.Second,
 			Warmup: time.Second, Settle: time.Second, Storm: true, StormAfter: 5 * time.Second}},
 }
 
-// ScenarioNames returns the scenario names in the order A–F.
+// ScenarioNames returns the scenario names in the order A, B, C, D, Db,
+// E, Eb, F.
 func ScenarioNames() []string {
 	names := make([]string, 0, len(Scenarios))
 	for n := range Scenarios {
@@ -51,7 +59,8 @@ func ScenarioNames() []string {
 	return names
 }
 
-// LookupScenario returns the scenario named name (or by its letter, A–F).
+// LookupScenario returns the scenario named name (or by its letter, A–F,
+// Db or Eb, in any case).
 func LookupScenario(name string) (Scenario, error) {
 	for _, s := range Scenarios {
 		if strings.EqualFold(s.Name, name) || strings.EqualFold(s.Letter, name) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // target is the hub's endpoint, parsed once.
@@ -52,6 +53,17 @@ func parseTarget(raw string, insecure bool) (target, error) {
 		t.path += "?" + u.RawQuery
 	}
 	return t, nil
+}
+
+// batchPath is the request target of the hub's batch endpoint: the
+// Mercure endpoint's path followed by /herald/batch (Herald's extension).
+func (t target) batchPath() string {
+	path, query, found := strings.Cut(t.path, "?")
+	path = strings.TrimSuffix(path, "/") + "/herald/batch"
+	if found {
+		path += "?" + query
+	}
+	return path
 }
 
 func (t target) dial(ctx context.Context, d *net.Dialer) (net.Conn, error) {

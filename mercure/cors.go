@@ -90,7 +90,7 @@ func (c *CORS) Handle(w http.ResponseWriter, r *http.Request) (answered bool) {
 		}
 		return preflight
 	}
-	hdr.Set("Access-Control-Expose-Headers", "Last-Event-ID, Retry-After")
+	hdr.Set("Access-Control-Expose-Headers", "Last-Event-ID, Retry-After, "+BatchLineHeader)
 	if !preflight {
 		return false
 	}

@@ -25,6 +25,11 @@ const (
 	DefaultMaxBodyBytes      = 4 << 20
 	DefaultMaxDataBytes      = 1 << 20
 	DefaultBodyTimeout       = 10 * time.Second
+	// DefaultMaxBatch is the default of Config.MaxBatch: the most updates
+	// every store takes in one batch.
+	DefaultMaxBatch = herald.MaxBatchLen
+	// DefaultMaxBatchBodyBytes is the default of Config.MaxBatchBodyBytes.
+	DefaultMaxBatchBodyBytes = 16 << 20
 	// DefaultAnonymousSubscriptionEvents: anonymous subscribers may make
 	// the hub announce about 15 subscriptions of 64 topics a second.
 	DefaultAnonymousSubscriptionEvents = 1000
@@ -73,6 +78,12 @@ type Config struct {
 	// MaxDataBytes bounds the data of one update, as subscribers receive it.
 	// Default DefaultMaxDataBytes.
 	MaxDataBytes int
+	// MaxBatch bounds the updates of one batch (at BatchPath); at most
+	// herald.MaxBatchLen. Default DefaultMaxBatch.
+	MaxBatch int
+	// MaxBatchBodyBytes bounds the body of a batch request, as sent.
+	// Default DefaultMaxBatchBodyBytes.
+	MaxBatchBodyBytes int64
 	// BodyTimeout bounds the time to receive a publish request's body; a
 	// slower one gets a 408 and its connection is closed. Default
 	// DefaultBodyTimeout.
@@ -133,6 +144,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = DefaultBodyTimeout
 	}
+	if err := batchLimits(&cfg); err != nil {
+		return nil, err
+	}
 	if cfg.ClientAddress == nil {
 		cfg.ClientAddress = ClientAddress
 	}
@@ -186,6 +200,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			w.Header().Set("Allow", "GET, OPTIONS")
 			httpError(w, http.StatusMethodNotAllowed, "method %s is not allowed", r.Method)
+		}
+	case path == BatchPath:
+		switch r.Method {
+		case http.MethodPost:
+			h.publishBatch(w, r)
+		case http.MethodOptions:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("Allow", "POST, OPTIONS")
+			httpError(w, http.StatusMethodNotAllowed, "method %s is not allowed; publish a batch with POST", r.Method)
 		}
 	default:
 		http.NotFound(w, r)

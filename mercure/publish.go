@@ -2,6 +2,7 @@ package mercure
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -20,25 +21,10 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	// net/http drains it after an early answer: a client sending it a byte
 	// at a time holds nothing for long.
 	_ = http.NewResponseController(w).SetReadDeadline(start.Add(h.cfg.BodyTimeout))
-	claims, from, err := h.token(r, h.cfg.Publishers, "publisher")
-	if err != nil {
-		h.cfg.Metrics.PublishError("unauthorized")
-		httpError(w, http.StatusUnauthorized, "invalid publisher token: %v", err)
-		return
-	}
+	claims := h.publisher(w, r)
 	if claims == nil {
-		h.cfg.Metrics.AuthFailure("missing")
-		h.cfg.Metrics.PublishError("unauthorized")
-		httpError(w, http.StatusUnauthorized, "publishing requires a token with a mercure.publish claim (Authorization: Bearer <JWT>)")
 		return
 	}
-	if from == auth.SourceCookie && !h.originAllowed(r) {
-		h.cfg.Metrics.AuthFailure("forbidden")
-		h.cfg.Metrics.PublishError("forbidden")
-		httpError(w, http.StatusForbidden, "%v", errForbiddenOrigin)
-		return
-	}
-
 	if ct := r.Header.Get("Content-Type"); ct != "" && !isFormMediaType(ct) {
 		h.cfg.Metrics.PublishError("invalid")
 		httpError(w, http.StatusUnsupportedMediaType, "publish with Content-Type: application/x-www-form-urlencoded, not %q", ct)
@@ -46,19 +32,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	form, err := h.readPublishForm(w, r)
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			h.cfg.Metrics.PublishError("too_large")
-			httpError(w, http.StatusRequestEntityTooLarge, "the request body is larger than %d bytes, the limit on a form-encoded body", h.cfg.MaxBodyBytes)
-			return
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			h.cfg.Metrics.PublishError("timeout")
-			w.Header().Set("Connection", "close")
-			httpError(w, http.StatusRequestTimeout, "the request body did not arrive within %s", h.cfg.BodyTimeout)
-			return
-		}
-		h.cfg.Metrics.PublishError("invalid")
-		httpError(w, http.StatusBadRequest, "malformed form body: %v", err)
+		h.bodyError(w, err, "the limit on a form-encoded body", h.cfg.MaxBodyBytes, "malformed form body: ")
 		return
 	}
 	u, err := h.parseUpdate(&form)
@@ -67,41 +41,16 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "%s", reason(err))
 		return
 	}
-	if len(u.Data) > h.cfg.MaxDataBytes {
-		h.cfg.Metrics.PublishError("too_large")
-		httpError(w, http.StatusRequestEntityTooLarge, "the data is %d bytes long, over the data limit of %d bytes", len(u.Data), h.cfg.MaxDataBytes)
-		return
-	}
-	for _, t := range u.Topics {
-		if reserved(t) {
-			h.cfg.Metrics.PublishError("forbidden")
-			httpError(w, http.StatusForbidden, "topic %q is reserved for events the hub publishes itself", t)
-			return
-		}
-	}
-	if !claims.CanPublish(u.Topics) {
-		h.cfg.Metrics.AuthFailure("forbidden")
-		h.cfg.Metrics.PublishError("forbidden")
-		httpError(w, http.StatusForbidden, "the token's mercure.publish claim does not allow publishing to %s", quoteList(u.Topics))
+	if rf := h.checkUpdate(claims, &u); rf != nil {
+		h.refuse(w, rf, 0)
 		return
 	}
 	stored, err := h.cfg.Hub.Publish(r.Context(), u)
 	if err != nil {
-		status := StatusCode(err)
-		h.cfg.Metrics.PublishError(reasonOf(status))
-		if status >= 500 {
-			h.cfg.Logger.Warn("publish failed", "status", status, "err", err)
-		}
-		if status == http.StatusConflict {
-			httpError(w, status, "the id %q is already held in history by another update; give each update its own id (or none)", u.ID)
-			return
-		}
-		httpError(w, status, "publish failed: %v", err)
+		h.publishFailed(w, err, 0, u.ID)
 		return
 	}
-	if m, ok := h.cfg.Metrics.(interface{ ObservePublish(time.Duration) }); ok {
-		m.ObservePublish(time.Since(start))
-	}
+	h.observePublish(start)
 	// Shared header values (net/http reads them, and copies the map before
 	// changing it); an explicit length spares net/http from computing it.
 	hdr := w.Header()
@@ -110,6 +59,117 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	hdr["Content-Length"] = contentLength(len(stored.ID))
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, stored.ID)
+}
+
+// publisher checks the credential of a publish request (form or batch): a
+// token whose claims may publish, sent in a cookie only from an allowed
+// origin. When it is refused, publisher answers the request and returns
+// nil.
+func (h *Handler) publisher(w http.ResponseWriter, r *http.Request) *auth.Claims {
+	claims, from, err := h.token(r, h.cfg.Publishers, "publisher")
+	if err != nil {
+		h.cfg.Metrics.PublishError("unauthorized")
+		httpError(w, http.StatusUnauthorized, "invalid publisher token: %v", err)
+		return nil
+	}
+	if claims == nil {
+		h.cfg.Metrics.AuthFailure("missing")
+		h.cfg.Metrics.PublishError("unauthorized")
+		httpError(w, http.StatusUnauthorized, "publishing requires a token with a mercure.publish claim (Authorization: Bearer <JWT>)")
+		return nil
+	}
+	if from == auth.SourceCookie && !h.originAllowed(r) {
+		h.cfg.Metrics.AuthFailure("forbidden")
+		h.cfg.Metrics.PublishError("forbidden")
+		httpError(w, http.StatusForbidden, "%v", errForbiddenOrigin)
+		return nil
+	}
+	return claims
+}
+
+// bodyError answers a request whose body could not be read: over its
+// limit (what names it), too slow, or malformed (the message then follows
+// malformed).
+func (h *Handler) bodyError(w http.ResponseWriter, err error, what string, limit int64, malformed string) {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		h.cfg.Metrics.PublishError("too_large")
+		httpError(w, http.StatusRequestEntityTooLarge, "the request body is larger than %d bytes, %s", limit, what)
+		return
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		h.cfg.Metrics.PublishError("timeout")
+		w.Header().Set("Connection", "close")
+		httpError(w, http.StatusRequestTimeout, "the request body did not arrive within %s", h.cfg.BodyTimeout)
+		return
+	}
+	h.cfg.Metrics.PublishError("invalid")
+	httpError(w, http.StatusBadRequest, "%s%v", malformed, err)
+}
+
+// refusal says why an update may not be published: the status, the reason
+// counted among publish errors, and the message.
+type refusal struct {
+	status  int
+	reason  string
+	auth    bool // also counted as an authorization failure
+	message string
+}
+
+// checkUpdate applies to a valid update the rules of publishing beyond its
+// own validity: the limit on its data, the hub's reserved topics, and the
+// token's mercure.publish claim. It returns nil when u may be published.
+func (h *Handler) checkUpdate(claims *auth.Claims, u *herald.Update) *refusal {
+	if len(u.Data) > h.cfg.MaxDataBytes {
+		return &refusal{http.StatusRequestEntityTooLarge, "too_large", false,
+			fmt.Sprintf("the data is %d bytes long, over the data limit of %d bytes", len(u.Data), h.cfg.MaxDataBytes)}
+	}
+	for _, t := range u.Topics {
+		if reserved(t) {
+			return &refusal{http.StatusForbidden, "forbidden", false,
+				fmt.Sprintf("topic %q is reserved for events the hub publishes itself", t)}
+		}
+	}
+	if !claims.CanPublish(u.Topics) {
+		return &refusal{http.StatusForbidden, "forbidden", true,
+			"the token's mercure.publish claim does not allow publishing to " + quoteList(u.Topics)}
+	}
+	return nil
+}
+
+// refuse answers with rf, naming line (from 1) of a batch when it is not
+// zero.
+func (h *Handler) refuse(w http.ResponseWriter, rf *refusal, line int) {
+	if rf.auth {
+		h.cfg.Metrics.AuthFailure("forbidden")
+	}
+	h.cfg.Metrics.PublishError(rf.reason)
+	if line == 0 {
+		httpError(w, rf.status, "%s", rf.message)
+		return
+	}
+	w.Header().Set(BatchLineHeader, strconv.Itoa(line))
+	httpError(w, rf.status, "line %d: %s", line, rf.message)
+}
+
+// publishFailed answers a publish the hub refused or could not store: err
+// is the hub's, id the update's (line is that of a batch, or 0).
+func (h *Handler) publishFailed(w http.ResponseWriter, err error, line int, id string) {
+	status := StatusCode(err)
+	if status >= 500 {
+		h.cfg.Logger.Warn("publish failed", "status", status, "err", err)
+	}
+	msg := fmt.Sprintf("publish failed: %v", err)
+	if status == http.StatusConflict {
+		msg = fmt.Sprintf("the id %q is already held in history by another update; give each update its own id (or none)", id)
+	}
+	h.refuse(w, &refusal{status: status, reason: reasonOf(status), message: msg}, line)
+}
+
+// observePublish records the time a publish took, when the metrics take it.
+func (h *Handler) observePublish(start time.Time) {
+	if m, ok := h.cfg.Metrics.(interface{ ObservePublish(time.Duration) }); ok {
+		m.ObservePublish(time.Since(start))
+	}
 }
 
 // Response header values shared by every publish: one-element slices whose

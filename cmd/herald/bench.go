@@ -31,11 +31,12 @@ type benchConfig struct {
 func benchFlags(c *benchConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	l := &c.cfg
-	fs.StringVar(&c.scenario, "scenario", "", "preset: "+strings.Join(loadgen.ScenarioNames(), ", ")+" (the standard scenarios A–F, listed below); other flags override it")
+	fs.StringVar(&c.scenario, "scenario", "", "preset: "+strings.Join(loadgen.ScenarioNames(), ", ")+" (the standard scenarios, listed below, by name or letter); other flags override it")
 	fs.StringVar(&l.Hub, "hub", "http://localhost:8080/.well-known/mercure", "the hub's URL (the path defaults to /.well-known/mercure)")
 	fs.IntVar(&l.Subscribers, "subscribers", 100, "subscribers (streams) to open")
 	fs.IntVar(&l.Topics, "topics", 1, "topics; subscriber i subscribes to topic i % topics")
 	fs.IntVar(&l.Publishers, "publishers", 1, "concurrent publishers, each with a keep-alive connection (0: idle run)")
+	fs.IntVar(&l.Batch, "batch", 0, "events per publish request: above 1, each publisher posts batches of that many events to Herald's batch endpoint (the hub's URL + /herald/batch, NDJSON; Herald only); 0 or 1: one form-encoded event per request, as every Mercure hub takes")
 	fs.Float64Var(&l.Rate, "rate", 0, "events per second in total (0: as fast as the hub acknowledges)")
 	fs.DurationVar(&l.Duration, "duration", 10*time.Second, "measured window")
 	fs.DurationVar(&l.Warmup, "warmup", time.Second, "publishing before the window, not measured")
@@ -72,7 +73,7 @@ Scenarios:
 `)
 		for _, n := range loadgen.ScenarioNames() {
 			s := loadgen.Scenarios[n]
-			fmt.Fprintf(fs.Output(), "  %s %-10s %s\n", s.Letter, n, s.Description)
+			fmt.Fprintf(fs.Output(), "  %-2s %-14s %s\n", s.Letter, n, s.Description)
 		}
 		fmt.Fprintf(fs.Output(), "\nExample:\n  herald bench --hub http://localhost:8080 --jwt-key secret --scenario broadcast --server-pid $(pgrep -n herald)\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -170,6 +171,7 @@ func (c *benchConfig) config(fs *flag.FlagSet) (loadgen.Config, error) {
 		set("subscribers", func() { cfg.Subscribers = p.Subscribers })
 		set("topics", func() { cfg.Topics = p.Topics })
 		set("publishers", func() { cfg.Publishers = p.Publishers })
+		set("batch", func() { cfg.Batch = p.Batch })
 		set("rate", func() { cfg.Rate = p.Rate })
 		set("duration", func() { cfg.Duration = p.Duration })
 		set("warmup", func() { cfg.Warmup = p.Warmup })
@@ -216,8 +218,8 @@ func (c *benchConfig) config(fs *flag.FlagSet) (loadgen.Config, error) {
 	if c.authSubscribers && cfg.SubscriberToken == "" {
 		cfg.SubscriberToken = cfg.PublisherToken
 	}
-	if cfg.Subscribers < 0 || cfg.Publishers < 0 || cfg.Topics < 1 || cfg.Rate < 0 || cfg.Size < 0 {
-		return cfg, usageError{errors.New("bench: --subscribers, --publishers and --rate must not be negative, --topics at least 1")}
+	if cfg.Subscribers < 0 || cfg.Publishers < 0 || cfg.Topics < 1 || cfg.Rate < 0 || cfg.Size < 0 || cfg.Batch < 0 {
+		return cfg, usageError{errors.New("bench: --subscribers, --publishers, --batch and --rate must not be negative, --topics at least 1")}
 	}
 	exe, err := os.Executable()
 	if err != nil {

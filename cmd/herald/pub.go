@@ -29,6 +29,7 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		retry                  time.Duration
 		private                bool
 		timeout                time.Duration
+		batch                  pubBatch
 	)
 	fs.StringVar(&hubURL, "hub", "http://localhost:8080/.well-known/mercure", "the hub's URL (the path defaults to /.well-known/mercure)")
 	fs.Var(&topics, "topic", "topic of the update (repeatable; the first is the canonical one)")
@@ -39,9 +40,12 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.DurationVar(&retry, "retry", 0, "the reconnection delay to send (e.g. 3s)")
 	fs.BoolVar(&private, "private", false, "deliver only to subscribers authorized for the topic")
 	fs.StringVar(&token, "token", "", "publisher JWT (Bearer)")
-	fs.StringVar(&jwtKey, "jwt-key", "", "sign a short-lived publisher token for the given topics with this key (HMAC secret, PEM or @file)")
+	fs.StringVar(&jwtKey, "jwt-key", "", "sign a short-lived publisher token for the given topics (with --batch: for every topic) with this key (HMAC secret, PEM or @file)")
 	fs.StringVar(&jwtAlg, "jwt-alg", "HS256", "algorithm for --jwt-key")
-	fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (with --batch: on each request)")
+	fs.BoolVar(&batch.on, "batch", false, "publish many updates: read them from standard input, one JSON object per line with the fields topic (a string or an array), data, id, type, private (true or false) and retry (milliseconds); post them in batches and print their ids, one per line, in order")
+	fs.IntVar(&batch.size, "batch-size", 100, fmt.Sprintf("with --batch: lines per request (1 to %d)", herald.MaxBatchLen))
+	fs.DurationVar(&batch.wait, "batch-wait", 100*time.Millisecond, "with --batch: post a batch that is not full once its first line has waited this long")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), pubUsage)
 		fs.PrintDefaults()
@@ -51,6 +55,16 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if batch.on {
+		batch.hub, batch.token, batch.jwtKey, batch.jwtAlg, batch.timeout = hubURL, token, jwtKey, jwtAlg, timeout
+		if err := batch.check(fs, given); err != nil {
+			return err
+		}
+		return batch.run(ctx, stdin, stdout)
+	}
+	if given["batch-size"] || given["batch-wait"] {
+		return usageError{errors.New("pub: --batch-size and --batch-wait go with --batch")}
+	}
 	if len(topics) == 0 {
 		return usageError{fmt.Errorf("pub: at least one --topic is required")}
 	}
@@ -126,10 +140,17 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 }
 
 const pubUsage = `Usage: herald pub --hub URL --topic T [--data D | --data-file PATH | < file] [flags]
+       herald pub --batch --hub URL [flags] < updates.ndjson
 
 Publishes one update and prints its id. The data is --data, or the bytes of
 --data-file, exactly; or else standard input without one trailing line break
 (LF or CRLF), the one echo and editors add: echo x | herald pub ... sends "x".
+
+With --batch, publishes every line of standard input, a JSON object such as
+  {"topic": "https://example.com/users/1", "data": "{\"unread\": 3}", "private": true}
+in requests of --batch-size lines (each stored whole or not at all), and
+prints their ids, one per line, in order. A line the hub refuses is named
+by its number; the lines before its request were published.
 
 Flags:
 `

@@ -53,6 +53,7 @@ type serveConfig struct {
 	tlsCert         string
 	tlsKey          string
 	limits          limitsConfig
+	batch           batchLimits // --max-batch, --max-batch-body (servebatch.go)
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -84,6 +85,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM); re-read when it changes")
 	c.limits.flags(fs)
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) and runtime variables (/debug/vars, for herald bench --memstats) on this separate address, e.g. localhost:6060; keep it private (empty: off)")
+	c.batch.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: herald serve [flags]\n\nRuns the hub. Every flag can also be set with an environment variable HERALD_<FLAG>,\ne.g. HERALD_ADDR=:8080 or HERALD_PUBLISHER_JWT_KEY=secret.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -215,6 +217,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	mc.MaxTopics = c.maxTopics
 	mc.MaxBodyBytes = c.maxBody
 	mc.Metrics, mc.Logger = m, log
+	// Batch limits (servebatch.go).
+	mc.MaxBatch, mc.MaxBatchBodyBytes = int(c.batch.max.v), c.batch.maxBody.v
 	mh, err := mercure.New(mc)
 	if err != nil {
 		return err

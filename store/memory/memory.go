@@ -1,8 +1,9 @@
 // Package memory is an in-memory [herald.Store]: no durability, for tests,
 // benchmarks and `herald serve --store memory:`.
 //
-// History lives in one slice in Seq order. Seqs are contiguous, so Replay and
-// Lookup find a generated id or a position by arithmetic (O(1)) and a
+// History lives in fixed-size chunks in Seq order (see history). Seqs are
+// contiguous, so Replay and Lookup find a generated id or a position by
+// arithmetic (O(1)) and a
 // publisher-chosen id through a map, which also refuses an id already held
 // ([herald.ErrConflict]); both are pruned with retention. Each Store gets a
 // random instance id (unless Options.Instance sets one), so ids minted before
@@ -45,8 +46,7 @@ type Store struct {
 	feed     *feed.Feed
 
 	mu       sync.Mutex
-	q        []herald.Update   // q[off:] is the history held, Seqs contiguous
-	off      int               //
+	q        history           // the history held, Seqs contiguous
 	ids      map[string]uint64 // publisher-chosen id -> Seq of the update held with it
 	bytes    int64             // sum of Size over q[off:]
 	last     uint64            // the last Seq assigned
@@ -153,11 +153,6 @@ func (s *Store) append(us []herald.Update, batch bool) ([]herald.Update, error) 
 		}
 	}
 	s.lastTime = now
-	if s.off > 0 && s.off >= len(s.q)/2 { // compact: amortised O(1)
-		n := copy(s.q, s.q[s.off:])
-		clear(s.q[n:])
-		s.q, s.off = s.q[:n], 0
-	}
 	out := make([]herald.Update, len(us))
 	for i, u := range us {
 		u.Topics = slices.Clone(u.Topics) // the caller may reuse its slice
@@ -168,7 +163,7 @@ func (s *Store) append(us []herald.Update, batch bool) ([]herald.Update, error) 
 		} else {
 			s.ids[u.ID] = u.Seq
 		}
-		s.q = append(s.q, u)
+		s.q.push(u)
 		s.bytes += Size(&u)
 		out[i] = u
 	}
@@ -180,9 +175,9 @@ func (s *Store) append(us []herald.Update, batch bool) ([]herald.Update, error) 
 // trimLocked removes the oldest updates beyond the retention bounds.
 func (s *Store) trimLocked(now time.Time) {
 	r := s.ret
-	for s.off < len(s.q) {
-		u := &s.q[s.off]
-		if (r.MaxCount <= 0 || len(s.q)-s.off <= r.MaxCount) &&
+	for s.q.len() > 0 {
+		u := s.q.at(0)
+		if (r.MaxCount <= 0 || s.q.len() <= r.MaxCount) &&
 			(r.MaxBytes <= 0 || s.bytes <= r.MaxBytes) &&
 			(r.MaxAge <= 0 || now.Sub(u.Time) < r.MaxAge) {
 			return
@@ -193,21 +188,20 @@ func (s *Store) trimLocked(now time.Time) {
 			}
 		}
 		s.bytes -= Size(u)
-		*u = herald.Update{} // release its strings
-		s.off++
+		s.q.pop() // releases its strings
 	}
 }
 
 // indexLocked returns the index in s.q of the update with seq, if held.
 func (s *Store) indexLocked(seq uint64) (int, bool) {
-	if s.off == len(s.q) {
+	if s.q.len() == 0 {
 		return 0, false
 	}
-	first := s.q[s.off].Seq
-	if seq < first || seq-first >= uint64(len(s.q)-s.off) {
+	first := s.q.at(0).Seq
+	if seq < first || seq-first >= uint64(s.q.len()) {
 		return 0, false
 	}
-	return s.off + int(seq-first), true
+	return int(seq - first), true
 }
 
 // Replay implements herald.Store. It copies updates out in chunks so that fn
@@ -235,8 +229,8 @@ func (s *Store) Replay(ctx context.Context, after string, fn func(herald.Update)
 			s.mu.Unlock()
 			return fmt.Errorf("memory: replay after %q: update %d was removed by retention during the replay: %w", after, next, herald.ErrNotHeld)
 		}
-		for ; i < len(s.q) && len(buf) < replayChunk && s.q[i].Seq <= upper; i++ {
-			buf = append(buf, s.q[i])
+		for ; i < s.q.len() && len(buf) < replayChunk && s.q.at(i).Seq <= upper; i++ {
+			buf = append(buf, *s.q.at(i))
 		}
 		s.mu.Unlock()
 		for _, u := range buf {
@@ -262,16 +256,16 @@ func (s *Store) start(after string) (next, upper uint64, err error) {
 	}
 	s.trimLocked(time.Now())
 	if after == herald.EarliestID {
-		if s.off == len(s.q) {
+		if s.q.len() == 0 {
 			return 1, 0, nil
 		}
-		return s.q[s.off].Seq, s.q[len(s.q)-1].Seq, nil
+		return s.q.at(0).Seq, s.q.at(s.q.len() - 1).Seq, nil
 	}
 	i, ok := s.findLocked(after)
 	if !ok {
 		return 0, 0, fmt.Errorf("memory: replay after %q: %w", after, herald.ErrNotHeld)
 	}
-	return s.q[i].Seq + 1, s.q[len(s.q)-1].Seq, nil
+	return s.q.at(i).Seq + 1, s.q.at(s.q.len() - 1).Seq, nil
 }
 
 // findLocked returns the index in s.q of the held update id names: its
@@ -299,7 +293,7 @@ func (s *Store) Lookup(ctx context.Context, id string) (herald.Update, error) {
 	if !ok {
 		return herald.Update{}, fmt.Errorf("memory: lookup %q: %w", id, herald.ErrNotHeld)
 	}
-	return s.q[i], nil
+	return *s.q.at(i), nil
 }
 
 // Watch implements herald.Store: fn is called from the calling goroutine,
@@ -316,10 +310,10 @@ func (s *Store) Last(ctx context.Context) (string, uint64, error) {
 		return "", 0, fmt.Errorf("memory: last: %w", herald.ErrClosed)
 	}
 	s.trimLocked(time.Now())
-	if s.off == len(s.q) {
+	if s.q.len() == 0 {
 		return "", 0, nil
 	}
-	seq := s.q[len(s.q)-1].Seq
+	seq := s.q.at(s.q.len() - 1).Seq
 	return herald.FormatID(s.instance, seq), seq, nil
 }
 
@@ -332,7 +326,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.q, s.ids = nil, nil
+	s.q, s.ids = history{}, nil
 	s.feed.Close()
 	return nil
 }

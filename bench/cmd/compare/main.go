@@ -49,6 +49,8 @@ type options struct {
 	command   string
 	from      string
 	elapsed   time.Duration
+	note      string
+	notes     []string
 }
 
 func main() {
@@ -71,6 +73,7 @@ func main() {
 	flag.StringVar(&o.jwtKey, "jwt-key", "bench-secret", "HMAC key of publisher tokens")
 	flag.StringVar(&o.from, "from", "", "do not run: write the report again from a results.json of an earlier run")
 	flag.DurationVar(&o.elapsed, "elapsed", 0, "with -from and an old results.json: how long that run took")
+	flag.StringVar(&o.note, "note", "", "with -from: a note to add to the report's head (say where results merged into results.json came from)")
 	flag.Parse()
 	o.impls = splitList(impls)
 	o.scenarios = splitList(scenarios)

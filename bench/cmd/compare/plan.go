@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/herald-sse/herald/loadgen"
@@ -14,9 +15,18 @@ type plan struct {
 	cfg          loadgen.Config
 	metrics      []metric
 	durableOnly  bool
+	// heraldOnly: the scenario publishes in batches, which only Herald
+	// takes (its batch endpoint); the peers' cells then show their figures
+	// for peersFrom, the same scenario one update per request.
+	heraldOnly bool
+	peersFrom  string
 }
 
-func (p plan) applies(impl string) bool { return !p.durableOnly || durable[impl] }
+func (p plan) applies(impl string) bool {
+	return (!p.durableOnly || durable[impl]) && (!p.heraldOnly || isHerald(impl))
+}
+
+func isHerald(impl string) bool { return strings.HasPrefix(impl, "herald") }
 
 // metric is one figure of a scenario's results.
 type metric struct {
@@ -63,6 +73,11 @@ var (
 	mPubP99 = metric{"publish p99 (acknowledged)", "", false, func(r *loadgen.Result) (float64, bool) {
 		return ms(r.PublishLatency.P99), r.PublishLatency.Count > 0
 	}, fmtMS}
+	// mPubP99Batch is the publish p99 of batch requests: the time to
+	// acknowledge a whole batch, which no figure of the peers matches.
+	mPubP99Batch = metric{"publish p99 per request of a batch (acknowledged)", "", false, func(r *loadgen.Result) (float64, bool) {
+		return ms(r.PublishLatency.P99), r.PublishLatency.Count > 0
+	}, fmtMS}
 	mResume = metric{"time until all resumed", "", false, func(r *loadgen.Result) (float64, bool) {
 		if r.Storm == nil || r.Storm.Resumed < r.Storm.Dropped {
 			return 0, false
@@ -106,6 +121,20 @@ func planFor(name string, quick bool) (plan, error) {
 		c.Duration = 10 * time.Second
 		if quick {
 			c.Subscribers, c.Topics, c.Duration, c.Warmup = 1000, 1000, 2*time.Second, 500*time.Millisecond
+		}
+	case "topics-batch":
+		p.metrics = []metric{mDeliveries, mCPU}
+		p.heraldOnly, p.peersFrom = true, "topics"
+		c.Duration = 10 * time.Second
+		if quick {
+			c.Subscribers, c.Topics, c.Duration, c.Warmup = 1000, 1000, 2*time.Second, 500*time.Millisecond
+		}
+	case "durable-batch":
+		p.durableOnly, p.heraldOnly, p.peersFrom = true, true, "durable"
+		p.metrics = []metric{mPublishes, mPubP99Batch}
+		c.Duration = 10 * time.Second
+		if quick {
+			c.Duration, c.Warmup = 2*time.Second, 500*time.Millisecond
 		}
 	case "durable":
 		p.durableOnly = true
@@ -154,6 +183,9 @@ func (p plan) describe() string {
 	if c.Publishers > 0 {
 		s += fmt.Sprintf(" (%d-byte events)", max(c.Size, loadgen.DefaultSize))
 	}
+	if c.Batch > 1 {
+		s += fmt.Sprintf(", each request a batch of %d events to Herald's batch endpoint", c.Batch)
+	}
 	s += fmt.Sprintf(", %v window", c.Duration)
 	if c.Warmup > 0 {
 		s += fmt.Sprintf(" after %v of warm-up", c.Warmup)
@@ -161,7 +193,11 @@ func (p plan) describe() string {
 	if c.Storm {
 		s += fmt.Sprintf("; every stream is dropped %v into it and reconnects at once with Last-Event-ID", c.StormAfter)
 	}
-	if p.durableOnly {
+	switch {
+	case p.heraldOnly:
+		s += fmt.Sprintf("; Herald only (no peer has a batch API): the peers' cells are their %s figures, one update per request, marked (%s)",
+			peerLetter(p), peerLetter(p))
+	case p.durableOnly:
 		s += "; durable implementations only"
 	}
 	s += ". Reports: "
@@ -172,4 +208,17 @@ func (p plan) describe() string {
 		s += m.name
 	}
 	return s + "."
+}
+
+// peerLetter is the letter of the scenario whose figures stand for the
+// peers in p's rows.
+func peerLetter(p plan) string { return loadgen.Scenarios[p.peersFrom].Letter }
+
+// peerPlan is the plan whose results stand for impl in p's rows: p itself,
+// or, for a peer in a Herald-only scenario, the scenario it runs instead.
+func (p plan) peerPlan(impl string) (plan, string) {
+	if p.heraldOnly && !isHerald(impl) && p.peersFrom != "" {
+		return plan{name: p.peersFrom}, " (" + peerLetter(p) + ")"
+	}
+	return p, ""
 }

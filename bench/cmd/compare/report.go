@@ -39,10 +39,11 @@ type report struct {
 	results []runResult
 	elapsed time.Duration
 	when    time.Time
+	machine []string // the machine the runs ran on (see machine)
 }
 
 func newReport(o options, plans []plan, results []runResult, elapsed time.Duration) *report {
-	return &report{o: o, plans: plans, results: results, elapsed: elapsed, when: time.Now()}
+	return &report{o: o, plans: plans, results: results, elapsed: elapsed, when: time.Now(), machine: machine()}
 }
 
 // savedRun is results.json: a comparison's raw results and how it ran.
@@ -54,6 +55,8 @@ type savedRun struct {
 	Elapsed   float64     `json:"elapsed_s"`
 	Impls     []string    `json:"impls"`
 	Scenarios []string    `json:"scenarios"`
+	Notes     []string    `json:"notes,omitempty"`
+	Machine   []string    `json:"machine,omitempty"` // what machine() said when the runs ended
 	Results   []runResult `json:"results"`
 }
 
@@ -63,7 +66,7 @@ func (r *report) saved() savedRun {
 		scen = append(scen, p.name)
 	}
 	return savedRun{Date: r.when, Quick: r.o.quick, Runs: r.o.runs, Command: r.o.command, Elapsed: r.elapsed.Seconds(),
-		Impls: r.o.impls, Scenarios: scen, Results: r.results}
+		Impls: r.o.impls, Scenarios: scen, Notes: r.o.notes, Machine: r.machine, Results: r.results}
 }
 
 // rerender writes the report again from o.from, a results.json: either a
@@ -85,6 +88,10 @@ func rerender(o options) error {
 		}
 	}
 	o.quick, o.runs, o.command, o.impls = sr.Quick, sr.Runs, sr.Command, sr.Impls
+	o.notes = sr.Notes
+	if o.note != "" {
+		o.notes = append(o.notes, o.note)
+	}
 	var plans []plan
 	for _, s := range sr.Scenarios {
 		p, err := planFor(s, sr.Quick)
@@ -95,6 +102,9 @@ func rerender(o options) error {
 	}
 	rep := newReport(o, plans, sr.Results, time.Duration(sr.Elapsed*float64(time.Second)))
 	rep.when = sr.Date
+	if sr.Machine != nil {
+		rep.machine = sr.Machine // where the runs ran, not where the report is written again
+	}
 	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
 		return err
 	}
@@ -150,11 +160,12 @@ func heraldFor(peer string) string {
 // (throughput) or lower (costs, latency) Herald's median is. Above 1, Herald
 // does better.
 func (r *report) ratio(p plan, m metric, peer string) (float64, bool) {
-	if m.name == mLost.name {
+	if m.name == mLost.name || m.name == mPubP99Batch.name {
 		return 0, false
 	}
 	h, ok1 := r.median(p, m, heraldFor(peer))
-	v, ok2 := r.median(p, m, peer)
+	pp, _ := p.peerPlan(peer)
+	v, ok2 := r.median(pp, m, peer)
 	if !ok1 || !ok2 || h <= 0 || v <= 0 {
 		return 0, false
 	}
@@ -179,14 +190,18 @@ func (r *report) tables() (figures, ratios, accounting []row, figHead, ratioHead
 		for _, m := range p.metrics {
 			cells := []string{p.letter + " " + p.name, m.name}
 			for _, im := range r.o.impls {
-				if v, ok := r.median(p, m, im); ok && p.applies(im) {
-					cells = append(cells, m.format(v))
+				pp, mark := p.peerPlan(im)
+				if m.name == mPubP99Batch.name {
+					pp, mark = p, "" // a batch's latency has no counterpart
+				}
+				if v, ok := r.median(pp, m, im); ok && (p.applies(im) || mark != "") {
+					cells = append(cells, m.format(v)+mark)
 				} else {
 					cells = append(cells, "—")
 				}
 			}
 			figures = append(figures, row{cells: cells})
-			if m.name == mLost.name {
+			if m.name == mLost.name || m.name == mPubP99Batch.name {
 				continue
 			}
 			rc := []string{p.letter + " " + p.name, m.name}
@@ -264,10 +279,27 @@ func textTable(b *strings.Builder, head []string, rows []row) {
 }
 
 func (r *report) mode() string {
+	s := fmt.Sprintf("full, %d runs of each scenario and implementation", r.o.runs)
 	if r.o.quick {
-		return fmt.Sprintf("--quick (smoke run: fewer subscribers, short windows), %d run(s)", r.o.runs)
+		s = fmt.Sprintf("--quick (smoke run: fewer subscribers, short windows), %d run(s)", r.o.runs)
 	}
-	return fmt.Sprintf("full, %d runs of each scenario and implementation", r.o.runs)
+	// Results merged from another run may have fewer runs.
+	var fewer []string
+	for _, p := range r.plans {
+		runs := 0
+		for _, rr := range r.results {
+			if rr.Scenario == p.name {
+				runs = max(runs, rr.Run)
+			}
+		}
+		if runs != r.o.runs && runs > 0 {
+			fewer = append(fewer, fmt.Sprintf("%s: %d", p.letter, runs))
+		}
+	}
+	if len(fewer) > 0 {
+		s += " (except " + strings.Join(fewer, ", ") + ")"
+	}
+	return s
 }
 
 func (r *report) text() string {
@@ -374,6 +406,12 @@ const notes = `
   rate when each request is made durable first (group commit: one pwrite and one fdatasync of a
   preallocated file per batch), with the CPU each side spends. Compare C's latency and D's and E's
   rates with it before reading them as a server's.
+- Db and Eb publish in batches of 100 events per request to Herald's batch endpoint (a Herald
+  extension: NDJSON, each batch stored whole or not at all); no peer has a batch API, so their cells
+  in those rows are their D and E figures, one event per request. A batch costs one request however
+  many events it holds, but each delivery still costs at least one write(2) to a subscriber's socket
+  in D's shape (one subscriber per topic): ` + "`go run ./cmd/floor reqresp -batch 100 -req-size 15000`" + `
+  measures that floor per delivery.
 - Below HTTP: ` + "`go test -run='^$' -bench=. ./durable`" + ` compares the durable stores alone (Herald's
   write-ahead log and Mercure's Bolt transport, with 1, 16 and 64 concurrent publishers).
 - Reproduce: ` + "`cd bench && go run ./cmd/compare`" + ` (about 25 minutes; ` + "`-quick`" + ` for a smoke run under 3
@@ -387,7 +425,10 @@ func (r *report) markdownHead() string {
 	b.WriteString("Written by `bench/cmd/compare` (do not edit by hand; run it again).\n\n")
 	fmt.Fprintf(&b, "- Date: %s\n- Mode: %s; the whole comparison took %s\n", r.when.UTC().Format("2006-01-02 15:04 UTC"), r.mode(), r.elapsed.Round(time.Second))
 	fmt.Fprintf(&b, "- Command (from `bench/`): `%s`\n", strings.TrimSpace(r.o.command))
-	for _, m := range machine() {
+	for _, n := range r.o.notes {
+		b.WriteString("- Note: " + n + "\n")
+	}
+	for _, m := range r.machine {
 		b.WriteString("- " + m + "\n")
 	}
 	b.WriteString(`

@@ -46,6 +46,13 @@
 // each side, and the throughput those CPU costs allow on this machine's
 // cores (ncpu × 10⁶ / total CPU-µs per request).
 //
+//	floor reqresp -batch 100 -req-size 15000
+//
+// Scenario Db. As reqresp, but each request is a batch: the server writes
+// one delivery to each of the next -batch subscribers (round-robin) before
+// the response, as a batch publish does in scenario D's shape. Reported
+// also per delivery.
+//
 //	floor reqresp -durable -subs 16
 //
 // Scenario E. As reqresp, but each request is made durable before its
@@ -117,6 +124,7 @@ type config struct {
 	reqSize    int  // reqresp
 	respSize   int  // reqresp
 	msgSize    int  // reqresp
+	batch      int  // reqresp: deliveries per request
 
 	// The load side (internal).
 	load  bool
@@ -130,7 +138,7 @@ func defaults(scenario string) config {
 	case "fanout":
 		c.subs, c.rate, c.size, c.writers, c.reader = 1000, 200, 100, 1, "goroutines"
 	case "reqresp":
-		c.subs, c.publishers, c.reqSize, c.respSize, c.msgSize = 5000, 16, 200, 100, 150
+		c.subs, c.publishers, c.reqSize, c.respSize, c.msgSize, c.batch = 5000, 16, 200, 100, 150, 1
 	}
 	return c
 }
@@ -153,6 +161,7 @@ func (c *config) flags() *flag.FlagSet {
 		fs.IntVar(&c.reqSize, "req-size", c.reqSize, "bytes per request")
 		fs.IntVar(&c.respSize, "resp-size", c.respSize, "bytes per response")
 		fs.IntVar(&c.msgSize, "msg-size", c.msgSize, "bytes per delivery")
+		fs.IntVar(&c.batch, "batch", c.batch, "deliveries per request, each to the next subscriber (a batch publish: scenario Db, with -batch 100 -req-size 15000)")
 		fs.BoolVar(&c.durable, "durable", c.durable, "make each request durable before its delivery and response: group commit, one pwrite and one fdatasync of a preallocated file per batch (scenario E: -durable -subs 16)")
 	}
 	fs.BoolVar(&c.load, "load", false, "internal: be the load side, connecting to -addr (and -addr2)")
@@ -199,6 +208,8 @@ func (c *config) check() error {
 			return fmt.Errorf("-publishers %d: want 1 to 10000", c.publishers)
 		case c.reqSize < 1 || c.respSize < 1 || c.msgSize < 1 || max(c.reqSize, c.respSize, c.msgSize) > 1<<20:
 			return fmt.Errorf("sizes: want 1 byte to 1MiB")
+		case c.batch < 1 || c.batch > c.subs:
+			return fmt.Errorf("-batch %d: want 1 to -subs", c.batch)
 		}
 	}
 	return nil
@@ -218,7 +229,8 @@ func (c *config) loadArgs(addr, addr2 string) []string {
 		a = append(a, "-rate", strconv.Itoa(c.rate), "-size", strconv.Itoa(c.size), "-warmup", c.warmup.String(), "-reader", c.reader)
 	case "reqresp":
 		a = append(a, "-addr2", addr2, "-publishers", strconv.Itoa(c.publishers),
-			"-req-size", strconv.Itoa(c.reqSize), "-resp-size", strconv.Itoa(c.respSize), "-msg-size", strconv.Itoa(c.msgSize))
+			"-req-size", strconv.Itoa(c.reqSize), "-resp-size", strconv.Itoa(c.respSize), "-msg-size", strconv.Itoa(c.msgSize),
+			"-batch", strconv.Itoa(c.batch))
 	}
 	return a
 }
@@ -233,8 +245,12 @@ func (c *config) describe() string {
 		if c.durable {
 			durable = ", each request made durable (group commit, pwrite+fdatasync)"
 		}
-		return fmt.Sprintf("reqresp: %d publishers (one request in flight each), %d subscribers, request %d B, response %d B, delivery %d B%s, %v per run, %d run(s), GOMAXPROCS %d",
-			c.publishers, c.subs, c.reqSize, c.respSize, c.msgSize, durable, c.duration, c.runs, runtime.GOMAXPROCS(0))
+		batch := ""
+		if c.batch > 1 {
+			batch = fmt.Sprintf(", %d deliveries per request", c.batch)
+		}
+		return fmt.Sprintf("reqresp: %d publishers (one request in flight each), %d subscribers, request %d B, response %d B, delivery %d B%s%s, %v per run, %d run(s), GOMAXPROCS %d",
+			c.publishers, c.subs, c.reqSize, c.respSize, c.msgSize, batch, durable, c.duration, c.runs, runtime.GOMAXPROCS(0))
 	}
 }
 

@@ -46,11 +46,12 @@ var fanoutMetrics = []metric{
 var reqrespMetrics = []metric{
 	{"client.acked", "requests acknowledged", 0},
 	{"client.delivered", "deliveries received", 0},
-	{"client.deliveries_per_s", "deliveries/s (= requests/s)", 0},
+	{"client.deliveries_per_s", "deliveries/s (= requests/s × -batch)", 0},
 	{"client.rtt_p50_us", "request round trip p50 (µs)", 1},
 	{"client.rtt_p99_us", "request round trip p99 (µs)", 1},
 	{"server.cpu_s", "server CPU (s)", 3},
 	{"server.cpu_us_per_req", "server CPU-µs per request", 2},
+	{"server.cpu_us_per_delivery", "server CPU-µs per delivery", 2},
 	{"server.sys_pct", "server CPU in the kernel (%)", 1},
 	{"client.cpu_s", "client CPU (s)", 3},
 	{"client.cpu_us_per_req", "client CPU-µs per request", 2},
@@ -364,9 +365,12 @@ func reqrespServer(c config) (result, error) {
 						return
 					}
 				}
-				sub := subs[(next.Add(1)-1)%uint64(len(subs))]
-				if _, errs[i] = sub.Write(delivery); errs[i] != nil {
-					return
+				first := next.Add(uint64(c.batch)) - uint64(c.batch)
+				for k := range uint64(c.batch) {
+					sub := subs[(first+k)%uint64(len(subs))]
+					if _, errs[i] = sub.Write(delivery); errs[i] != nil {
+						return
+					}
 				}
 				if _, errs[i] = pub.Write(resp); errs[i] != nil {
 					return
@@ -397,6 +401,7 @@ func reqrespServer(c config) (result, error) {
 	cpu, sysPct := cpu1.since(cpu0)
 	r["server.cpu_s"], r["server.sys_pct"] = cpu, sysPct
 	r["server.cpu_us_per_req"] = cpu * 1e6 / float64(total)
+	r["server.cpu_us_per_delivery"] = cpu * 1e6 / float64(total*c.batch)
 	r["total_us_per_req"] = r["server.cpu_us_per_req"] + r["client.cpu_us_per_req"]
 	r["ceiling_per_s"] = float64(runtime.NumCPU()) * 1e6 / r["total_us_per_req"]
 	addShares(r, wall, mw)
@@ -493,7 +498,7 @@ func reqrespLoad(c config, hard time.Time) (result, error) {
 	// Every delivery was written before its response: wait until they have
 	// all been read (at most 10 s).
 	for range 10_000 {
-		if got.Load() >= int64(acked) {
+		if got.Load() >= int64(acked*c.batch) {
 			break
 		}
 		time.Sleep(time.Millisecond)

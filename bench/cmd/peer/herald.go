@@ -39,7 +39,7 @@ func newHerald(cfg config, store herald.Store) (*impl, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &impl{handler: mh, close: func() {
+	return &impl{handler: mh, below: true, close: func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = h.Close(ctx)

@@ -5,6 +5,8 @@
 //	GET  /.well-known/mercure?topic=T   subscribe (Last-Event-ID resumes)
 //	POST /.well-known/mercure           publish a form: topic, data
 //
+// and, for Herald, its batch endpoint (POST /.well-known/mercure/herald/batch,
+// NDJSON), which the batch scenarios use;
 // plus /debug/memstats (the Go heap and stacks in use, after a GC) and, with
 // -pprof, /debug/pprof/. It prints "listening <URL>" on standard output once
 // it accepts connections, and stops on SIGINT or SIGTERM.
@@ -47,6 +49,9 @@ const Path = "/.well-known/mercure"
 type impl struct {
 	handler http.Handler
 	close   func()
+	// below: the handler also serves the paths below Path (Herald's batch
+	// endpoint, Path + "/herald/batch").
+	below bool
 }
 
 var impls = map[string]func(cfg config) (*impl, error){
@@ -96,6 +101,9 @@ func run(name, addr string, withPprof bool, cfg config) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(Path, im.handler)
+	if im.below {
+		mux.Handle(Path+"/", im.handler)
+	}
 	mux.HandleFunc("GET /debug/memstats", memstats)
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
