@@ -164,6 +164,8 @@ func probe(ctx context.Context, addr, method, target string, hdr map[string]stri
 
 // prober probes /healthz at a fixed interval until stopped.
 type prober struct {
+	start    time.Time
+	slowAt   atomic.Int64 // when the slowest probe was sent, ns after start
 	hist     loadgen.Histogram
 	n, bad   atomic.Int64 // probes, probes that were not a 200 in time
 	worst    atomic.Pointer[probeResult]
@@ -173,12 +175,16 @@ type prober struct {
 }
 
 func startProber(ctx context.Context, addr string, every, timeout time.Duration) *prober {
-	p := &prober{done: make(chan struct{})}
+	p := &prober{start: time.Now(), done: make(chan struct{})}
 	p.wg.Go(func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
+			sent := time.Since(p.start)
 			r := probe(ctx, addr, http.MethodGet, "/healthz", map[string]string{"Connection": "close"}, "", timeout)
+			if r.took > p.hist.Max() {
+				p.slowAt.Store(int64(sent))
+			}
 			p.n.Add(1)
 			p.hist.Record(r.took)
 			if r.status != http.StatusOK {
@@ -206,7 +212,8 @@ func (p *prober) stop() {
 
 // summary is "p50 x, max y, n probes (k not 200)".
 func (p *prober) summary() string {
-	s := fmt.Sprintf("p50 %s, max %s over %d probes", fmtDur(p.hist.Quantile(0.5)), fmtDur(p.hist.Max()), p.n.Load())
+	s := fmt.Sprintf("p50 %s, max %s (sent %s after the start) over %d probes", fmtDur(p.hist.Quantile(0.5)), fmtDur(p.hist.Max()),
+		fmtDur(time.Duration(p.slowAt.Load())), p.n.Load())
 	if b := p.bad.Load(); b > 0 {
 		s += fmt.Sprintf(" (%d not 200: %s)", b, p.worst.Load())
 	}

@@ -211,7 +211,7 @@ func summarize(rs []probeResult) string {
 		k := ""
 		switch {
 		case errors.Is(x.err, errTimeout):
-			k = "no answer in " + fmtDur(x.took)
+			k = "no answer in time"
 		case x.err != nil:
 			k = "error: " + x.err.Error()
 		default:

@@ -36,7 +36,7 @@
 // earliest) and never read. Reported: the hub's RSS growth, a live
 // subscriber's latency, /healthz's, how many replays were refused and how
 // many started, and how long the hub takes to cut the stalled ones (it is
-// started with --write-timeout, 10s by default).
+// started with -write-timeout, its default of 30s unless told otherwise).
 //
 //	hardening slow [-subscribers 500] [-size 65536]
 //

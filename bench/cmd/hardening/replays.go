@@ -28,7 +28,7 @@ type replaysConfig struct {
 
 func defaultReplays() replaysConfig {
 	return replaysConfig{historyMB: 190, eventSize: 4096, fillPublishers: 32, clients: 500,
-		writeTimeout: 10 * time.Second, liveRate: 20, baseline: 5 * time.Second}
+		writeTimeout: 30 * time.Second, liveRate: 20, baseline: 5 * time.Second}
 }
 
 func (c *replaysConfig) flags(fs *flag.FlagSet) {
@@ -102,7 +102,6 @@ func runReplays(ctx context.Context, e *env, c replaysConfig) (*report, error) {
 		return nil, err
 	}
 	rssBefore, tcpBefore := h.rss.now(), tcpMem()
-	fdsBefore := openFiles(h.pid)
 	m0 := scrapeOr(ctx, h)
 
 	e.logf("%d stalled replays", c.clients)
@@ -117,13 +116,11 @@ func runReplays(ctx context.Context, e *env, c replaysConfig) (*report, error) {
 		statuses = map[string]int{}
 		okTime   loadgen.Histogram
 		badTime  loadgen.Histogram
-		sem      = make(chan struct{}, 128)
+		lastOK   time.Time // when the last replay started
 	)
 	defer func() { closeStreams(streams) }()
-	for i := range c.clients {
+	for i := range c.clients { // all at once
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
 			s, err := openRaw(ctx, dialer(srcAddr(i, e.perAddr), e.sock(), 10*time.Second), h.addr, http.MethodGet,
 				subscribeTarget("/history"), map[string]string{"Last-Event-ID": "earliest"}, "", 60*time.Second)
 			mu.Lock()
@@ -134,6 +131,7 @@ func runReplays(ctx context.Context, e *env, c replaysConfig) (*report, error) {
 			case s.status == http.StatusOK:
 				statuses["200"]++
 				okTime.Record(s.took)
+				lastOK = time.Now()
 				streams = append(streams, s) // never read
 			default:
 				k := strconv.Itoa(s.status)
@@ -150,17 +148,25 @@ func runReplays(ctx context.Context, e *env, c replaysConfig) (*report, error) {
 	answered := time.Now()
 	e.logf("all answered after %s: %s; waiting for the hub to close the stalled ones (at most %v)", fmtDur(answered.Sub(floodStart)), fmtCounts(statuses), c.cutWait)
 
-	// The hub has closed every stalled stream once its open files are back
-	// to what they were before the flood.
+	// The hub has closed every stalled stream once it has no more
+	// subscribers than before the flood (herald_subscribers, which every
+	// version exports).
+	subsBefore, ok := m0["herald_subscribers"]
+	if !ok {
+		return nil, fmt.Errorf("the hub exports no herald_subscribers")
+	}
 	var cut time.Duration = -1
 	replaysPeak := 0.0
+	if lastOK.IsZero() {
+		lastOK = answered
+	}
 	for deadline := answered.Add(c.cutWait); time.Now().Before(deadline); {
 		if m, err := scrape(ctx, h.base); err == nil {
 			replaysPeak = max(replaysPeak, m["herald_replays"])
-		}
-		if openFiles(h.pid) <= fdsBefore+2 {
-			cut = time.Since(answered)
-			break
+			if m["herald_subscribers"] <= subsBefore {
+				cut = time.Since(lastOK)
+				break
+			}
 		}
 		if err := sleep(ctx, 500*time.Millisecond); err != nil {
 			return nil, err
@@ -185,7 +191,7 @@ func runReplays(ctx context.Context, e *env, c replaysConfig) (*report, error) {
 		delta(m0, m1, `herald_subscribers_refused_total{reason="replay_busy"}`)+" / "+naIfMissing(m1, "herald_replays", replaysPeak))
 	cutText := fmt.Sprintf("not within %v", c.cutWait)
 	if cut >= 0 {
-		cutText = fmt.Sprintf("%s after the last answer (closed as write: %s, replay: %s)", fmtDur(cut),
+		cutText = fmt.Sprintf("%s after the last one started (closed as write: %s, as replay: %s)", fmtDur(cut),
 			delta(m0, m1, `herald_subscribers_closed_total{reason="write"}`), delta(m0, m1, `herald_subscribers_closed_total{reason="replay"}`))
 	}
 	r.check("stalled replays closed by the hub", cutText, fmt.Sprintf("within --write-timeout (%v) + 5s", c.writeTimeout), cut >= 0 && cut <= c.writeTimeout+5*time.Second)

@@ -109,6 +109,8 @@ func runSelectors(ctx context.Context, e *env, c selectorsConfig) (*report, erro
 
 	e.logf("attack: %d connections × %d templates for %v", c.attackers, c.templates, c.attack)
 	during := l.phase()
+	hz := startProber(ctx, h.addr, 500*time.Millisecond, 5*time.Second)
+	defer hz.stop()
 	attackStart := time.Now()
 	var (
 		wg       sync.WaitGroup
@@ -147,12 +149,22 @@ func runSelectors(ctx context.Context, e *env, c selectorsConfig) (*report, erro
 		closeStreams(streams)
 		return nil, err
 	}
-	mAttack, _ := scrape(ctx, h.base)
+	// A new subscriber arrives; its answer is read at the end of the run.
+	var newSub probeResult
+	var probing sync.WaitGroup
+	probing.Go(func() {
+		newSub = probe(ctx, h.addr, http.MethodGet, subscribeTarget("/books/0"), map[string]string{"Connection": "close"}, "", 30*time.Second)
+	})
+	defer probing.Wait()
+	scrapeStart := time.Now()
+	mAttack, errAttack := scrape(ctx, h.base)
+	scrapeTook := time.Since(scrapeStart)
 	if err := sleepUntil(ctx, attackStart.Add(c.attack)); err != nil {
 		closeStreams(streams)
 		return nil, err
 	}
 	leave := time.Now()
+	hz.stop()
 	rssPeak := h.rss.peak(attackStart, leave)
 	rssLeave := h.rss.now()
 	closeStreams(streams)
@@ -168,9 +180,17 @@ func runSelectors(ctx context.Context, e *env, c selectorsConfig) (*report, erro
 	e.logf("draining (at most %v)", c.drain)
 	acked, missing := l.drain(ctx, pubs, c.drain)
 
+	probing.Wait()
 	bs, ds, as := before.Summary(), during.Summary(), after.Summary()
 	r.add("attackers connected (status ×count)", fmt.Sprintf("%s in %s (slowest answer %s)", fmtCounts(statuses), fmtDur(connected), fmtDur(slowest)))
 	r.add("templates held by the hub (herald_templates) during / after", mAttack.orNA("herald_templates")+" / "+mAfter.orNA("herald_templates"))
+	if errAttack != nil {
+		r.add("/metrics during the attack", fmt.Sprintf("failed after %s: %v", fmtDur(scrapeTook), errAttack))
+	} else {
+		r.add("/metrics during the attack", "answered in "+fmtDur(scrapeTook))
+	}
+	r.add("/healthz during the attack", hz.summary())
+	r.add("a new subscription to one exact topic during the attack", newSub.String())
 	r.add("legit p50 / p99 before the attack", fmt.Sprintf("%s / %s (%d events)", fmtDur(bs.P50), fmtDur(bs.P99), bs.Count))
 	r.check("legit p50 / p99 during the attack", fmt.Sprintf("%s / %s (max %s, %d events)", fmtDur(ds.P50), fmtDur(ds.P99), fmtDur(ds.Max), ds.Count), "p99 < 1s", ds.Count > 0 && ds.P99 < time.Second)
 	r.add("legit p50 / p99 after the attackers left", fmt.Sprintf("%s / %s (max %s, %d events)", fmtDur(as.P50), fmtDur(as.P99), fmtDur(as.Max), as.Count))

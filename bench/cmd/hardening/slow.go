@@ -20,7 +20,7 @@ type slowConfig struct {
 }
 
 func defaultSlow() slowConfig {
-	return slowConfig{subscribers: 500, size: 64 << 10, rate: 50, duration: 20 * time.Second, store: "bolt"}
+	return slowConfig{subscribers: 500, size: 64 << 10, rate: 100, duration: 30 * time.Second, store: "bolt"}
 }
 
 func (c *slowConfig) flags(fs *flag.FlagSet) {
@@ -129,12 +129,13 @@ func runSlow(ctx context.Context, e *env, c slowConfig) (*report, error) {
 		"growth < 300 MiB", rssPeak-rssBefore < 300<<20)
 	r.add("the machine's TCP buffers (/proc/net/sockstat) before → peak", fmt.Sprintf("%s → %s", fmtMB(tcpBefore), fmtMB(h.rss.tcpPeak(start, end))))
 	r.add("disconnected as slow (herald_subscribers_closed_total{reason=\"slow\"})", delta(m0, m1, `herald_subscribers_closed_total{reason="slow"}`)+
-		" of "+strconv.Itoa(statuses["200"])+"; still connected at the end (herald_subscribers): "+m1.orNA("herald_subscribers"))
+		" of "+strconv.Itoa(statuses["200"])+"; as write (--write-timeout): "+delta(m0, m1, `herald_subscribers_closed_total{reason="write"}`)+
+		"; still connected at the end (herald_subscribers): "+m1.orNA("herald_subscribers"))
 	queued := "n/a (not exported)"
 	if hasQueued {
 		queued = fmt.Sprintf("%s (limit %s)", fmtMB(int64(queuedPeak)), fmtMB(int64(m1["herald_queued_bytes_limit"])))
 	}
-	r.add("herald_queued_bytes peak", queued)
+	r.add("herald_queued_bytes peak (read every 250ms)", queued)
 	r.add("reading subscriber p50 / p99", fmt.Sprintf("%s / %s (max %s, %d events)", fmtDur(ds.P50), fmtDur(ds.P99), fmtDur(ds.Max), ds.Count))
 	r.check("acknowledged events the reading subscriber did not receive (lost)", fmt.Sprintf("%d of %d", missing, acked), "0", missing == 0 && acked > 0)
 	r.check("its stream's integrity", l.integrity(), "no duplicate, none out of order", l.sound())
