@@ -98,8 +98,10 @@ func runFDs(ctx context.Context, e *env, c fdsConfig) (*report, error) {
 	}
 	defer h.stop()
 	noteOmitted(r, h)
+	m0 := scrapeOr(ctx, h)
 	r.add("hub's open-file limit / --max-connections / --max-subscribers", fmt.Sprintf("%s / %s / %s",
-		hubNofile(h.pid), orNA(scrapeOr(ctx, h), "herald_connections_limit"), orNA(scrapeOr(ctx, h), "herald_subscriber_limit")))
+		hubNofile(h.pid), m0.orNA("herald_connections_limit"), m0.orNA("herald_subscriber_limit")))
+	r.set("subscriber_limit", m0["herald_subscriber_limit"])
 
 	l := startLegit(ctx, h, "/fd/live")
 	if err := l.waitReady(ctx, 10*time.Second); err != nil {
@@ -332,8 +334,6 @@ func scrapeOr(ctx context.Context, h *hubProc) metrics {
 	m, _ := scrape(ctx, h.base)
 	return m
 }
-
-func orNA(m metrics, series string) string { return m.orNA(series) }
 
 // hubNofile reads a process's soft open-file limit from /proc.
 func hubNofile(pid int) string {

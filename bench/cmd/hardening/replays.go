@@ -207,6 +207,7 @@ func runReplays(ctx context.Context, e *env, c replaysConfig) (*report, error) {
 	r.set("lost", float64(missing))
 	r.set("acked", float64(acked))
 	r.set("started", float64(statuses["200"]))
+	r.set("replays_limit", m1["herald_replays_limit"])
 	r.set("answered", float64(len(statuses)))
 	r.set("cut", boolf(cut >= 0))
 	return r, nil

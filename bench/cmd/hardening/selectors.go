@@ -79,10 +79,14 @@ func (c *selectorsConfig) budget() time.Duration {
 // hub's RSS is read before, during and after the attack.
 func runSelectors(ctx context.Context, e *env, c selectorsConfig) (*report, error) {
 	r := newReport(fmt.Sprintf("selectors: %d attacker connections × %d templates", c.attackers, c.templates), e.hubName)
-	r.setup = fmt.Sprintf("%d anonymous connections, each subscribed to %d distinct URI templates (%q, which no topic matches and whose literal prefix every topic has: the worst case for an index by affixes); "+
+	why := ""
+	if c.template == defaultSelectors().template {
+		why = ", which no topic matches and whose literal prefix every topic has: the worst case for an index by affixes"
+	}
+	r.setup = fmt.Sprintf("%d anonymous connections, each subscribed to %d distinct URI templates (%q%s); "+
 		"a backend publishes %g events/s of %d bytes over %d keep-alive connections to %d topics (/books/0 …), for %v before the attack, %v during it and %v after; "+
 		"a legitimate subscriber (Go EventSource client, reconnecting with Last-Event-ID) selects %q. Store: %s.",
-		c.attackers, c.templates, c.template, c.rate, c.size, c.publishers, c.topics, c.baseline, c.attack, c.after, c.legit, c.store)
+		c.attackers, c.templates, c.template, why, c.rate, c.size, c.publishers, c.topics, c.baseline, c.attack, c.after, c.legit, c.store)
 	h, err := e.startHub(ctx, hubSpec{store: c.store})
 	if err != nil {
 		return nil, err
