@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -254,12 +256,6 @@ func scrape(ctx context.Context, base string) (metrics, error) {
 		}
 	}
 	return m, sc.Err()
-}
-
-// get returns a series' value and whether the hub exports it.
-func (m metrics) get(series string) (float64, bool) {
-	v, ok := m[series]
-	return v, ok
 }
 
 // orNA formats a series' value, or "n/a" when the hub does not export it.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command hardening runs the load checks of Herald's hardening (issue 13)
 // against a real `herald serve` that it starts, measures what a legitimate
 // client sees while hostile or overloaded clients press on the hub, and
@@ -48,9 +50,14 @@
 // In every scenario the legitimate subscriber is Herald's Go EventSource
 // client, which reconnects with Last-Event-ID (also after a 503 or 429), and
 // checks that every acknowledged event arrives once and in order. Clients
-// that do not read connect with a small receive buffer (-rcvbuf), so that
-// the kernel holds little on their behalf. The machine's load average is
-// printed with each table: on a shared machine, quote it with the figures.
+// that do not read connect with a small receive buffer (-rcvbuf) and
+// announce an Ethernet-sized segment (-mss): over loopback's 64 KiB
+// segments the hub's kernel would give each stalled connection a 4 MiB send
+// buffer at once, which no remote client gets without reading fast first.
+// The hub's RSS comes from /proc/PID/status; the machine's TCP buffers,
+// which hold what stalled connections were sent, from /proc/net/sockstat.
+// The machine's load average is printed with each table: on a shared
+// machine, quote it with the figures.
 //
 // By default the hub is built from this repository (go build ./cmd/herald);
 // -herald PATH runs another binary, such as an older release: flags it
@@ -58,11 +65,17 @@
 // extra flags to it. The program exits 1 when a figure misses its target,
 // 2 on bad usage, 3 when a scenario overran its time budget.
 //
-// Linux only (/proc, SO_RCVBUF, a parent-death signal for the hub). Run it
-// from the bench module:
+// Linux only (/proc, socket options, a parent-death signal for the hub).
+// Run it from the bench module:
 //
 //	cd bench && go run ./cmd/hardening selectors
 //	cd bench && go run ./cmd/hardening all -herald /tmp/herald-old-bin
+//
+// Its test runs each scenario in a tiny configuration, in seconds:
+//
+//	cd bench && go test ./cmd/hardening
+//
+// docs/hardening.md holds the figures measured for issue 13.
 package main
 
 import (
