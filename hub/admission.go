@@ -173,9 +173,7 @@ type Stats struct {
 
 // Stats returns what the hub holds now.
 func (h *Hub) Stats() Stats {
-	h.index.mu.RLock()
-	templates := h.index.nTpl
-	h.index.mu.RUnlock()
+	templates := int(h.index.nTpl.Load())
 	h.admission.mu.Lock()
 	clients := len(h.admission.clients)
 	h.admission.mu.Unlock()

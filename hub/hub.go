@@ -260,11 +260,12 @@ func (h *Hub) watch(ready chan struct{}) {
 	}
 }
 
-// fanout queues each update of batch for every subscriber that wants it.
+// fanout queues each update of batch for every subscriber that wants it. It
+// takes the index's lock for each update, not for the whole batch, so that
+// subscribing and unsubscribing wait for one update at most.
 func (h *Hub) fanout(batch []herald.Update) {
 	h.fanoutMu.Lock()
 	defer h.fanoutMu.Unlock()
-	h.index.mu.RLock()
 	for i := range batch {
 		u := &batch[i]
 		f, err := encode(u)
@@ -272,9 +273,10 @@ func (h *Hub) fanout(batch []herald.Update) {
 			h.log.Error("skipping an update the store returned invalid", "id", u.ID, "err", err)
 			continue
 		}
+		h.index.mu.RLock()
 		h.deliver(f, u.Topics, u.Private)
+		h.index.mu.RUnlock()
 	}
-	h.index.mu.RUnlock()
 	h.afterFanout()
 }
 

@@ -3,6 +3,7 @@ package hub
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/herald-sse/herald/topic"
 )
@@ -19,8 +20,8 @@ import (
 //     their literal suffix, so a topic reaches only the templates whose
 //     affixes it has, walking at most its own length;
 //   - the templates a topic matched are remembered (bounded in bytes), so a
-//     topic published again costs one map lookup until the set of templates
-//     changes.
+//     topic published again costs one map lookup; templates added since are
+//     tried against it then, once each, rather than every template again.
 //
 // Each distinct selector string is one group, evaluated once per update
 // however many subscribers share it. The topic cache and the walk are used
@@ -32,9 +33,16 @@ type index struct {
 	literal map[string]*group // by the one topic an exact selector matches
 	any     *group            // "*", when someone subscribed to it
 	tree    prefixNode        // templates, by literal prefix
-	nTpl    int               // template groups
+	nTpl    atomic.Int64      // template groups (read without the lock by Stats)
 	all     map[*subscriber]struct{}
-	epoch   uint64 // bumped when a template group is added: cached matches are stale
+
+	// added lists the template groups in the order they were added, removed
+	// ones included until it is compacted; a cached match knows how far in
+	// it it has looked. epoch is bumped when it is compacted, which makes
+	// every cached match stale.
+	added []*group
+	dead  int // removed groups in added
+	epoch uint64
 
 	cache      map[string]*cachedMatch // topic -> template groups it matches; fan-out goroutine only
 	cacheBytes int
@@ -47,6 +55,7 @@ const matchCacheBytes = 4 << 20
 
 type cachedMatch struct {
 	epoch  uint64
+	seen   int // the groups of index.added up to this one were tried
 	groups []*group
 }
 
@@ -97,7 +106,7 @@ func (x *index) newTemplates(sels []*topic.Selector) (added, total int) {
 			added++
 		}
 	}
-	return added, x.nTpl
+	return added, int(x.nTpl.Load())
 }
 
 func (x *index) add(s *subscriber) {
@@ -117,8 +126,8 @@ func (x *index) add(s *subscriber) {
 				x.any = g
 			default:
 				x.tree.insert(g)
-				x.nTpl++
-				x.epoch++
+				x.nTpl.Add(1)
+				x.added = append(x.added, g)
 			}
 		}
 		g.subs[s] = struct{}{}
@@ -152,8 +161,15 @@ func (x *index) remove(s *subscriber) bool {
 			x.any = nil
 		default:
 			x.tree.remove(g)
-			x.nTpl--
+			x.nTpl.Add(-1)
+			x.dead++
 		}
+	}
+	if x.dead > 64 && x.dead > len(x.added)/2 {
+		// Compact: what cached matches saw of added no longer holds.
+		x.added = slices.DeleteFunc(x.added, func(g *group) bool { return g.dead })
+		x.dead = 0
+		x.epoch++
 	}
 	return true
 }
@@ -174,7 +190,7 @@ func (x *index) each(topics []string, fn func(*subscriber)) {
 			fn(s)
 		}
 	}
-	if x.nTpl == 0 {
+	if x.nTpl.Load() == 0 {
 		return
 	}
 	for _, t := range topics {
@@ -190,10 +206,22 @@ func (x *index) each(topics []string, fn func(*subscriber)) {
 }
 
 // templates returns the template groups that match t (some may have died
-// since), from the topic cache when it is current.
+// since): from the topic cache, trying only the groups added since t was
+// last seen, or from the tree.
 func (x *index) templates(t string) []*group {
 	if c := x.cache[t]; c != nil {
 		if c.epoch == x.epoch {
+			if c.seen < len(x.added) {
+				before := cap(c.groups)
+				for _, g := range x.added[c.seen:] {
+					if !g.dead && g.sel.Match(t) {
+						c.groups = append(c.groups, g)
+					}
+				}
+				c.seen = len(x.added)
+				x.cacheBytes += 8 * (cap(c.groups) - before)
+				x.evict(t, 0)
+			}
 			return c.groups
 		}
 		x.cacheBytes -= len(t) + 8*cap(c.groups)
@@ -208,18 +236,27 @@ func (x *index) templates(t string) []*group {
 	x.scratch = found[:0]
 	groups := slices.Clip(slices.Clone(found))
 	size := len(t) + 8*cap(groups)
-	for k, c := range x.cache { // evict arbitrary entries until it fits
-		if x.cacheBytes+size <= matchCacheBytes {
-			break
+	x.evict(t, size)
+	if size <= matchCacheBytes {
+		x.cache[t] = &cachedMatch{epoch: x.epoch, seen: len(x.added), groups: groups}
+		x.cacheBytes += size
+	}
+	return groups
+}
+
+// evict drops arbitrary cached matches, other than keep's, until room more
+// bytes fit within matchCacheBytes.
+func (x *index) evict(keep string, room int) {
+	for k, c := range x.cache {
+		if x.cacheBytes+room <= matchCacheBytes {
+			return
+		}
+		if k == keep {
+			continue
 		}
 		x.cacheBytes -= len(k) + 8*cap(c.groups)
 		delete(x.cache, k)
 	}
-	if size <= matchCacheBytes {
-		x.cache[t] = &cachedMatch{epoch: x.epoch, groups: groups}
-		x.cacheBytes += size
-	}
-	return groups
 }
 
 // insert adds template group g under its literal prefix and suffix.

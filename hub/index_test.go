@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/herald-sse/herald/topic"
@@ -123,6 +124,9 @@ func TestIndexMatchesEverySelector(t *testing.T) {
 			}
 		}
 	}
+	if x.epoch == 0 {
+		t.Error("the list of added templates was never compacted: the test does not check that path")
+	}
 	if templateHits < 500 {
 		t.Errorf("only %d subscribers found through a template that matched another topic: the test hardly checks templates", templateHits)
 	}
@@ -130,9 +134,9 @@ func TestIndexMatchesEverySelector(t *testing.T) {
 	for _, s := range live {
 		x.remove(s)
 	}
-	if x.nTpl != 0 || len(x.tree.children) != 0 || len(x.tree.suffixes) != 0 || len(x.groups) != 0 {
+	if x.nTpl.Load() != 0 || len(x.tree.children) != 0 || len(x.tree.suffixes) != 0 || len(x.groups) != 0 {
 		t.Errorf("after removing every subscriber: %d templates, %d children, %d suffixes at the root, %d groups",
-			x.nTpl, len(x.tree.children), len(x.tree.suffixes), len(x.groups))
+			x.nTpl.Load(), len(x.tree.children), len(x.tree.suffixes), len(x.groups))
 	}
 }
 
@@ -141,7 +145,7 @@ func TestIndexMatchesEverySelector(t *testing.T) {
 func TestIndexCacheBounded(t *testing.T) {
 	x := newIndex()
 	x.add(&subscriber{id: "s", selectors: []*topic.Selector{topic.MustCompile("/books/{id}")}})
-	long := string(make([]byte, 1000))
+	long := strings.Repeat("x", 1000)
 	for i := range 20_000 {
 		indexSubs(x, []string{fmt.Sprintf("/books/%d%s", i, long)})
 	}
@@ -154,6 +158,33 @@ func TestIndexCacheBounded(t *testing.T) {
 	}
 	if total != x.cacheBytes {
 		t.Errorf("topic cache: counted %d bytes, holds %d", x.cacheBytes, total)
+	}
+
+	// Cached topics that many templates added later match: what they learn
+	// stays within the bound too.
+	y := newIndex()
+	var topics []string
+	for i := range 100 {
+		topics = append(topics, fmt.Sprintf("/t/%d%s", i, long[:200]))
+	}
+	for _, tp := range topics {
+		indexSubs(y, []string{tp})
+	}
+	for i := range 1000 {
+		y.add(&subscriber{id: fmt.Sprint(i), selectors: []*topic.Selector{topic.MustCompile(fmt.Sprintf("/t/{a}{b%d}", i))}})
+		if i%250 == 0 {
+			for _, tp := range topics {
+				indexSubs(y, []string{tp})
+			}
+		}
+	}
+	for _, tp := range topics {
+		if got := len(indexSubs(y, []string{tp})); got != 1000 {
+			t.Fatalf("%d subscribers for %s, want 1000", got, tp[:8])
+		}
+	}
+	if y.cacheBytes > matchCacheBytes {
+		t.Errorf("topic cache holds %d bytes after templates were added, the bound is %d", y.cacheBytes, matchCacheBytes)
 	}
 }
 

@@ -282,3 +282,41 @@ func publishUntilSlow(t *testing.T, e *hubtest.Env, metrics *counters, fast *hub
 	t.Fatalf("the subscriber that does not read was not disconnected after %d events of %d bytes", len(published), len(data))
 	return nil
 }
+
+// TestStalledReplayCut: a client that asks for history and never reads is
+// cut after Options.WriteTimeout, counted as a write failure (the client's,
+// not history's), and gives its replay slot back.
+func TestStalledReplayCut(t *testing.T) {
+	t.Parallel()
+	metrics := newCounters()
+	e := hubtest.New(t, hubtest.Config{
+		Hub:      hub.Options{WriteTimeout: 100 * time.Millisecond, Metrics: metrics},
+		Listener: func(l net.Listener) net.Listener { return smallBufferListener{l} },
+	})
+	data := strings.Repeat("x", 64<<10)
+	for range 32 {
+		if _, err := e.Hub.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := smallBufferClient(e.Client)
+	defer client.Transport.(*http.Transport).CloseIdleConnections()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"?"+hubtest.Topics("t"), nil)
+	req.Header.Set("Last-Event-ID", herald.EarliestID)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	select {
+	case r := <-metrics.ended:
+		if r != hub.ReasonWrite {
+			t.Errorf("the stalled replay ended for reason %q, want %q", r, hub.ReasonWrite)
+		}
+	case <-time.After(hubtest.WaitTimeout):
+		t.Fatal("the stalled replay was not cut")
+	}
+	waitFor(t, "the replay slot to be free", func() bool { return e.Hub.Stats().Replays == 0 })
+}

@@ -248,7 +248,10 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		}
 		headerSent = true
 		hdr.Set("Last-Event-ID", lastEventID)
-		return s.sink.writeHeader(hdr)
+		if err := s.sink.writeHeader(hdr); err != nil {
+			return writeFailed{err}
+		}
+		return nil
 	}
 	var batch []*frame
 	size, total := 0, 0
@@ -266,7 +269,10 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 		total += len(batch)
 		clear(batch)
 		batch, size = batch[:0], 0
-		return err
+		if err != nil {
+			return writeFailed{err}
+		}
+		return nil
 	}
 	errStop := errors.New("stream closed")
 	after := sub.LastEventID
@@ -351,7 +357,11 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 				headerSent = true
 				s.sink.fail(err)
 			}
-			s.close(ReasonReplay)
+			if errors.As(err, new(writeFailed)) {
+				s.close(ReasonWrite) // the client, not history, failed
+			} else {
+				s.close(ReasonReplay)
+			}
 			break
 		}
 		if yielded {
@@ -389,6 +399,12 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 func liveFrame(replayed int) *frame {
 	return &frame{data: fmt.Appendf(nil, "event: %s\ndata: {\"replayed\":%d}\n\n", LiveEventType, replayed)}
 }
+
+// writeFailed is an error of a write to the client during a replay.
+type writeFailed struct{ err error }
+
+func (e writeFailed) Error() string { return e.err.Error() }
+func (e writeFailed) Unwrap() error { return e.err }
 
 // resumePoint lines s up with the id it resumes from: s is sent nothing up
 // to that update (its live queue included), and held reports whether history

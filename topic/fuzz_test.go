@@ -19,6 +19,10 @@ func FuzzCompile(f *testing.F) {
 	for _, s := range []string{"*", "https://example.com/books/{id}", "{+path}", "/foo/{bar}/baz", "x{", "{a,b,c}", "/s{?q,lang}", "{/p*}", "a b", "%zz{x}"} {
 		f.Add(s, "https://example.com/books/1")
 	}
+	f.Add("/books/{a}-1-{b}", "/books/x-1-y")
+	f.Add("{a}x{b}y{c}", "1x2y3")
+	f.Add("{a}x{b}y{c}", "1y2x3")
+	f.Add("/a{x}a", "/a")
 	f.Fuzz(func(t *testing.T, s, tp string) {
 		sel, err := topic.Compile(s)
 		if err != nil {
@@ -39,8 +43,13 @@ func FuzzCompile(f *testing.F) {
 		}
 		if sel.IsTemplate() {
 			prefix, suffix := sel.Affixes()
-			if re := topic.TemplateRegexp(sel); re.MatchString(tp) && tp != s && !(strings.HasPrefix(tp, prefix) && strings.HasSuffix(tp, suffix)) {
+			re := topic.TemplateRegexp(sel)
+			if re.MatchString(tp) && tp != s && !(strings.HasPrefix(tp, prefix) && strings.HasSuffix(tp, suffix)) {
 				t.Fatalf("template %q matches %q, which lacks its affixes %q and %q", s, tp, prefix, suffix)
+			}
+			// The shortcuts (affixes, literals) never change the answer.
+			if want := tp == s || re.MatchString(tp); first != want {
+				t.Fatalf("template %q: Match(%q) = %v, its regular expression says %v", s, tp, first, want)
 			}
 		}
 		cached, err := topic.NewCache(0).Compile(s)
