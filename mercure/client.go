@@ -16,6 +16,10 @@ func ClientAddress(r *http.Request) string {
 	return clientOf(peerAddr(r))
 }
 
+// AddressKey returns the key an address is counted under for per-client
+// limits, as ClientAddress does: the address, or its /64 for IPv6.
+func AddressKey(a netip.Addr) string { return clientOf(a.Unmap()) }
+
 // ForwardedClientAddress returns a ClientAddress for a hub behind proxies:
 // when the connection's peer is in trusted (the proxies' addresses), the
 // client is the last address of X-Forwarded-For that is not trusted (the

@@ -19,6 +19,7 @@ type limitsConfig struct {
 	maxConnections       int
 	maxSubscribers       int
 	maxClientSubscribers int
+	maxClientConnections int
 	trustedProxies       string
 	maxTemplates         int
 	maxSelectorBytes     int
@@ -42,6 +43,7 @@ func (l *limitsConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxConnections, "max-connections", 0, fmt.Sprintf("most client connections open at once; more are answered 503 and closed at once (0: the open-file limit less %d; -1: none)", connectionReserve))
 	fs.IntVar(&l.maxSubscribers, "max-subscribers", 0, "most subscribers at once; more are refused with 503 and Retry-After, leaving room for publishers, /healthz and /metrics (0: the open-file limit less a tenth of it; -1: none)")
 	fs.IntVar(&l.maxClientSubscribers, "max-client-subscribers", hub.DefaultMaxClientSubscribers, "most subscribers of one client address (an IPv6 /64 counts as one); more are refused with 429 (-1: none)")
+	fs.IntVar(&l.maxClientConnections, "max-client-connections", 2*hub.DefaultMaxClientSubscribers, "most connections open from one client address (an IPv6 /64 counts as one), proxies in --trusted-proxies excepted; more are answered 429 and closed at once (-1: none)")
 	fs.StringVar(&l.trustedProxies, "trusted-proxies", "", "addresses (CIDR, comma-separated) of proxies in front of the hub: for their requests, the client address is taken from X-Forwarded-For")
 	fs.IntVar(&l.maxTemplates, "max-templates", hub.DefaultMaxTemplates, "most distinct URI-template selectors subscribed to at once; a subscription adding one more is refused with 503 (-1: none)")
 	fs.IntVar(&l.maxSelectorBytes, "max-selector-bytes", mercure.DefaultMaxSelectorBytes, "most bytes of topic selectors in one subscription, together; more is a 400")
@@ -77,22 +79,45 @@ func (l *limitsConfig) mercureConfig(c *mercure.Config) error {
 	c.MaxSelectorBytes = l.maxSelectorBytes
 	c.BodyTimeout = l.bodyTimeout
 	c.AnonymousSubscriptionEvents = l.anonSubEvents
-	if l.trustedProxies != "" {
-		var prefixes []netip.Prefix
-		for _, s := range splitList(l.trustedProxies) {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				a, aerr := netip.ParseAddr(s)
-				if aerr != nil {
-					return usageError{fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR prefix", s)}
-				}
-				p = netip.PrefixFrom(a, a.BitLen())
-			}
-			prefixes = append(prefixes, p.Masked())
-		}
+	prefixes, err := l.proxies()
+	if err != nil {
+		return err
+	}
+	if prefixes != nil {
 		c.ClientAddress = mercure.ForwardedClientAddress(prefixes)
 	}
 	return nil
+}
+
+// proxies parses --trusted-proxies: CIDR prefixes, or addresses.
+func (l *limitsConfig) proxies() ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, s := range splitList(l.trustedProxies) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, usageError{fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR prefix", s)}
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
+}
+
+// trusted reports whether an address is one of --trusted-proxies (already
+// checked by mercureConfig).
+func (l *limitsConfig) trusted() func(netip.Addr) bool {
+	prefixes, _ := l.proxies()
+	return func(a netip.Addr) bool {
+		for _, p := range prefixes {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // connectionLimit is the --max-connections in force: as given, or the

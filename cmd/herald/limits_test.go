@@ -233,11 +233,61 @@ func TestServeLimitFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"serve", "--help"}, strings.NewReader(""), &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"max-connections", "max-subscribers", "max-client-subscribers", "trusted-proxies", "max-templates", "max-selector-bytes",
+	for _, name := range []string{"max-connections", "max-client-connections", "max-subscribers", "max-client-subscribers", "trusted-proxies", "max-templates", "max-selector-bytes",
 		"queue-bytes", "queued-bytes", "max-replays", "replay-wait", "max-data", "body-timeout", "header-timeout", "idle-timeout",
 		"anonymous-subscription-events"} {
 		if !strings.Contains(stdout.String(), "-"+name) {
 			t.Errorf("--help lacks --%s", name)
 		}
+	}
+}
+
+// TestServeClientConnectionLimit: one address holds at most
+// --max-client-connections connections; the next is answered 429 and closed
+// at once, while another address is served; a proxy in --trusted-proxies
+// is not limited (its connections carry many clients).
+func TestServeClientConnectionLimit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		refused bool
+	}{
+		{"limited", []string{"--max-client-connections=3"}, true},
+		{"trusted proxy", []string{"--max-client-connections=3", "--trusted-proxies=127.0.0.1"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _ := runServeCommand(t, tc.args...)
+			addr := strings.TrimPrefix(base, "http://")
+			dial := func(from string) net.Conn {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+				c, err := d.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				return c
+			}
+			// Three connections from 127.0.0.1, each counted (it answers).
+			for range 3 {
+				readMetric(t, base, dial("127.0.0.1"), "herald_connections")
+			}
+			get := func(c net.Conn) (*http.Response, error) {
+				c.SetDeadline(time.Now().Add(serveWait))
+				fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+				return http.ReadResponse(bufio.NewReader(c), nil)
+			}
+			resp, err := get(dial("127.0.0.1"))
+			if tc.refused {
+				if err != nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+					t.Errorf("a 4th connection from one address: %v %v, want 429 with Retry-After", resp, err)
+				}
+			} else if err != nil || resp.StatusCode != http.StatusOK {
+				t.Errorf("a 4th connection from a trusted proxy: %v %v, want 200", resp, err)
+			}
+			if resp, err := get(dial("127.0.0.2")); err != nil || resp.StatusCode != http.StatusOK {
+				t.Errorf("a connection from another address: %v %v, want 200", resp, err)
+			}
+		})
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/herald-sse/herald/mercure"
 )
 
 // listenerMetrics is what limitListener counts.
@@ -32,12 +35,15 @@ type listenerMetrics interface {
 //     counted.
 type limitListener struct {
 	net.Listener
-	max     int // 0: no limit
-	tls     bool
-	log     *slog.Logger
-	metrics listenerMetrics
+	max       int // 0: no limit
+	perClient int // 0: no limit
+	trusted   func(netip.Addr) bool
+	tls       bool
+	log       *slog.Logger
+	metrics   listenerMetrics
 
-	open atomic.Int64
+	open    atomic.Int64
+	clients sync.Map // address key -> *atomic.Int64: its open connections
 
 	mu      sync.Mutex
 	reserve *os.File // a spare descriptor for shedding at EMFILE; nil when it could not be had
@@ -45,12 +51,19 @@ type limitListener struct {
 	logged  time.Time
 }
 
-// refusal is what a refused plain-HTTP connection is told.
-var refusal = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 71\r\n\r\n" +
-	"the hub has as many connections open as it may; try again in a moment\n")
+// What refused plain-HTTP connections are told.
+var (
+	refusal = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 71\r\n\r\n" +
+		"the hub has as many connections open as it may; try again in a moment\n")
+	clientRefusal = []byte("HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 66\r\n\r\n" +
+		"your address has as many connections open as one client may here\n")
+)
 
-func newLimitListener(ln net.Listener, max int, tls bool, log *slog.Logger, m listenerMetrics) *limitListener {
-	l := &limitListener{Listener: ln, max: max, tls: tls, log: log, metrics: m}
+// newLimitListener bounds ln's connections to max (0: none), and to
+// perClient from one address (0: none) except from addresses trusted
+// reports true for (proxies, whose connections carry many clients).
+func newLimitListener(ln net.Listener, max, perClient int, trusted func(netip.Addr) bool, tls bool, log *slog.Logger, m listenerMetrics) *limitListener {
+	l := &limitListener{Listener: ln, max: max, perClient: perClient, trusted: trusted, tls: tls, log: log, metrics: m}
 	l.reserve, _ = os.Open(os.DevNull)
 	return l
 }
@@ -75,12 +88,32 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		if l.max > 0 && l.open.Load() >= int64(l.max) {
-			l.refuse(c)
+			l.refuse(c, refusal)
+			continue
+		}
+		client := l.clientCount(c)
+		if client != nil && client.Add(1) > int64(l.perClient) {
+			client.Add(-1)
+			l.refuse(c, clientRefusal)
 			continue
 		}
 		l.open.Add(1)
-		return &countedConn{Conn: c, l: l}, nil
+		return &countedConn{Conn: c, l: l, client: client}, nil
 	}
+}
+
+// clientCount returns the count of open connections of c's address, or nil
+// when they are not limited.
+func (l *limitListener) clientCount(c net.Conn) *atomic.Int64 {
+	if l.perClient <= 0 {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil || (l.trusted != nil && l.trusted(ap.Addr().Unmap())) {
+		return nil
+	}
+	v, _ := l.clients.LoadOrStore(mercure.AddressKey(ap.Addr()), new(atomic.Int64))
+	return v.(*atomic.Int64)
 }
 
 // shed frees the reserve descriptor, accepts one waiting connection with it
@@ -103,7 +136,7 @@ func (l *limitListener) shed() {
 			defer tl.SetDeadline(time.Time{})
 		}
 		if c, err := l.Listener.Accept(); err == nil {
-			l.refuse(c)
+			l.refuse(c, refusal)
 		}
 	}
 	reserve, _ = os.Open(os.DevNull)
@@ -116,12 +149,12 @@ func (l *limitListener) shed() {
 	l.reserve = reserve
 }
 
-// refuse answers c with refusal (unless it is TLS) and closes it.
-func (l *limitListener) refuse(c net.Conn) {
+// refuse answers c with answer (unless it is TLS) and closes it.
+func (l *limitListener) refuse(c net.Conn, answer []byte) {
 	l.metrics.ConnectionRefused()
 	if !l.tls {
 		_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		_, _ = c.Write(refusal)
+		_, _ = c.Write(answer)
 	}
 	c.Close()
 }
@@ -157,11 +190,17 @@ func (l *limitListener) Close() error {
 // server, or by the hub that took it over).
 type countedConn struct {
 	net.Conn
-	l    *limitListener
-	once sync.Once
+	l      *limitListener
+	client *atomic.Int64 // its address's count; nil when not counted
+	once   sync.Once
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.l.open.Add(-1) })
+	c.once.Do(func() {
+		c.l.open.Add(-1)
+		if c.client != nil {
+			c.client.Add(-1) // an address's count stays, at 0: few addresses, 8 bytes each
+		}
+	})
 	return c.Conn.Close()
 }

@@ -248,7 +248,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		// write. No ReadTimeout: publish bodies have their own deadline
 		// (--body-timeout), and streams read nothing.
 	}
-	conns := newLimitListener(ln, c.limits.connectionLimit(), certs != nil, log, m)
+	conns := newLimitListener(ln, c.limits.connectionLimit(), c.limits.maxClientConnections, c.limits.trusted(), certs != nil, log, m)
 	m.ObserveConnections(conns.Open, conns.max)
 	srv.RegisterOnShutdown(h.CloseStreams)
 	scheme := "http"
