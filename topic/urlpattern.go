@@ -218,6 +218,12 @@ func (p *URLPattern) test(topic string) (ok bool) {
 	return p.pattern.Test(topic, base)
 }
 
+// NeedsBase reports whether parsing topic as a URL may take something from a
+// base URL, so that its canonical form ([CanonicalURL]) depends on the base:
+// false for a URL with a scheme and an authority ("https://...") or of a
+// non-special scheme ("urn:..."), true for a relative reference ("/books/1").
+func NeedsBase(topic string) bool { return needsBase(topic) }
+
 // needsBase reports whether the WHATWG URL parser may use a base URL to
 // parse topic: false only when topic starts with a scheme followed by "//"
 // (or backslashes, which special schemes read as slashes), or with a
