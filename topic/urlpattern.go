@@ -45,6 +45,7 @@ type URLPattern struct {
 	all     bool
 	pattern *urlpattern.URLPattern
 	prefix  string
+	suffix  string
 	exact   bool
 	matches *clockcache.Cache[bool] // topic -> matched
 }
@@ -89,6 +90,9 @@ func CompileURLPattern(pattern, base string) (*URLPattern, error) {
 	}
 	u := &URLPattern{raw: pattern, base: base, pattern: p, matches: clockcache.New[bool](MatchCacheSize)}
 	u.prefix, u.exact = literalPrefix(p)
+	if !u.exact {
+		u.suffix = literalSuffix(p.Pathname())
+	}
 	return u, nil
 }
 
@@ -183,6 +187,29 @@ func literalPrefix(p *urlpattern.URLPattern) (prefix string, exact bool) {
 	return prefix + lit, false
 }
 
+// literalSuffix returns what the path of every URL matched by a pattern
+// whose pathname component is path ends with: the literal text after its
+// last group (all of it when it has none). Any suffix of that text would
+// do, so wherever the syntax is unclear it returns less, or "".
+func literalSuffix(path string) string {
+	j := strings.LastIndexAny(path, patternSyntax)
+	if j < 0 {
+		return path
+	}
+	if path[j] == '\\' {
+		return "" // an escaped character: rare, not worth parsing
+	}
+	rest := path[j+1:]
+	if path[j] == ':' {
+		// A named group: its name runs on (letters, digits, _ and $, and
+		// any non-ASCII character, which is more than names may hold).
+		rest = strings.TrimLeftFunc(rest, func(r rune) bool {
+			return r >= 0x80 || r == '_' || r == '$' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+		})
+	}
+	return rest
+}
+
 func isSpecialScheme(s string) bool {
 	switch s {
 	case "http", "https", "ws", "wss", "ftp", "file":
@@ -264,6 +291,14 @@ func (p *URLPattern) IsAll() bool { return p.all }
 // it, or find the candidate patterns of a topic in a prefix index. It is ""
 // when the pattern's protocol is not literal, and for "*".
 func (p *URLPattern) Prefix() string { return p.prefix }
+
+// Suffix returns a string that the canonical form ([CanonicalURL]) of every
+// topic the pattern matches ends with, after [URLPattern.Prefix] (the two
+// never overlap): the literal end of its path, after its last group. A hub
+// can skip the pattern for a topic whose canonical form does not end with
+// it. It is "" when the path ends with a group, and when the pattern is
+// Exact.
+func (p *URLPattern) Suffix() string { return p.suffix }
 
 // Exact reports whether [URLPattern.Prefix] is the whole canonical form of
 // every topic the pattern matches (protocol, host, port and path are
