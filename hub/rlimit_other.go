@@ -2,6 +2,6 @@
 
 package hub
 
-// DefaultMaxSubscribers is the default of Options.MaxSubscribers: 0 (no
-// bound) where the process's limit of open files cannot be read.
-func DefaultMaxSubscribers() int { return 0 }
+// OpenFileLimit returns 0: the process's limit of open files cannot be read
+// here.
+func OpenFileLimit() int { return 0 }

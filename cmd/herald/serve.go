@@ -53,6 +53,7 @@ type serveConfig struct {
 	pprofAddr       string
 	tlsCert         string
 	tlsKey          string
+	limits          limitsConfig
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -63,7 +64,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.subscriberKey, "subscriber-jwt-key", "", "key verifying subscriber tokens (overrides --jwt-key)")
 	fs.StringVar(&c.jwtAlg, "jwt-alg", "", "allowed JWT algorithms, comma-separated (default: HS256 for secrets, RS256/ES256 by PEM key type)")
 	fs.BoolVar(&c.anonymous, "anonymous", true, "allow subscribers without a token (they receive public updates only)")
-	fs.StringVar(&c.corsOrigins, "cors-origins", "", "origins allowed to use the hub from browsers on other origins, comma-separated, or *")
+	fs.StringVar(&c.corsOrigins, "cors-origins", "", "origins allowed to use the hub from browsers on other origins, comma-separated: those listed may use cookies (mercureAuthorization); * allows every other origin without credentials")
 	fs.DurationVar(&c.heartbeat, "heartbeat", hub.DefaultHeartbeat, "send a comment on streams silent for this long (0 disables)")
 	fs.BoolVar(&c.subscriptions, "subscriptions", false, "publish subscription events and serve the subscriptions API")
 	fs.StringVar(&c.storeURL, "store", "bolt:", "history store: "+storeForms)
@@ -73,15 +74,16 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.Int64Var(&c.historyMaxBytes, "history-max-bytes", 0, "keep at most this many bytes of updates in history (0: no size limit)")
 	fs.IntVar(&c.queueLimit, "queue-limit", hub.DefaultQueueLimit, "events that may wait for one subscriber before it is disconnected as too slow")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", hub.DefaultWriteTimeout, "disconnect a subscriber when one write to it takes longer")
-	fs.Int64Var(&c.maxBody, "max-body", mercure.DefaultMaxBodyBytes, "largest publish request body, in bytes")
+	fs.Int64Var(&c.maxBody, "max-body", mercure.DefaultMaxBodyBytes, "largest publish request body, in bytes as sent (form-encoded: a byte of data may take three); see also --max-data")
 	fs.IntVar(&c.maxTopics, "max-topics", mercure.DefaultMaxTopics, "most topics per update and topic selectors per subscription")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
-	fs.DurationVar(&c.shutdownRetry, "shutdown-retry", hub.DefaultShutdownRetry, "on shutdown, tell each subscriber to reconnect after a random delay of up to this long")
+	fs.DurationVar(&c.shutdownRetry, "shutdown-retry", hub.DefaultShutdownRetry, "on shutdown, tell each subscriber to reconnect after a random delay of up to this long (0: send no delay)")
 	fs.BoolVar(&c.demo, "demo", true, "let the demo page at / send messages to its demo topic without a token (the page and its debugging panel are served either way)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS and HTTP/2 with this certificate (PEM, with its chain); re-read when it changes. HTTP/2 lifts browsers' limit of 6 HTTP/1.1 connections per site, which every EventSource and tab shares")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM); re-read when it changes")
+	c.limits.flags(fs)
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) and runtime variables (/debug/vars, for herald bench --memstats) on this separate address, e.g. localhost:6060; keep it private (empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: herald serve [flags]\n\nRuns the hub. Every flag can also be set with an environment variable HERALD_<FLAG>,\ne.g. HERALD_ADDR=:8080 or HERALD_PUBLISHER_JWT_KEY=secret.\n\nFlags:\n")
@@ -142,6 +144,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		}
 	}
 
+	var mc mercure.Config
+	if err := c.limits.mercureConfig(&mc); err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
@@ -191,32 +198,27 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		return err
 	}
 	m.StoreUp(true)
-	heartbeat := c.heartbeat
-	if heartbeat == 0 {
-		heartbeat = -1
-	}
-	h := hub.New(store, hub.Options{
-		Heartbeat:     heartbeat,
+	opts := hub.Options{
+		Heartbeat:     orNone(c.heartbeat),
 		QueueLimit:    c.queueLimit,
 		WriteTimeout:  c.writeTimeout,
-		ShutdownRetry: c.shutdownRetry,
+		ShutdownRetry: orNone(c.shutdownRetry),
 		Metrics:       m,
 		Logger:        log,
-	})
+	}
+	c.limits.hubOptions(&opts)
+	h := hub.New(store, opts)
+	m.ObserveHub(h.Stats)
 	selectors := topic.NewCache(topic.DefaultCacheSize)
-	mh, err := mercure.New(mercure.Config{
-		Hub:           h,
-		Publishers:    publishers,
-		Subscribers:   subscribers,
-		NoAnonymous:   !c.anonymous,
-		CORSOrigins:   splitList(c.corsOrigins),
-		Subscriptions: c.subscriptions,
-		MaxTopics:     c.maxTopics,
-		MaxBodyBytes:  c.maxBody,
-		Selectors:     selectors,
-		Metrics:       m,
-		Logger:        log,
-	})
+	mc.Hub, mc.Publishers, mc.Subscribers = h, publishers, subscribers
+	mc.NoAnonymous = !c.anonymous
+	mc.CORSOrigins = splitList(c.corsOrigins)
+	mc.Subscriptions = c.subscriptions
+	mc.MaxTopics = c.maxTopics
+	mc.MaxBodyBytes = c.maxBody
+	mc.Selectors = selectors
+	mc.Metrics, mc.Logger = m, log
+	mh, err := mercure.New(mc)
 	if err != nil {
 		return err
 	}
@@ -238,11 +240,15 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 
 	srv := &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: c.limits.headerTimeout,
+		IdleTimeout:       c.limits.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		// No WriteTimeout: streams are long-lived; the hub bounds each write.
+		// No WriteTimeout: streams are long-lived; the hub bounds each
+		// write. No ReadTimeout: publish bodies have their own deadline
+		// (--body-timeout), and streams read nothing.
 	}
+	conns := newLimitListener(ln, c.limits.connectionLimit(), certs != nil, log, m)
+	m.ObserveConnections(conns.Open, conns.max)
 	srv.RegisterOnShutdown(h.CloseStreams)
 	scheme := "http"
 	if certs != nil {
@@ -260,7 +266,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if pprofURL != "" {
 		attrs = append(attrs, "pprof", pprofURL)
 	}
-	attrs = append(attrs, "version", buildVersion())
+	st := h.Stats()
+	attrs = append(attrs, "version", buildVersion(), "max_connections", conns.max, "max_subscribers", st.MaxSubscribers)
 	log.Info("herald is listening", attrs...)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -269,9 +276,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	errc := make(chan error, 1)
 	go func() {
 		if certs != nil {
-			errc <- srv.ServeTLS(ln, "", "")
+			errc <- srv.ServeTLS(conns, "", "")
 		} else {
-			errc <- srv.Serve(ln)
+			errc <- srv.Serve(conns)
 		}
 	}()
 	select {
@@ -293,6 +300,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// orNone turns a flag's 0 ("none") into the hub's negative "disabled".
+func orNone(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // healthz reports whether the hub can serve: 503 while its store's backend is
