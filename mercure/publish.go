@@ -20,6 +20,9 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	// net/http drains it after an early answer: a client sending it a byte
 	// at a time holds nothing for long.
 	_ = http.NewResponseController(w).SetReadDeadline(start.Add(h.cfg.BodyTimeout))
+	if h.publishGeneration(w, r, start) {
+		return // draft 08 (publish08.go), or a generation the hub does not serve
+	}
 	claims, from, err := h.token(r, h.cfg.Publishers, "publisher")
 	if err != nil {
 		h.cfg.Metrics.PublishError("unauthorized")
@@ -29,6 +32,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	if claims == nil {
 		h.cfg.Metrics.AuthFailure("missing")
 		h.cfg.Metrics.PublishError("unauthorized")
+		h.challenge07(w, r)
 		httpError(w, http.StatusUnauthorized, "publishing requires a token with a mercure.publish claim (Authorization: Bearer <JWT>)")
 		return
 	}
@@ -73,11 +77,16 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, t := range u.Topics {
-		if reserved(t) {
+		if h.reserved(r, t) {
 			h.cfg.Metrics.PublishError("forbidden")
 			httpError(w, http.StatusForbidden, "topic %q is reserved for events the hub publishes itself", t)
 			return
 		}
+	}
+	if u.Type == subscriptionEventType {
+		h.cfg.Metrics.PublishError("invalid")
+		httpError(w, http.StatusBadRequest, "type %q is reserved for the hub's subscription events (draft 08), which subscribers trust to come from the hub", u.Type)
+		return
 	}
 	if !claims.CanPublish(u.Topics) {
 		h.cfg.Metrics.AuthFailure("forbidden")
@@ -169,20 +178,6 @@ func (h *Handler) parseUpdate(f *publishForm) (herald.Update, error) {
 		u.Retry = time.Duration(ms) * time.Millisecond
 	}
 	return u, u.Validate()
-}
-
-// reserved reports whether t is in the hub's own namespace (subscription
-// events), which publishers may not forge.
-func reserved(t string) bool {
-	if i := strings.Index(t, "://"); i >= 0 {
-		rest := t[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			t = rest[j:]
-		} else {
-			return false
-		}
-	}
-	return t == Path || strings.HasPrefix(t, Path+"/")
 }
 
 func reasonOf(status int) string {

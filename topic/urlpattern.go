@@ -340,4 +340,29 @@ func CanonicalURL(topic, base string) (canonical string, ok bool) {
 	return s + u.Pathname(), true
 }
 
+// URLPath returns the path of topic parsed as a URL relative to base, as the
+// WHATWG URL parser leaves it (dot segments removed; percent-encoded
+// characters kept encoded), and false when topic is not a URL. It is what a
+// hub compares with its own path to find topics in its reserved namespace
+// (draft-dunglas-mercure-08, "Publication"), whatever their scheme or host.
+func URLPath(topic, base string) (path string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			path, ok = "", false
+		}
+	}()
+	var b *whatwgurl.Url
+	if base != "" && needsBase(topic) {
+		var err error
+		if b, err = urlParser.Parse(base); err != nil {
+			return "", false
+		}
+	}
+	u, err := urlParser.BasicParser(topic, b, nil, whatwgurl.NoState)
+	if err != nil {
+		return "", false
+	}
+	return u.Pathname(), true
+}
+
 var urlParser = whatwgurl.NewParser()
