@@ -42,12 +42,17 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.StringVar(&jwtKey, "jwt-key", "", "sign a short-lived publisher token for the given topics with this key (HMAC secret, PEM or @file)")
 	fs.StringVar(&jwtAlg, "jwt-alg", "HS256", "algorithm for --jwt-key")
 	fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	var draft draftFlags // --draft 08: draft.go
+	draft.register(fs, true)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), pubUsage)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if _, err := draft.is08(); err != nil {
+		return usageError{fmt.Errorf("pub: %v", err)}
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -69,7 +74,10 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		if err != nil {
 			return usageError{fmt.Errorf("pub: --jwt-key: %s", plain(err))}
 		}
-		token, err = auth.Sign(jwtAlg, k, auth.Grant{Publish: topics, TTL: 5 * time.Minute})
+		token, err = draft.sign(jwtAlg, k, endpoint, topics, nil, 5*time.Minute)
+		if ue, ok := errors.AsType[usageError](err); ok {
+			return usageError{fmt.Errorf("pub: %v", ue.err)}
+		}
 		if err != nil {
 			return messageError{msg: "pub: signing a token: " + plain(err), err: err}
 		}
