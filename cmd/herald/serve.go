@@ -176,7 +176,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		}
 	}()
 	var dev *devKey
-	if publishers == nil && subscribers == nil && keys.access == nil {
+	if publishers == nil && subscribers == nil && keys.access == nil && keys.protocol != mercure.ProtocolDraft08 {
 		k, err := developmentKey(spec, log)
 		if err != nil {
 			return err
