@@ -133,6 +133,8 @@ type Handler struct {
 	anonymousEvents *rate.Limiter
 	// listing holds a token while the subscriptions API lists.
 	listing chan struct{}
+	// paths are the paths of the hub's URL (see hubPaths).
+	paths []string
 }
 
 // New returns a Handler for cfg.
@@ -176,7 +178,7 @@ func New(cfg Config) (*Handler, error) {
 	if err := setDraft08Defaults(&cfg); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger), listing: make(chan struct{}, 1)}
+	h := &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger), listing: make(chan struct{}, 1), paths: hubPaths(cfg.ResourceIdentifier)}
 	switch n := cfg.AnonymousSubscriptionEvents; {
 	case n == 0:
 		h.anonymousEvents = rate.NewLimiter(DefaultAnonymousSubscriptionEvents, DefaultAnonymousSubscriptionEvents)

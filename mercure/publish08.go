@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -224,13 +225,23 @@ func noFormatChar(name, s string) error {
 // is not a URL is not reserved. Publishers of both generations are refused
 // such topics: subscribers trust what is published there to come from the
 // hub (subscription events).
+//
+// Every publish asks, so a topic that plainly lies elsewhere is answered
+// without parsing it: the resolved path can only reach the hub's path if
+// the topic spells its last segment, encodes characters (%), or is a query
+// or fragment of the hub's URL itself.
 func (h *Handler) reserved(r *http.Request, t string) bool {
+	if !strings.ContainsAny(t, "%?#") && !slices.ContainsFunc(h.paths, func(p string) bool {
+		return strings.Contains(t, p[strings.LastIndexByte(p, '/')+1:])
+	}) {
+		return false
+	}
 	p, ok := topic.URLPath(t, h.resource(r))
 	if !ok {
 		return false
 	}
 	p = decodeUnreserved(p)
-	for _, hubPath := range h.hubPaths(r) {
+	for _, hubPath := range h.paths {
 		if p == hubPath || strings.HasPrefix(p, hubPath+"/") {
 			return true
 		}
@@ -239,11 +250,11 @@ func (h *Handler) reserved(r *http.Request, t string) bool {
 }
 
 // hubPaths are the paths of the hub's URL: Path, where it serves, and the
-// path of its resource identifier when that differs (a hub behind a proxy
-// that adds a prefix).
-func (h *Handler) hubPaths(r *http.Request) []string {
+// path of its resource identifier id when that differs (a hub behind a
+// proxy that adds a prefix).
+func hubPaths(id string) []string {
 	paths := []string{Path}
-	if u, err := url.Parse(h.resource(r)); err == nil {
+	if u, err := url.Parse(id); err == nil && id != "" {
 		if p := strings.TrimSuffix(decodeUnreserved(u.EscapedPath()), "/"); p != "" && p != Path {
 			paths = append(paths, p)
 		}
