@@ -189,9 +189,10 @@ func (h *Handler) refuse08(w http.ResponseWriter, r *http.Request, err error) {
 	httperr.Text(w, status, "%s", desc)
 }
 
-// quoted matches a Go-quoted string in an error message: what auth quotes
-// from a token (its iss, kid, alg, typ, a matcher).
-var quoted = regexp.MustCompile(`\s?"(?:[^"\\]|\\.)*"`)
+// quoted matches a Go-quoted string in an error message (what auth quotes
+// from a token: its iss, kid, alg, typ, a matcher), and a character quoted
+// by a JSON decoder ("invalid character 'x'").
+var quoted = regexp.MustCompile(`\s?"(?:[^"\\]|\\.)*"|\s'[^'\s]{1,8}'`)
 
 // describe08 is err's message for a client: what is wrong, without the
 // sentinel's prefix and without the values quoted from the token, so that a

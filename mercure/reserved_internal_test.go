@@ -1,6 +1,7 @@
 package mercure
 
 import (
+	"errors"
 	"net/http/httptest"
 	"testing"
 
@@ -58,6 +59,23 @@ func TestReserved(t *testing.T) {
 		}
 		if allocs := testing.AllocsPerRun(100, func() { h.reserved(r, "https://example.com/books/1") }); allocs != 0 {
 			t.Errorf("identifier %q: checking an ordinary topic costs %v allocations, want 0", id, allocs)
+		}
+	}
+}
+
+// TestDescribe08EchoesNothingOfTheToken: a draft-08 refusal says what is
+// wrong without the values it would quote from the token.
+func TestDescribe08EchoesNothingOfTheToken(t *testing.T) {
+	h := &Handler{}
+	for _, tc := range []struct{ msg, want string }{
+		{`herald: unauthorized: token issuer "https://evil/<x>" is not trusted`, "token issuer is not trusted"},
+		{`herald: unauthorized: unknown kid "k\"1": no key of issuer "i" has it`, "unknown kid: no key of issuer has it"},
+		{`herald: unauthorized: malformed token: could not JSON decode header: invalid character 'x' looking for beginning of value`,
+			"malformed token: could not JSON decode header: invalid character looking for beginning of value"},
+		{`herald: unauthorized: the token's typ is wrong`, "the token's typ is wrong"},
+	} {
+		if got := h.describe08(nil, errors.New(tc.msg)); got != tc.want {
+			t.Errorf("describe08(%q) = %q, want %q", tc.msg, got, tc.want)
 		}
 	}
 }
