@@ -133,7 +133,7 @@ func (h *Handler) subscriptions08(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			var payload json.RawMessage
-			if info.Payloads != nil {
+			if i < len(info.Payloads) {
 				payload = info.Payloads[i]
 			}
 			heap.Push(page, subscription08{ID: id, Type: "subscription", MatchType: typ, Match: match, Subscriber: info.ID, Active: true, Payload: payload})
