@@ -80,10 +80,12 @@ func (p *jwksProvider) serve(w http.ResponseWriter, r *http.Request) {
 		Keys []map[string]string `json:"keys"`
 	}
 	for _, k := range p.keys[set] {
-		pub := k.key.PublicKey
-		x, y := make([]byte, 32), make([]byte, 32)
-		pub.X.FillBytes(x)
-		pub.Y.FillBytes(y)
+		pub, err := k.key.PublicKey.Bytes() // 0x04, X, Y
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		x, y := pub[1:33], pub[33:65]
 		jwks.Keys = append(jwks.Keys, map[string]string{
 			"kty": "EC", "crv": "P-256", "kid": k.kid, "alg": "ES256", "use": "sig",
 			"x": base64.RawURLEncoding.EncodeToString(x), "y": base64.RawURLEncoding.EncodeToString(y),
