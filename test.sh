@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every Herald test: go vet, a gofmt check, the dependency rules, and
-# `go test -race` over the whole module. Installs what the tests need
-# (Debian packages) when it is missing.
+# Runs every Herald test: go vet, a gofmt check, the dependency rules,
+# staticcheck, the separate modules' tests, herald.js's Node tests, `go test
+# -race` over the whole module, and a pass without -race of the packages whose
+# tests depend most on timing. Installs what the tests need (Debian packages,
+# staticcheck) when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -52,6 +54,15 @@ fi
 echo "== go vet (bench/, the separate comparison module)"
 (cd bench && go vet ./...)
 
+echo "== staticcheck (every module)"
+staticcheck=$(go env GOPATH)/bin/staticcheck
+if ! "$staticcheck" -version 2>/dev/null | grep -q '(0.8.2)'; then
+  go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+"$staticcheck" ./...
+(cd bench && "$staticcheck" ./...)
+(cd docs && "$staticcheck" ./...)
+
 echo "== go vet, go test (docs/: the deployment recipes and the monitoring examples, a separate module)"
 (cd docs && go vet ./... && go test -race -timeout 10m ./...)
 
@@ -60,3 +71,6 @@ echo "== herald.js: node --test (web/herald-js; npm ci installs esbuild for the 
 
 echo "== go test -race"
 go test -race -timeout 25m "$@" ./...
+
+echo "== go test, without -race (timing-dependent tests fail here that -race's slowness hides)"
+go test -count=1 -timeout 10m "$@" ./hub/ ./mercure/ ./loadgen/ ./eventsource/ ./store/bolt/

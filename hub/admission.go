@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/herald-sse/herald"
@@ -140,6 +141,22 @@ func (h *Hub) admit(ctx context.Context, sub *Subscription) (replayDone func(), 
 	}
 	return replayDone, "", nil
 }
+
+// refused counts a refusal for reason, and logs it at warn level, at most
+// once every refusalLogInterval per reason.
+func (h *Hub) refused(reason string, err error) {
+	h.metrics.Refused(reason)
+	v, _ := h.refusedLog.LoadOrStore(reason, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	now := time.Now().UnixNano()
+	if prev := last.Load(); now-prev >= int64(refusalLogInterval) && last.CompareAndSwap(prev, now) {
+		h.log.Warn("refusing subscriptions (see herald_subscribers_refused_total)", "reason", reason, "err", err)
+	}
+}
+
+// refusalLogInterval is the least time between two warnings about
+// refusals for the same reason.
+const refusalLogInterval = 10 * time.Second
 
 // Stats is what a hub holds now, against its limits (0: no limit).
 type Stats struct {

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"strconv"
 	"sync/atomic"
 
 	"github.com/herald-sse/herald"
@@ -60,3 +61,24 @@ func encode(u *herald.Update) (*frame, error) {
 // heartbeat is the comment sent on idle streams so that proxies and clients
 // see bytes; it never reaches an EventSource's listeners.
 var heartbeat = &frame{data: []byte(":\n")}
+
+// matchedFrame returns f as subscriber s receives it: f itself, or, when s
+// asked for it (Subscription.MatchedField), a copy that starts with a
+// "matched" field listing the indexes of s's selectors that select one of
+// topics. Standard clients ignore the unknown field; a client that shares
+// one stream among several subscriptions routes each event with it.
+func (s *subscriber) matchedFrame(f *frame, topics []string) *frame {
+	if !s.matchedField {
+		return f
+	}
+	data := make([]byte, 0, len(f.data)+16)
+	data = append(data, "matched:"...)
+	for i, sel := range s.selectors {
+		if sel.IsAll() || matchAny(sel, topics) {
+			data = append(data, ' ')
+			data = strconv.AppendInt(data, int64(i), 10)
+		}
+	}
+	data = append(data, '\n')
+	return &frame{seq: f.seq, data: append(data, f.data...)}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/topic"
 )
 
 // Defaults for [Options].
@@ -156,6 +157,7 @@ type Hub struct {
 	subscribers atomic.Int64
 	queued      atomic.Int64 // bytes of update frames held by queues
 	closing     atomic.Bool
+	refusedLog  sync.Map // refusal reason -> *atomic.Int64: unix nanoseconds of its last warning
 
 	fanoutMu sync.Mutex // one fan-out at a time: the store's, or Broadcast's
 	gen      uint64     // fan-out generation; under fanoutMu
@@ -166,6 +168,8 @@ type Hub struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
+
+	beforeLive func() // tests only: called before a stream goes live
 }
 
 // New starts a hub that delivers every update appended to store from now on.
@@ -288,7 +292,7 @@ func (h *Hub) deliver(f *frame, topics []string, private bool) {
 		if !s.allowed(topics, private) {
 			return
 		}
-		start, slow := s.enqueue(f)
+		start, slow := s.enqueue(s.matchedFrame(f, topics))
 		if start {
 			h.starts = append(h.starts, s)
 		} else if slow {
@@ -413,4 +417,16 @@ func (h *Hub) Close(ctx context.Context) error {
 	h.cancel()
 	h.wg.Wait()
 	return err
+}
+
+// Selector compiles s as a topic selector for a Subscription. A live
+// subscription to the same string shares its compiled selector, so a popular
+// template is compiled once; and what a selector holds is released with the
+// last subscriber that uses it (a topic.Cache would keep it, and its match
+// results, after its subscribers leave).
+func (h *Hub) Selector(s string) (*topic.Selector, error) {
+	if sel, ok := h.index.selector(s); ok {
+		return sel, nil
+	}
+	return topic.Compile(s)
 }

@@ -89,6 +89,20 @@ func newIndex() *index {
 	}
 }
 
+// selector returns the compiled draft-07 selector of a live group for the
+// selector string s, if there is one: a new subscriber with the same string
+// shares it. A group a draft-08 matcher opened (an exact matcher selects
+// what an exact selector of the same text does) is not shared: its
+// selector says it is a matcher.
+func (x *index) selector(s string) (*topic.Selector, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if g := x.groups[topic.KeyOf(s)]; g != nil && g.sel.MatchType() == "" {
+		return g.sel, true
+	}
+	return nil, false
+}
+
 // costly reports whether sel is evaluated rather than looked up: a URI
 // template or a URL pattern.
 func costly(sel *topic.Selector) bool { return sel.IsTemplate() || sel.URLPattern() != nil }

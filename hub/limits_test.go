@@ -2,10 +2,12 @@ package hub_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,19 +41,26 @@ func refusal(t *testing.T, e *hubtest.Env, query string, hdr http.Header, status
 }
 
 // TestSubscriberLimit: past Options.MaxSubscribers a subscription is refused
-// at once with a 503 and Retry-After, counted; once a subscriber leaves there
-// is room again. Publishing goes on.
+// at once with a 503 and Retry-After, counted, and logged at warn level (once
+// for a burst); once a subscriber leaves there is room again. Publishing goes
+// on.
 func TestSubscriberLimit(t *testing.T) {
 	for _, m := range hubtest.Modes {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			metrics := newCounters()
-			e := hubtest.New(t, hubtest.Config{Mode: m, Hub: hub.Options{MaxSubscribers: 3, Metrics: metrics}})
+			var logs syncBuffer
+			log := slog.New(slog.NewTextHandler(&logs, nil))
+			e := hubtest.New(t, hubtest.Config{Mode: m, Hub: hub.Options{MaxSubscribers: 3, Metrics: metrics, Logger: log}})
 			var streams []*hubtest.Stream
 			for range 3 {
 				streams = append(streams, e.Subscribe(t, hubtest.Topics("t"), nil))
 			}
 			refusal(t, e, hubtest.Topics("t"), nil, http.StatusServiceUnavailable, "as many subscribers as it may (3)")
+			refusal(t, e, hubtest.Topics("t"), nil, http.StatusServiceUnavailable, "as many subscribers as it may (3)")
+			if n := strings.Count(logs.String(), `level=WARN msg="refusing subscriptions`); n != 1 {
+				t.Errorf("%d warnings for two refusals in a row, want 1:\n%s", n, logs.String())
+			}
 			id := e.PublishData(t, "still published", "t")
 			for _, s := range streams {
 				s.Until(t, id)
@@ -64,11 +73,29 @@ func TestSubscriberLimit(t *testing.T) {
 			e.Subscribe(t, hubtest.Topics("t"), nil)
 			metrics.mu.Lock()
 			defer metrics.mu.Unlock()
-			if metrics.refused[hub.RefusedLimit] != 1 {
-				t.Errorf("refused for the limit: %v, want 1", metrics.refused)
+			if metrics.refused[hub.RefusedLimit] != 2 {
+				t.Errorf("refused for the limit: %v, want 2", metrics.refused)
 			}
 		})
 	}
+}
+
+// syncBuffer is an io.Writer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestClientSubscriberLimit: one client address holds at most
@@ -192,30 +219,7 @@ func TestQueueBytes(t *testing.T) {
 			// An event larger than QueueBytes reaches a subscriber that keeps up.
 			big := e.PublishData(t, strings.Repeat("b", 300<<10), "t")
 			fast.Until(t, big)
-			data := strings.Repeat("x", 32<<10)
-			slow := false
-			for i := 0; i < 400 && !slow; i++ {
-				id := e.PublishData(t, data, "t")
-				fast.Until(t, id)
-				select {
-				case r := <-metrics.ended:
-					if r != hub.ReasonSlow {
-						t.Fatalf("a stream ended for reason %q", r)
-					}
-					slow = true
-				default:
-				}
-			}
-			if !slow {
-				select {
-				case r := <-metrics.ended:
-					slow = r == hub.ReasonSlow
-				case <-time.After(hubtest.WaitTimeout):
-				}
-			}
-			if !slow {
-				t.Fatal("the subscriber that does not read was not disconnected")
-			}
+			publishUntilSlow(t, e, metrics, fast, strings.Repeat("x", 32<<10), 400)
 			stalled.Body.Close()
 			waitFor(t, "no queued bytes", func() bool { return e.Hub.Stats().QueuedBytes == 0 })
 		})

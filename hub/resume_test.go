@@ -345,3 +345,72 @@ func TestResumeOverflowDuringReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestOverflowBeforeGoingLive: updates that overflow a stream's queue after
+// its history was sent but before it goes live (here: while its request
+// goroutine still owns it) are not lost: the stream is cut, and the client,
+// resuming from the last event it got, receives them from history. A fresh
+// stream is no exception.
+func TestOverflowBeforeGoingLive(t *testing.T) {
+	for _, resume := range []bool{true, false} {
+		t.Run(fmt.Sprintf("resume=%v", resume), func(t *testing.T) {
+			t.Parallel()
+			const queueLimit = 2
+			e := hubtest.New(t, hubtest.Config{Hub: hub.Options{QueueLimit: queueLimit}})
+			observer := e.Subscribe(t, hubtest.Topics("t"), nil)
+			first := e.PublishData(t, "history", "t")
+			observer.Until(t, first)
+			var burst []string
+			once := sync.Once{}
+			hooked := make(chan struct{})
+			hub.SetBeforeLive(e.Hub, func() {
+				once.Do(func() {
+					defer close(hooked)
+					// More than the queue holds, published (and queued) in
+					// the window, in groups the observer keeps up with.
+					for i := range 3 * queueLimit {
+						burst = append(burst, e.PublishData(t, fmt.Sprint("burst ", i), "t"))
+						if i%queueLimit == queueLimit-1 {
+							observer.Until(t, burst[len(burst)-1])
+						}
+					}
+				})
+			})
+			hdr := http.Header{}
+			if resume {
+				hdr.Set("Last-Event-ID", first)
+			}
+			s := e.Subscribe(t, hubtest.Topics("t"), hdr)
+			<-hooked
+			marker := e.PublishData(t, "marker", "t")
+			// Read until the marker, or until the stream ends.
+			var got []string
+			for {
+				ev, err := s.NextErr()
+				if err != nil {
+					break
+				}
+				got = append(got, ev.ID)
+				if ev.ID == marker {
+					break
+				}
+			}
+			var all []string
+			if len(got) > 0 && got[len(got)-1] == marker {
+				all = got
+			} else {
+				// The stream ended: the client resumes from what it has.
+				lastID := s.Response.Header.Get("Last-Event-ID")
+				if len(got) > 0 {
+					lastID = got[len(got)-1]
+				}
+				again := e.Subscribe(t, hubtest.Topics("t"), http.Header{"Last-Event-ID": {lastID}})
+				all = append(got, hubtest.IDs(again.Until(t, marker))...)
+			}
+			want := append(slices.Clone(burst), marker)
+			if !slices.Equal(all, want) {
+				t.Errorf("received %q, want %q", all, want)
+			}
+		})
+	}
+}

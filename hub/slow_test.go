@@ -115,40 +115,7 @@ func TestSlowSubscriberDisconnected(t *testing.T) {
 			// HTTP/2 client buffers up to 4 MiB per stream by itself before
 			// the hub's writes block, hence the bound.
 			data := strings.Repeat("x", 32<<10)
-			var published []string
-			slow := false
-			for i := 0; i < 400 && !slow; i++ {
-				u, err := e.Hub.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: data})
-				if err != nil {
-					t.Fatal(err)
-				}
-				published = append(published, u.ID)
-				if ev := fast.Next(t); ev.ID != u.ID {
-					t.Fatalf("the subscriber that reads received %q, want %q", ev.ID, u.ID)
-				}
-				select {
-				case r := <-metrics.ended:
-					if r != hub.ReasonSlow {
-						t.Fatalf("a stream ended for reason %q", r)
-					}
-					slow = true
-				default:
-				}
-			}
-			if !slow {
-				// The hub has closed the stream by now, but over HTTP/2
-				// its writer, blocked by flow control, lets go of it (and
-				// the stream is counted as ended) only once net/http has
-				// reset the stream: wait for that.
-				select {
-				case r := <-metrics.ended:
-					slow = r == hub.ReasonSlow
-				case <-time.After(hubtest.WaitTimeout):
-				}
-			}
-			if !slow {
-				t.Fatalf("the subscriber that does not read was not disconnected after %d events of %d bytes", len(published), len(data))
-			}
+			published := publishUntilSlow(t, e, metrics, fast, data, 400)
 
 			// The slow subscriber reads what was sent before it was cut
 			// off: a prefix of what was published, then the end.
@@ -275,4 +242,43 @@ func (c *counters) removedCopy() map[hub.CloseReason]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.removed)
+}
+
+// publishUntilSlow publishes events of data to "t" until the hub reports a
+// stream ended as slow (at most max events), checking that fast, a reader,
+// gets each at once, and returns their ids. It fails t when no stream ended
+// as slow, or one ended for another reason.
+func publishUntilSlow(t *testing.T, e *hubtest.Env, metrics *counters, fast *hubtest.Stream, data string, max int) []string {
+	t.Helper()
+	var published []string
+	for range max {
+		u, err := e.Hub.Publish(context.Background(), herald.Update{Topics: []string{"t"}, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		published = append(published, u.ID)
+		if ev := fast.Next(t); ev.ID != u.ID {
+			t.Fatalf("the subscriber that reads received %q, want %q", ev.ID, u.ID)
+		}
+		select {
+		case r := <-metrics.ended:
+			if r != hub.ReasonSlow {
+				t.Fatalf("a stream ended for reason %q", r)
+			}
+			return published
+		default:
+		}
+	}
+	// The hub may have closed the stream already, but over HTTP/2 its
+	// writer, blocked by flow control, lets go of it (and the stream is
+	// counted as ended) only once net/http has reset the stream: wait.
+	select {
+	case r := <-metrics.ended:
+		if r == hub.ReasonSlow {
+			return published
+		}
+	case <-time.After(hubtest.WaitTimeout):
+	}
+	t.Fatalf("the subscriber that does not read was not disconnected after %d events of %d bytes", len(published), len(data))
+	return nil
 }

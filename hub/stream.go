@@ -54,6 +54,12 @@ type Subscription struct {
 	GapEvent bool
 	// LiveEvent asks for a LiveEventType event once history is sent.
 	LiveEvent bool
+	// MatchedField asks for every update (live, replayed or broadcast) to
+	// carry a "matched" field, which EventSource ignores, listing the
+	// indexes in Selectors of those that select it, separated by spaces
+	// ("matched: 0 2"): a client that shares one stream among several
+	// subscriptions can route each update.
+	MatchedField bool
 	// Expires, when set, ends the stream at that time (token expiry).
 	Expires time.Time
 	// Payload is carried for the subscriptions API.
@@ -99,7 +105,7 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 	}
 	replayDone, reason, err := h.admit(r.Context(), &sub)
 	if err != nil {
-		h.metrics.Refused(reason)
+		h.refused(reason, err)
 		httperr.Write(w, err)
 		return
 	}
@@ -122,6 +128,8 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		payloads:   sub.Payloads,
 		onClose:    sub.OnClose,
 		done:       make(chan struct{}),
+
+		matchedField: sub.MatchedField,
 	}
 	if s.id == "" {
 		s.id = NewID()
@@ -206,6 +214,9 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		if err != nil {
 			s.close(ReasonClient)
 		}
+	}
+	if h.beforeLive != nil {
+		h.beforeLive()
 	}
 	s.goLive()
 
@@ -296,6 +307,7 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 				if err != nil {
 					return nil
 				}
+				f = s.matchedFrame(f, u.Topics)
 				batch = append(batch, f)
 				size += len(f.data)
 				if size >= maxCopy || len(batch) >= 512 {
@@ -422,11 +434,22 @@ func (h *Hub) resumePoint(ctx context.Context, s *subscriber, after string) (hel
 }
 
 // goLive hands the stream from the request goroutine to a writer (when
-// something is queued, or the stream must end) or to nobody.
+// something is queued, or the stream must end) or to nobody. If the live
+// queue overflowed since the replay last looked (updates were dropped from
+// it), the stream cannot go live without losing them: it is closed as slow
+// instead, and the client, resuming from the last event it got, receives
+// them from history.
 func (s *subscriber) goLive() {
 	s.mu.Lock()
+	closed := false
+	if s.overflow {
+		closed, _ = s.closeLocked(ReasonSlow) // owned by this goroutine: released below
+	}
 	start, release := s.st.live(len(s.queue) > 0)
 	s.mu.Unlock()
+	if closed {
+		s.finishClose(false)
+	}
 	switch {
 	case release:
 		s.release()

@@ -24,6 +24,9 @@ type subscriber struct {
 	onClose    func(CloseReason)
 	sink       sink
 	hijacked   bool
+	// matchedField: each update is sent with a "matched" field naming the
+	// selectors that select it (Subscription.MatchedField).
+	matchedField bool
 
 	gen uint64 // last fan-out generation that visited it; fan-out goroutine only
 

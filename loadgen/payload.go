@@ -12,9 +12,6 @@ import "strconv"
 // detect lost, duplicated or reordered events. Only characters that need no
 // escaping in a form body are used.
 
-// minPayload is the size of the longest header a payload can have.
-const minPayload = 10 + 1 + 20 + 1 + 19 + 1
-
 // appendPayload appends the payload of one event, padded to size bytes (or
 // longer when the header alone is longer).
 func appendPayload(dst []byte, pub int, seq uint64, unixNano int64, size int) []byte {

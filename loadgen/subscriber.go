@@ -215,9 +215,7 @@ func (s *subscriber) run(ctx context.Context, pending *sync.WaitGroup) {
 		storm := s.reconnect.Swap(false)
 		if !storm {
 			g.disconnects.Add(1)
-			if err != nil {
-				g.noteErr(fmt.Errorf("stream ended: %w", err))
-			}
+			g.noteErr(fmt.Errorf("stream ended: %w", err)) // readStream always ends with an error
 		}
 		// Reconnect with Last-Event-ID, as an EventSource does: a storm
 		// at once, other drops (and failed attempts) after a short pause.

@@ -22,6 +22,7 @@ const Path = "/.well-known/mercure"
 const (
 	DefaultMaxTopics         = 64
 	DefaultMaxSelectorLength = herald.MaxTopicLength
+	DefaultMaxSelectorBytes  = 16 << 10
 	DefaultMaxBodyBytes      = 4 << 20
 	DefaultMaxDataBytes      = 1 << 20
 	DefaultBodyTimeout       = 10 * time.Second
@@ -64,6 +65,9 @@ type Config struct {
 	// MaxSelectorLength bounds a topic selector, in bytes.
 	// Default DefaultMaxSelectorLength.
 	MaxSelectorLength int
+	// MaxSelectorBytes bounds the topic selectors of one subscription
+	// together, in bytes. Default DefaultMaxSelectorBytes.
+	MaxSelectorBytes int
 	// MaxBodyBytes bounds a publish request's body as sent, form-encoded
 	// (where one byte of data may take three). Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -74,9 +78,6 @@ type Config struct {
 	// slower one gets a 408 and its connection is closed. Default
 	// DefaultBodyTimeout.
 	BodyTimeout time.Duration
-	// Selectors caches compiled topic selectors; nil uses a private cache of
-	// topic.DefaultCacheSize.
-	Selectors *topic.Cache
 	// ClientAddress names the client a request comes from, for the hub's
 	// per-client limits; nil uses ClientAddress (the connection's peer). Use
 	// ForwardedClientAddress behind proxies.
@@ -148,6 +149,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxSelectorLength <= 0 {
 		cfg.MaxSelectorLength = DefaultMaxSelectorLength
 	}
+	if cfg.MaxSelectorBytes <= 0 {
+		cfg.MaxSelectorBytes = DefaultMaxSelectorBytes
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -156,9 +160,6 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = DefaultBodyTimeout
-	}
-	if cfg.Selectors == nil {
-		cfg.Selectors = topic.NewCache(topic.DefaultCacheSize)
 	}
 	if cfg.ClientAddress == nil {
 		cfg.ClientAddress = ClientAddress

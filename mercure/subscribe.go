@@ -30,6 +30,10 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "too many topic selectors: %d, the limit is %d", len(raw), h.cfg.MaxTopics)
 		return
 	}
+	if n := totalLen(raw); n > h.cfg.MaxSelectorBytes {
+		httpError(w, http.StatusBadRequest, "the topic selectors are %d bytes together, the limit is %d", n, h.cfg.MaxSelectorBytes)
+		return
+	}
 	sels := make([]*topic.Selector, 0, len(raw))
 	seen := make(map[string]bool, len(raw))
 	for _, s := range raw {
@@ -45,7 +49,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		seen[s] = true
-		sel, err := h.cfg.Selectors.Compile(s)
+		sel, err := h.cfg.Hub.Selector(s)
 		if err != nil {
 			httpError(w, http.StatusBadRequest, "%s", reason(err))
 			return
@@ -90,6 +94,8 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		LastEventID: last,
 		GapEvent:    truthy(q.Get("gapEvent")),
 		LiveEvent:   truthy(q.Get("liveEvent")),
+		// A Herald extension for clients sharing a stream (herald.js).
+		MatchedField: truthy(q.Get("matchedField")),
 	}
 	if claims != nil {
 		sub.CanReceive = claims.CanReceive

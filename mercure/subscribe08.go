@@ -31,7 +31,9 @@ func (h *Handler) subscribeGeneration(w http.ResponseWriter, r *http.Request, q 
 	_, topics := q["topic"]
 	matches := false
 	for name := range q {
-		matches = matches || isMatchParam(name)
+		// matchedField is a Herald extension of draft 07 (herald.js); in a
+		// draft-08 request, which reserves every match* name, it is a 400.
+		matches = matches || isMatchParam(name) && name != "matchedField"
 	}
 	switch {
 	case topics && matches:
@@ -90,6 +92,14 @@ func (h *Handler) subscribe08(w http.ResponseWriter, r *http.Request, q url.Valu
 	}
 	if n > h.cfg.MaxTopics {
 		httpError(w, http.StatusBadRequest, "too many topic matchers: %d, the limit is %d", n, h.cfg.MaxTopics)
+		return
+	}
+	bytes := 0
+	for _, p := range matchParams {
+		bytes += totalLen(q[p.name])
+	}
+	if bytes > h.cfg.MaxSelectorBytes {
+		httpError(w, http.StatusBadRequest, "the topic matchers are %d bytes together, the limit is %d", bytes, h.cfg.MaxSelectorBytes)
 		return
 	}
 	resource := h.resource(r)

@@ -1,6 +1,7 @@
 package mercure_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -138,7 +139,7 @@ func TestSubscribe(t *testing.T) {
 // with a plain-text message saying what is wrong, and no stream.
 func TestSubscribeBadRequest(t *testing.T) {
 	t.Parallel()
-	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{MaxTopics: 3, MaxSelectorLength: 40}})
+	e := hubtest.New(t, hubtest.Config{Mercure: mercure.Config{MaxTopics: 3, MaxSelectorLength: 40, MaxSelectorBytes: 100}})
 	for _, tc := range []struct {
 		name, query, wantMsg string
 	}{
@@ -146,6 +147,7 @@ func TestSubscribeBadRequest(t *testing.T) {
 		{"empty topic", "topic=", "topic"},
 		{"too many selectors", hubtest.Topics("a", "b", "c", "d"), "too many"},
 		{"selector too long", hubtest.Topics(strings.Repeat("x", 41)), "limit"},
+		{"selectors too long together", hubtest.Topics(strings.Repeat("x", 40), strings.Repeat("y", 40), strings.Repeat("z", 21)), "101 bytes together, the limit is 100"},
 		{"control character", "topic=a%01b", "control"},
 		{"DEL", "topic=a%7Fb", "control"},
 		{"not UTF-8", "topic=a%FFb", "UTF-8"},
@@ -231,6 +233,72 @@ func TestHeadOpensNoStream(t *testing.T) {
 			}
 			if n := e.Hub.Subscribers(); n != 0 {
 				t.Errorf("%d subscribers after a HEAD request", n)
+			}
+		})
+	}
+}
+
+// TestMatchedField: with matchedField=1, every update carries a "matched"
+// field (which EventSource ignores) listing the indexes of the subscription's
+// selectors, in the order given and without duplicates, that select it,
+// live and replayed alike: a client sharing one stream among several
+// subscriptions routes each update with it. Without it, no such field.
+func TestMatchedField(t *testing.T) {
+	for _, m := range hubtest.Modes {
+		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
+			e := hubtest.New(t, hubtest.Config{Mode: m})
+			// open subscribes (the stream is registered once the headers
+			// are in) and returns the event blocks, without ids and
+			// comments, up to the one with data until.
+			open := func(query string, hdr http.Header, until string) <-chan []string {
+				ctx, cancel := context.WithTimeout(context.Background(), hubtest.WaitTimeout)
+				resp := e.Get(t, ctx, "?"+query, hdr)
+				out := make(chan []string, 1)
+				go func() {
+					defer cancel()
+					defer resp.Body.Close()
+					var blocks []string
+					rd := bufio.NewReader(resp.Body)
+					block := ""
+					for {
+						line, err := rd.ReadString('\n')
+						if err != nil {
+							out <- append(blocks, "error: "+err.Error())
+							return
+						}
+						if line == "\n" {
+							blocks = append(blocks, block)
+							if strings.Contains(block, "data: "+until+"\n") {
+								out <- blocks
+								return
+							}
+							block = ""
+							continue
+						}
+						if !strings.HasPrefix(line, ":") && !strings.HasPrefix(line, "id:") {
+							block += line
+						}
+					}
+				}()
+				return out
+			}
+			q := hubtest.Topics("/a", "/books/{id}", "/a", "/b") + "&matchedField=1"
+			live := open(q, nil, "end")
+			plain := open(hubtest.Topics("/a", "/b"), nil, "end")
+			first := e.PublishData(t, "only a", "/a")
+			e.PublishData(t, "a book", "/books/1")
+			e.Publish(t, url.Values{"topic": {"/b", "/books/2"}, "data": {"b and a book"}})
+			e.PublishData(t, "end", "/b")
+			want := []string{"matched: 0\ndata: only a\n", "matched: 1\ndata: a book\n", "matched: 1 2\ndata: b and a book\n", "matched: 2\ndata: end\n"}
+			if got := <-live; !slices.Equal(got, want) {
+				t.Errorf("live: %q, want %q", got, want)
+			}
+			if got := <-open(q, http.Header{"Last-Event-ID": {first}}, "end"); !slices.Equal(got, want[1:]) {
+				t.Errorf("replayed: %q, want %q", got, want[1:])
+			}
+			if got, want := <-plain, []string{"data: only a\n", "data: b and a book\n", "data: end\n"}; !slices.Equal(got, want) {
+				t.Errorf("without matchedField: %q, want %q", got, want)
 			}
 		})
 	}

@@ -194,7 +194,7 @@ func TestSubscriptionEvents(t *testing.T) {
 		}
 	}
 	resp, body = api("", hubtest.Bearer(observerToken))
-	if strings.Contains(body, url.QueryEscape(subscriberID)) {
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, url.QueryEscape(subscriberID)) {
 		t.Errorf("GET subscriptions after disconnection still lists the subscriber: %q", body)
 	}
 }

@@ -1,7 +1,6 @@
 package mercure
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,5 +26,11 @@ func quoteList(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-// background is the context of the hub's own publications.
-func (h *Handler) background() context.Context { return context.Background() }
+// totalLen is the sum of the lengths of ss.
+func totalLen(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		n += len(s)
+	}
+	return n
+}

@@ -212,6 +212,18 @@ func (s *Selector) MatchType() string { return s.matchType }
 // nil for every other selector.
 func (s *Selector) URLPattern() *URLPattern { return s.pattern }
 
+// KeyOf returns the Key of the draft-07 selector s, as Compile(s).Key()
+// would for a valid s, without compiling it.
+func KeyOf(s string) string {
+	switch {
+	case s == All:
+		return All
+	case strings.IndexByte(s, '{') >= 0:
+		return "{" + s
+	}
+	return "=" + s
+}
+
 // Key identifies what the selector selects, across both generations: two
 // selectors with the same key select the same topics ("*" of either
 // generation; an exact draft-07 selector and an exact matcher of the same

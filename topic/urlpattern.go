@@ -180,11 +180,7 @@ func literalPrefix(p *urlpattern.URLPattern) (prefix string, exact bool) {
 	}
 	// The character before a group may be its prefix ("/books/:id?"
 	// matches "/books"): leave it out.
-	lit := path[:i]
-	if strings.HasSuffix(lit, "/") {
-		lit = lit[:len(lit)-1]
-	}
-	return prefix + lit, false
+	return prefix + strings.TrimSuffix(path[:i], "/"), false
 }
 
 // literalSuffix returns what the path of every URL matched by a pattern

@@ -1,44 +1,26 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
-	"slices"
+
+	"github.com/herald-sse/herald/internal/httperr"
 )
 
-// cors sets the CORS headers when r comes from an allowed origin, with
-// credentials, and answers preflight requests. It reports whether it
-// answered r.
+// cors sets the CORS headers of r's answer, as the Mercure handler does,
+// and answers it when it is a preflight or another OPTIONS request. It
+// reports whether it answered r.
 func (d *Demo) cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	hdr := w.Header()
-	if origin != "" && len(d.cfg.CORSOrigins) > 0 {
-		hdr.Add("Vary", "Origin")
-		if slices.Contains(d.cfg.CORSOrigins, "*") || slices.Contains(d.cfg.CORSOrigins, origin) {
-			// Credentials forbid "*": echo the origin.
-			hdr.Set("Access-Control-Allow-Origin", origin)
-			hdr.Set("Access-Control-Allow-Credentials", "true")
-			hdr.Set("Access-Control-Expose-Headers", "Last-Event-ID, Retry-After")
-		}
+	if d.corsPolicy.Handle(w, r) {
+		return true
 	}
-	if r.Method != http.MethodOptions {
-		return false
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return true
 	}
-	if hdr.Get("Access-Control-Allow-Origin") != "" {
-		hdr.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		hdr.Set("Access-Control-Allow-Headers", "Content-Type, Last-Event-ID, Cache-Control")
-		hdr.Set("Access-Control-Max-Age", "3600")
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return true
+	return false
 }
 
 // httpError answers with status and a one-line plain-text message.
 func httpError(w http.ResponseWriter, status int, format string, args ...any) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, format+"\n", args...)
+	httperr.Text(w, status, format, args...)
 }

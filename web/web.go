@@ -14,6 +14,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/mercure"
 )
 
 // Defaults for [Config].
@@ -57,8 +58,9 @@ type Config struct {
 	// origin in its CORS origins.
 	HubURL string
 	// CORSOrigins are the origins whose pages may use this demo's endpoints
-	// from a browser (with credentials). "*" allows every origin. Use the
-	// same list as the Mercure handler.
+	// from a browser, with the Mercure handler's rules (mercure.CORS): those
+	// listed with credentials, "*" every other origin without. Use the same
+	// list as the Mercure handler.
 	CORSOrigins []string
 	// Logger receives logs; nil uses slog.Default().
 	Logger *slog.Logger
@@ -68,13 +70,14 @@ type Config struct {
 // documentation). Create it with [New], mount it at the root of a mux, and
 // run [Demo.Run] for as long as it is served. It is safe for concurrent use.
 type Demo struct {
-	cfg    Config
-	log    *slog.Logger
-	mux    *http.ServeMux
-	page   []byte
-	csp    string
-	sends  *limiter
-	greets *limiter
+	cfg        Config
+	corsPolicy *mercure.CORS
+	log        *slog.Logger
+	mux        *http.ServeMux
+	page       []byte
+	csp        string
+	sends      *limiter
+	greets     *limiter
 
 	streams atomic.Int64  // open demo streams
 	events  atomic.Uint64 // updates seen by Run since it started
@@ -125,10 +128,11 @@ func New(cfg Config) (*Demo, error) {
 		cfg.Logger = slog.Default()
 	}
 	d := &Demo{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		sends:  newLimiter(cfg.SendRate, cfg.SendBurst, cfg.GlobalSendRate, cfg.GlobalSendBurst),
-		greets: newLimiter(greetRate, greetBurst, globalGreetRate, globalGreetBurst),
+		cfg:        cfg,
+		corsPolicy: mercure.NewCORS(cfg.CORSOrigins, cfg.Logger),
+		log:        cfg.Logger,
+		sends:      newLimiter(cfg.SendRate, cfg.SendBurst, cfg.GlobalSendRate, cfg.GlobalSendBurst),
+		greets:     newLimiter(greetRate, greetBurst, globalGreetRate, globalGreetBurst),
 	}
 	if err := d.renderPage(); err != nil {
 		return nil, err

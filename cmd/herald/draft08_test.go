@@ -193,6 +193,8 @@ func TestDraft08SubscribeErrors(t *testing.T) {
 		{"too many matchers", strings.Repeat("match=a&", mercure.DefaultMaxTopics) + "match=b", "too many topic matchers"},
 		{"draft-07 resume parameter", "match=a&lastEventID=x", "last_event_id"},
 		{"malformed query", "match=%zz", "invalid URL escape"},
+		{"draft 07's matchedField (the match namespace is reserved)", "match=a&matchedField=1", `unknown matcher parameter "matchedField"`},
+		{"matchers over the byte limit together", strings.Repeat("match="+strings.Repeat("a", 2000)+"&", 9) + "match=b", "bytes together"},
 	} {
 		resp, body := serveGet(t, h.base+mercure.Path+"?"+tc.query, nil)
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tc.want) {

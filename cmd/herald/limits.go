@@ -21,6 +21,7 @@ type limitsConfig struct {
 	maxClientSubscribers int
 	trustedProxies       string
 	maxTemplates         int
+	maxSelectorBytes     int
 	queueBytes           int
 	queuedBytes          int64
 	maxReplays           int
@@ -43,6 +44,7 @@ func (l *limitsConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxClientSubscribers, "max-client-subscribers", hub.DefaultMaxClientSubscribers, "most subscribers of one client address (an IPv6 /64 counts as one); more are refused with 429 (-1: none)")
 	fs.StringVar(&l.trustedProxies, "trusted-proxies", "", "addresses (CIDR, comma-separated) of proxies in front of the hub: for their requests, the client address is taken from X-Forwarded-For")
 	fs.IntVar(&l.maxTemplates, "max-templates", hub.DefaultMaxTemplates, "most distinct URI-template selectors subscribed to at once; a subscription adding one more is refused with 503 (-1: none)")
+	fs.IntVar(&l.maxSelectorBytes, "max-selector-bytes", mercure.DefaultMaxSelectorBytes, "most bytes of topic selectors in one subscription, together; more is a 400")
 	fs.IntVar(&l.queueBytes, "queue-bytes", hub.DefaultQueueBytes, "bytes of events that may wait for one subscriber before it is disconnected as too slow (-1: none)")
 	fs.Int64Var(&l.queuedBytes, "queued-bytes", hub.DefaultQueuedBytes, "bytes of events that may wait for all subscribers together; past it, subscribers with a backlog are disconnected as too slow (-1: none)")
 	fs.IntVar(&l.maxReplays, "max-replays", hub.DefaultConcurrentReplays, "subscribers replaying history at once; another waits up to --replay-wait, then is refused with 503 (-1: none)")
@@ -72,6 +74,7 @@ func (l *limitsConfig) hubOptions(o *hub.Options) {
 // malformed --trusted-proxies.
 func (l *limitsConfig) mercureConfig(c *mercure.Config) error {
 	c.MaxDataBytes = l.maxData
+	c.MaxSelectorBytes = l.maxSelectorBytes
 	c.BodyTimeout = l.bodyTimeout
 	c.AnonymousSubscriptionEvents = l.anonSubEvents
 	if l.trustedProxies != "" {

@@ -20,7 +20,6 @@ import (
 	"github.com/herald-sse/herald/hub"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/metrics"
-	"github.com/herald-sse/herald/topic"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -209,14 +208,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	if err := metrics.RegisterKeySets(reg, keys); err != nil {
 		return err
 	}
-	selectors := topic.NewCache(topic.DefaultCacheSize)
 	mc.Hub, mc.Publishers, mc.Subscribers = h, publishers, subscribers
 	mc.NoAnonymous = !c.anonymous
 	mc.CORSOrigins = splitList(c.corsOrigins)
 	mc.Subscriptions = c.subscriptions
 	mc.MaxTopics = c.maxTopics
 	mc.MaxBodyBytes = c.maxBody
-	mc.Selectors = selectors
 	mc.Metrics, mc.Logger = m, log
 	c.keys.mercureConfig(&mc, keys)
 	mh, err := mercure.New(mc)

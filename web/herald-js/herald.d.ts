@@ -23,6 +23,12 @@ export interface HeraldEvent {
    * connection (before its herald-live event), false when it is live.
    */
   readonly replayed: boolean;
+  /**
+   * The topics (selectors) of the connection that select the event, as the
+   * hub says (Herald's matched field); absent from other hubs, whose events
+   * then reach every subscription of the connection.
+   */
+  readonly topics?: string[];
   /** JSON.parse(data). */
   json<T = unknown>(): T;
 }

@@ -13,19 +13,21 @@ const LIVE = 'herald-live';
  * leading BOM is skipped, data lines are joined with LF, an id with NUL is
  * ignored, retry takes ASCII digits only, comments and unknown fields are
  * ignored, and an event is dispatched on a blank line when it has data.
- * onEvent receives {type, data, id, lastEventId}: id is the event's own id
- * field ('' when it has none), lastEventId the stream's last event id as
- * EventSource reports it. onRetry receives a new reconnection time in ms.
+ * onEvent receives {type, data, id, lastEventId, matched}: id is the event's
+ * own id field ('' when it has none), lastEventId the stream's last event id
+ * as EventSource reports it, and matched, when present, Herald's "matched"
+ * field (the indexes of the selectors that select it). onRetry receives a
+ * new reconnection time in ms.
  */
 export function createParser(onEvent, onRetry) {
-  let buf = '', data = '', type = '', own = '', hasId = false, lastBuf = '', lastId = '';
+  let buf = '', data = '', type = '', own = '', hasId = false, lastBuf = '', lastId = '', matched = '';
   let bom = true, skipLF = false;
   const re = /\r\n?|\n/g;
   const line = (l) => {
     if (l === '') {
       lastId = lastBuf;
-      if (data !== '') onEvent({ type: type || 'message', data: data.slice(0, -1), id: hasId ? own : '', lastEventId: lastId });
-      data = type = '';
+      if (data !== '') onEvent({ type: type || 'message', data: data.slice(0, -1), id: hasId ? own : '', lastEventId: lastId, ...(matched && { matched }) });
+      data = type = matched = '';
       hasId = false;
       return;
     }
@@ -38,6 +40,7 @@ export function createParser(onEvent, onRetry) {
     else if (f === 'event') type = v;
     else if (f === 'id') { if (!v.includes('\0')) { lastBuf = own = v; hasId = true; } }
     else if (f === 'retry' && /^\d+$/.test(v) && onRetry) onRetry(+v);
+    else if (f === 'matched') matched = v;
   };
   return {
     push(chunk) {
@@ -132,7 +135,9 @@ export function createClient(options = {}) {
   };
   const setRole = (r) => call(o.onRole, (role = r));
 
-  // deliver hands an update to the subscriptions, once per id.
+  // deliver hands an update, once per id, to the subscriptions that select
+  // it: those with one of the topics (selectors) the hub said match it, all
+  // of them when it did not say (another hub).
   const deliver = (e) => {
     if (e.id) {
       if (seen.has(e.id)) return false;
@@ -140,8 +145,9 @@ export function createClient(options = {}) {
       if (seen.size > 2000) seen.delete(seen.values().next().value);
       last = e.id;
     }
-    const ev = { ...e, json: () => JSON.parse(e.data) };
-    for (const s of subs) call(s.h[e.type] || s.h['*'], ev);
+    const { topics: m, ...rest } = e;
+    const ev = { ...rest, json: () => JSON.parse(e.data) };
+    for (const s of subs) if (!m || s.topics.some((t) => m.includes(t))) call(s.h[e.type] || s.h['*'], ev);
     return true;
   };
   const special = (t, info) => call(t === GAP ? o.onGap : o.onLive, info);
@@ -179,9 +185,11 @@ export function createClient(options = {}) {
           schedule();
         }
         const u = new URL(hub);
-        for (const t of topics) u.searchParams.append('topic', t);
+        const asked = topics; // this connection's, for its matched fields
+        for (const t of asked) u.searchParams.append('topic', t);
         u.searchParams.set('gapEvent', '1');
         u.searchParams.set('liveEvent', '1');
+        u.searchParams.set('matchedField', '1');
         const headers = { Accept: 'text/event-stream' };
         if (last) headers['Last-Event-ID'] = last;
         if (token && o.tokenIn === 'query') u.searchParams.set('authorization', token);
@@ -207,6 +215,7 @@ export function createClient(options = {}) {
             return;
           }
           const ev = { type: e.type, data: e.data, id: e.id, replayed: !live };
+          if (e.matched) ev.topics = e.matched.split(' ').map((i) => asked[i]);
           if (deliver(ev)) post({ t: 'ev', ev });
         }, (ms) => (retry = ms));
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -165,7 +165,6 @@ func (r *report) ratio(p plan, m metric, peer string) (float64, bool) {
 }
 
 type row struct {
-	label string
 	cells []string
 }
 
@@ -346,13 +345,6 @@ func (r *report) markdownWithChart(chart string, figs, ratios, acc []row, fh, rh
 	mdTable(&b, ah, acc)
 	b.WriteString(notes)
 	return b.String()
-}
-
-func rateText(r float64) string {
-	if r <= 0 {
-		return "as fast as acknowledged"
-	}
-	return fmt.Sprintf("%.0f/s", r)
 }
 
 const notes = `

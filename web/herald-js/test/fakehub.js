@@ -15,7 +15,11 @@ export async function startHub() {
     seq: 0,
   };
   const wants = (topics, u) => topics.includes('*') || topics.includes(u.topic);
-  const frame = (u) => `id: ${u.id}\n${u.type ? `event: ${u.type}\n` : ''}data: ${u.data.split('\n').join('\ndata: ')}\n\n`;
+  // frame encodes u for a stream of topics; with matched (Herald's
+  // matchedField), it says which of them select it.
+  const frame = (u, topics, matched) =>
+    (matched ? `matched: ${topics.flatMap((t, i) => (wants([t], u) ? [i] : [])).join(' ')}\n` : '') +
+    `id: ${u.id}\n${u.type ? `event: ${u.type}\n` : ''}data: ${u.data.split('\n').join('\ndata: ')}\n\n`;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     hub.requests.push({ url, headers: req.headers });
@@ -33,6 +37,7 @@ export async function startHub() {
       }
     }
     const topics = url.searchParams.getAll('topic');
+    const matched = url.searchParams.get('matchedField') === '1' && !hub.noMatched;
     const last = req.headers['last-event-id'] || url.searchParams.get('lastEventID') || '';
     let from = hub.history.length;
     let gap = false;
@@ -48,12 +53,12 @@ export async function startHub() {
     let n = 0;
     for (const u of hub.history.slice(from)) {
       if (wants(topics, u)) {
-        res.write(frame(u));
+        res.write(frame(u, topics, matched));
         n++;
       }
     }
     if (url.searchParams.get('liveEvent')) res.write(`event: herald-live\ndata: {"replayed":${n}}\n\n`);
-    const s = { res, topics };
+    const s = { res, topics, matched };
     hub.streams.add(s);
     res.on('close', () => hub.streams.delete(s));
   });
@@ -62,7 +67,7 @@ export async function startHub() {
   hub.publish = (topic, data, type = '') => {
     const u = { id: `urn:test:${++hub.seq}`, topic, type, data };
     hub.history.push(u);
-    if (!hub.silent) for (const s of hub.streams) if (wants(s.topics, u)) s.res.write(frame(u));
+    if (!hub.silent) for (const s of hub.streams) if (wants(s.topics, u)) s.res.write(frame(u, s.topics, s.matched));
     return u;
   };
   // cut ends every open stream, as a hub restart or a proxy would.
