@@ -295,3 +295,29 @@ func BenchmarkFanoutTemplates(b *testing.B) {
 		}
 	}
 }
+
+// TestIndexSharesDraft07SelectorsOnly: a live group's selector is shared
+// with a new draft-07 subscription of the same string (Hub.Selector), but
+// never when the group's selector is a draft-08 matcher, even one that
+// selects the same topics.
+func TestIndexSharesDraft07SelectorsOnly(t *testing.T) {
+	x := newIndex()
+	for _, v := range []string{"/a", "/a/{b}", "*"} {
+		m, err := topic.CompileMatcher(topic.MatchExact, v, "https://hub.example/.well-known/mercure")
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.add(&subscriber{id: "08 " + v, selectors: []*topic.Selector{m.Selector()}})
+		if sel, ok := x.selector(v); ok {
+			t.Errorf("selector(%q) shares the draft-08 matcher %v (type %q)", v, sel, sel.MatchType())
+		}
+		own := topic.MustCompile(v)
+		x.add(&subscriber{id: "07 " + v, selectors: []*topic.Selector{own}})
+		if sel, ok := x.selector(v); ok && sel.MatchType() != "" {
+			t.Errorf("selector(%q) returned a matcher", v)
+		}
+	}
+	if sel, ok := x.selector("/a/{b}"); !ok || !sel.IsTemplate() {
+		t.Errorf(`selector("/a/{b}") = %v, %v; want the live draft-07 template`, sel, ok)
+	}
+}
