@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -109,9 +110,29 @@ func TestChallenge(t *testing.T) {
 func TestIsAccessToken(t *testing.T) {
 	at := mustSignAccess(t, auth.AccessGrant{})
 	legacy := mustSign(t, "HS256", []byte(secret), auth.Grant{Publish: []string{"*"}, TTL: time.Hour})
-	for tok, want := range map[string]bool{at: true, legacy: false, "": false, "x.y.z": false, "eyJ0eXAiOiJhdCtqd3QifQ.x.y": true} {
+	header := func(json string) string { return base64.RawURLEncoding.EncodeToString([]byte(json)) + ".x.y" }
+	for tok, want := range map[string]bool{
+		at: true, legacy: false, "": false, "x.y.z": false, "eyJ0eXAiOiJhdCtqd3QifQ.x.y": true,
+		header(`{"alg":"HS256","typ":"AT+JWT"}`):     true,
+		header(`{"typ":"application/at+jwt"}`):       true,
+		header(`{"typ":"\u0061t+jwt"}`):              true, // escaped
+		header(`{"typ":"JWT","cty":"at+jwt"}`):       false,
+		header(`{"typ":"JWT","x":{"typ":"at+jwt"}}`): false,
+		header(`{"typ":"at+jwt","typ":"JWT"}`):       false, // the last one counts, as for encoding/json
+		header(`{"typ":"at+jwt"`):                    false, // malformed
+		header(`{"typ":"at+jwt"} trailing`):          false,
+	} {
 		if got := auth.IsAccessToken(tok); got != want {
-			t.Errorf("IsAccessToken(%.20q) = %v, want %v", tok, got, want)
+			t.Errorf("IsAccessToken(%.40q) = %v, want %v", tok, got, want)
 		}
+	}
+}
+
+// TestIsAccessTokenOfDraft07TokensCostsNoAllocation: a hub asks it of every
+// publish; a draft-07 token, the common case, must cost no allocation.
+func TestIsAccessTokenOfDraft07TokensCostsNoAllocation(t *testing.T) {
+	legacy := mustSign(t, "HS256", []byte(secret), auth.Grant{Publish: []string{"*"}, TTL: time.Hour})
+	if allocs := testing.AllocsPerRun(100, func() { auth.IsAccessToken(legacy) }); allocs != 0 {
+		t.Errorf("IsAccessToken of a draft-07 token: %v allocations, want 0", allocs)
 	}
 }

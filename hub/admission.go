@@ -126,7 +126,7 @@ func (h *Hub) admit(ctx context.Context, sub *Subscription) (replayDone func(), 
 	if h.opts.MaxTemplates > 0 {
 		if added, total := h.index.newTemplates(sub.Selectors); added > 0 && total+added > h.opts.MaxTemplates {
 			undo()
-			return nil, RefusedTemplates, httperr.RetryAfter(fmt.Errorf("%w: the hub holds as many distinct URI-template selectors as it may (%d); subscribe with exact topics or with templates already in use",
+			return nil, RefusedTemplates, httperr.RetryAfter(fmt.Errorf("%w: the hub holds as many distinct URI-template selectors and URL patterns as it may (%d); subscribe with exact topics or with templates or patterns already in use",
 				herald.ErrOverloaded, h.opts.MaxTemplates), retryFull)
 		}
 	}
@@ -166,14 +166,14 @@ type Stats struct {
 	QueuedBytesLimit  int64
 	Replays           int // subscriptions replaying history
 	ConcurrentReplays int
-	Templates         int // distinct URI-template selectors
+	Templates         int // distinct URI-template selectors and URL patterns
 	MaxTemplates      int
 	Clients           int // client addresses with a subscriber
 }
 
 // Stats returns what the hub holds now.
 func (h *Hub) Stats() Stats {
-	templates := int(h.index.nTpl.Load())
+	templates := int(h.index.nEval.Load())
 	h.admission.mu.Lock()
 	clients := len(h.admission.clients)
 	h.admission.mu.Unlock()

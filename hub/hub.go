@@ -68,10 +68,10 @@ type Options struct {
 	// address (Subscription.Client); more get a 429. Default
 	// DefaultMaxClientSubscribers; negative: no bound.
 	MaxClientSubscribers int
-	// MaxTemplates bounds the distinct URI-template selectors subscribed to
-	// at once: each costs a compiled expression. A subscription that would
-	// add one past the bound is refused with a 503. Default
-	// DefaultMaxTemplates; negative: no bound.
+	// MaxTemplates bounds the distinct URI-template selectors and URL
+	// patterns (draft 08) subscribed to at once: each costs a compiled
+	// expression. A subscription that would add one past the bound is
+	// refused with a 503. Default DefaultMaxTemplates; negative: no bound.
 	MaxTemplates int
 	// ConcurrentReplays bounds the subscriptions replaying history at once;
 	// each holds at most a chunk of history in memory. A subscription that

@@ -11,35 +11,48 @@ import (
 // index finds the subscribers an update is for, at a cost that depends on the
 // selectors that match it, not on the others:
 //
-//   - a selector that can only match one topic (an exact one) is found by map
-//     lookup;
-//   - "*" is one group, always selected;
+//   - a selector that can only match one topic (a draft-07 exact selector or
+//     a draft-08 exact matcher) is found by map lookup;
+//   - "*" (of either generation) is one group, always selected;
 //   - a template is evaluated only against topics that start and end with
 //     its literal affixes (see [topic.Selector.Affixes]): templates are kept
 //     in a radix tree keyed by their literal prefix, and at each node by
 //     their literal suffix, so a topic reaches only the templates whose
 //     affixes it has, walking at most its own length;
-//   - the templates a topic matched are remembered (bounded in bytes), so a
-//     topic published again costs one map lookup; templates added since are
-//     tried against it then, once each, rather than every template again.
+//   - a draft-08 URL pattern matches the canonical form of a topic (host in
+//     lower case, no default port, dot segments removed, a relative topic
+//     resolved against the pattern's base: see [topic.CanonicalURL]), which
+//     may not start with the topic's text: URL patterns are kept in a second
+//     tree keyed by the literal prefix and suffix of that canonical form
+//     ([topic.URLPattern.Prefix] and Suffix), walked with the topic's
+//     canonical form: computed once for a URL with an authority, once per
+//     base URL the patterns were compiled against for a relative one (one
+//     base when the hub's URL is configured);
+//   - the templates and patterns a topic matched are remembered (bounded in
+//     bytes), so a topic published again costs one map lookup; those added
+//     since are tried against it then, once each, rather than all again.
 //
-// Each distinct selector string is one group, evaluated once per update
-// however many subscribers share it. The topic cache and the walk are used
-// by the fan-out goroutine only, under mu held for reading; changes to the
-// groups take mu for writing.
+// Each distinct selector ([topic.Selector.Key]) is one group, evaluated once
+// per update however many subscribers share it. The topic cache and the
+// walks are used by the fan-out goroutine only, under mu held for reading;
+// changes to the groups take mu for writing.
 type index struct {
-	mu      sync.RWMutex
-	groups  map[string]*group // by selector string
-	literal map[string]*group // by the one topic an exact selector matches
-	any     *group            // "*", when someone subscribed to it
-	tree    prefixNode        // templates, by literal prefix
-	nTpl    atomic.Int64      // template groups (read without the lock by Stats)
-	all     map[*subscriber]struct{}
+	mu       sync.RWMutex
+	groups   map[string]*group // by selector key
+	literal  map[string]*group // by the one topic an exact selector matches
+	any      *group            // "*", when someone subscribed to it
+	tree     prefixNode        // templates, by literal prefix
+	nTpl     int               // template groups
+	patterns prefixNode        // URL patterns, by the literal prefix of the canonical form
+	nPat     int               // URL-pattern groups
+	nEval    atomic.Int64      // nTpl + nPat, read without the lock by Stats
+	bases    map[string]int    // base URL -> URL-pattern groups compiled against it
+	all      map[*subscriber]struct{}
 
-	// added lists the template groups in the order they were added, removed
-	// ones included until it is compacted; a cached match knows how far in
-	// it it has looked. epoch is bumped when it is compacted, which makes
-	// every cached match stale.
+	// added lists the template and pattern groups in the order they were
+	// added, removed ones included until it is compacted; a cached match
+	// knows how far in it it has looked. epoch is bumped when it is
+	// compacted, which makes every cached match stale.
 	added []*group
 	dead  int // removed groups in added
 	epoch uint64
@@ -55,8 +68,8 @@ const matchCacheBytes = 4 << 20
 
 type cachedMatch struct {
 	epoch  uint64
-	seen   int // the groups of index.added up to this one were tried
-	groups []*group
+	seen   int      // the groups of index.added before this one were tried
+	groups []*group // the template and URL-pattern groups the topic matched
 }
 
 // group is the set of subscribers that use one selector.
@@ -80,33 +93,41 @@ func newIndex() *index {
 	return &index{
 		groups:  make(map[string]*group),
 		literal: make(map[string]*group),
+		bases:   make(map[string]int),
 		all:     make(map[*subscriber]struct{}),
 		cache:   make(map[string]*cachedMatch),
 	}
 }
 
-// selector returns the compiled selector of a group for s, if a group for s
-// exists: a new subscriber with the same selector string shares it.
+// selector returns the compiled draft-07 selector of a live group for the
+// selector string s, if there is one: a new subscriber with the same string
+// shares it. A group a draft-08 matcher opened (an exact matcher selects
+// what an exact selector of the same text does) is not shared: its
+// selector says it is a matcher.
 func (x *index) selector(s string) (*topic.Selector, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if g := x.groups[s]; g != nil {
+	if g := x.groups[topic.KeyOf(s)]; g != nil && g.sel.MatchType() == "" {
 		return g.sel, true
 	}
 	return nil, false
 }
 
-// newTemplates returns how many template groups adding sels would create,
-// and how many template groups there are.
+// costly reports whether sel is evaluated rather than looked up: a URI
+// template or a URL pattern.
+func costly(sel *topic.Selector) bool { return sel.IsTemplate() || sel.URLPattern() != nil }
+
+// newTemplates returns how many template and URL-pattern groups adding sels
+// would create, and how many there are.
 func (x *index) newTemplates(sels []*topic.Selector) (added, total int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	for _, sel := range sels {
-		if sel.IsTemplate() && x.groups[sel.String()] == nil {
+		if costly(sel) && x.groups[sel.Key()] == nil {
 			added++
 		}
 	}
-	return added, int(x.nTpl.Load())
+	return added, int(x.nEval.Load())
 }
 
 func (x *index) add(s *subscriber) {
@@ -114,7 +135,7 @@ func (x *index) add(s *subscriber) {
 	defer x.mu.Unlock()
 	x.all[s] = struct{}{}
 	for _, sel := range s.selectors {
-		key := sel.String()
+		key := sel.Key()
 		g := x.groups[key]
 		if g == nil {
 			g = &group{sel: sel, subs: make(map[*subscriber]struct{})}
@@ -124,9 +145,18 @@ func (x *index) add(s *subscriber) {
 				x.literal[lit] = g
 			case sel.IsAll():
 				x.any = g
+			case sel.URLPattern() != nil:
+				p := sel.URLPattern()
+				x.patterns.insert(g, p.Prefix(), p.Suffix())
+				x.bases[p.Base()]++
+				x.nPat++
+				x.nEval.Add(1)
+				x.added = append(x.added, g)
 			default:
-				x.tree.insert(g)
-				x.nTpl.Add(1)
+				prefix, suffix := sel.Affixes()
+				x.tree.insert(g, prefix, suffix)
+				x.nTpl++
+				x.nEval.Add(1)
 				x.added = append(x.added, g)
 			}
 		}
@@ -143,7 +173,7 @@ func (x *index) remove(s *subscriber) bool {
 	}
 	delete(x.all, s)
 	for _, sel := range s.selectors {
-		key := sel.String()
+		key := sel.Key()
 		g := x.groups[key]
 		if g == nil {
 			continue
@@ -159,9 +189,20 @@ func (x *index) remove(s *subscriber) bool {
 			delete(x.literal, lit)
 		case sel.IsAll():
 			x.any = nil
+		case sel.URLPattern() != nil:
+			p := sel.URLPattern()
+			x.patterns.remove(g, p.Prefix(), p.Suffix())
+			if x.bases[p.Base()]--; x.bases[p.Base()] == 0 {
+				delete(x.bases, p.Base())
+			}
+			x.nPat--
+			x.nEval.Add(-1)
+			x.dead++
 		default:
-			x.tree.remove(g)
-			x.nTpl.Add(-1)
+			prefix, suffix := sel.Affixes()
+			x.tree.remove(g, prefix, suffix)
+			x.nTpl--
+			x.nEval.Add(-1)
 			x.dead++
 		}
 	}
@@ -190,11 +231,11 @@ func (x *index) each(topics []string, fn func(*subscriber)) {
 			fn(s)
 		}
 	}
-	if x.nTpl.Load() == 0 {
+	if x.nTpl == 0 && x.nPat == 0 {
 		return
 	}
 	for _, t := range topics {
-		for _, g := range x.templates(t) {
+		for _, g := range x.evaluated(t) {
 			if g.dead {
 				continue
 			}
@@ -205,10 +246,10 @@ func (x *index) each(topics []string, fn func(*subscriber)) {
 	}
 }
 
-// templates returns the template groups that match t (some may have died
-// since): from the topic cache, trying only the groups added since t was
-// last seen, or from the tree.
-func (x *index) templates(t string) []*group {
+// evaluated returns the template and URL-pattern groups that match t (some
+// may have died since): from the topic cache, trying only the groups added
+// since t was last seen, or from the trees.
+func (x *index) evaluated(t string) []*group {
 	if c := x.cache[t]; c != nil {
 		if c.epoch == x.epoch {
 			if c.seen < len(x.added) {
@@ -228,11 +269,17 @@ func (x *index) templates(t string) []*group {
 		delete(x.cache, t)
 	}
 	found := x.scratch[:0]
-	x.tree.candidates(t, func(g *group) {
+	match := func(g *group) {
 		if g.sel.Match(t) {
 			found = append(found, g)
 		}
-	})
+	}
+	if x.nTpl > 0 {
+		x.tree.candidates(t, match)
+	}
+	if x.nPat > 0 {
+		x.patternCandidates(t, match)
+	}
 	x.scratch = found[:0]
 	groups := slices.Clip(slices.Clone(found))
 	size := len(t) + 8*cap(groups)
@@ -259,9 +306,31 @@ func (x *index) evict(keep string, room int) {
 	}
 }
 
-// insert adds template group g under its literal prefix and suffix.
-func (n *prefixNode) insert(g *group) {
-	prefix, suffix := g.sel.Affixes()
+// patternCandidates calls fn for every URL-pattern group whose literal prefix
+// and suffix the canonical form of t has, against the group's base: those
+// that may match t. A topic that is not a URL matches no URL pattern.
+func (x *index) patternCandidates(t string, fn func(*group)) {
+	if !topic.NeedsBase(t) {
+		if c, ok := topic.CanonicalURL(t, ""); ok {
+			x.patterns.candidates(c, fn)
+		}
+		return
+	}
+	for base := range x.bases {
+		c, ok := topic.CanonicalURL(t, base)
+		if !ok {
+			continue
+		}
+		x.patterns.candidates(c, func(g *group) {
+			if g.sel.URLPattern().Base() == base {
+				fn(g)
+			}
+		})
+	}
+}
+
+// insert adds group g under a literal prefix and suffix.
+func (n *prefixNode) insert(g *group, prefix, suffix string) {
 	n = n.node(prefix, true)
 	if n.suffixes == nil {
 		n.suffixes = make(map[string]map[*group]struct{})
@@ -280,9 +349,9 @@ func (n *prefixNode) insert(g *group) {
 	set[g] = struct{}{}
 }
 
-// remove takes template group g out of the tree, pruning what is left empty.
-func (n *prefixNode) remove(g *group) {
-	prefix, suffix := g.sel.Affixes()
+// remove takes group g, inserted with prefix and suffix, out of the tree,
+// pruning what is left empty.
+func (n *prefixNode) remove(g *group, prefix, suffix string) {
 	path := []*prefixNode{n}
 	for rest := prefix; rest != ""; {
 		c := n.child(rest[0])
@@ -378,8 +447,8 @@ func commonPrefix(a, b string) int {
 	return n
 }
 
-// candidates calls fn for every template group whose literal prefix and
-// suffix t has (without overlapping): those that may match t.
+// candidates calls fn for every group whose literal prefix and suffix t has
+// (without overlapping): those that may match t.
 func (n *prefixNode) candidates(t string, fn func(*group)) {
 	depth := 0
 	for {

@@ -9,10 +9,17 @@ import (
 type SubscriberInfo struct {
 	// ID identifies the subscriber.
 	ID string
-	// Selectors are the topic selectors it subscribed with.
+	// Selectors are the topic selectors it subscribed with (draft-08
+	// matchers: their values).
 	Selectors []string
+	// MatchTypes holds, for each selector, the type of the draft-08 matcher
+	// it stands for (topic.MatchExact or topic.MatchURLPattern), or "" for
+	// a draft-07 selector (see topic.Selector.MatchType).
+	MatchTypes []string
 	// Payload is what its token's mercure.payload claim held, if anything.
 	Payload json.RawMessage
+	// Payloads is Subscription.Payloads: a payload per selector, or nil.
+	Payloads []json.RawMessage
 }
 
 // SubscriberInfos returns a snapshot of the live subscribers, in no
@@ -34,10 +41,11 @@ func (h *Hub) EachSubscriber() iter.Seq[SubscriberInfo] {
 	return func(yield func(SubscriberInfo) bool) {
 		for _, s := range h.index.snapshot() {
 			sels := make([]string, len(s.selectors))
+			types := make([]string, len(s.selectors))
 			for i, sel := range s.selectors {
-				sels[i] = sel.String()
+				sels[i], types[i] = sel.String(), sel.MatchType()
 			}
-			if !yield(SubscriberInfo{ID: s.id, Selectors: sels, Payload: s.payload}) {
+			if !yield(SubscriberInfo{ID: s.id, Selectors: sels, MatchTypes: types, Payload: s.payload, Payloads: s.payloads}) {
 				return
 			}
 		}

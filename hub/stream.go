@@ -41,6 +41,7 @@ type Subscription struct {
 	// empty: not counted per client.
 	Client string
 	// Selectors select the topics of the updates sent. At least one.
+	// Draft-08 matchers are given as selectors (topic.Matcher.Selector).
 	Selectors []*topic.Selector
 	// CanReceive reports whether the subscriber may receive a private update
 	// about topics. Nil: public updates only.
@@ -63,6 +64,14 @@ type Subscription struct {
 	Expires time.Time
 	// Payload is carried for the subscriptions API.
 	Payload json.RawMessage
+	// Payloads, when set, holds a payload per selector, carried for the
+	// subscriptions API instead of Payload (draft 08 attaches a payload to
+	// each matcher).
+	Payloads []json.RawMessage
+	// LastEventIDHeader is the response header that names the event the
+	// stream starts after (herald.EarliestID when none): "Last-Event-ID"
+	// (draft 07) when empty, "Mercure-Last-Event-ID" for draft 08.
+	LastEventIDHeader string
 	// OnOpen, when set, is called once the stream is registered.
 	OnOpen func()
 	// OnClose, when set, is called once when the stream has ended.
@@ -116,6 +125,7 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		selectors:  sub.Selectors,
 		canReceive: sub.CanReceive,
 		payload:    sub.Payload,
+		payloads:   sub.Payloads,
 		onClose:    sub.OnClose,
 		done:       make(chan struct{}),
 
@@ -196,7 +206,7 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		if last == "" {
 			last = herald.EarliestID
 		}
-		hdr.Set("Last-Event-ID", last)
+		hdr.Set(lastEventIDHeader(sub), last)
 		err := s.sink.writeHeader(hdr)
 		if err == nil && sub.LiveEvent {
 			err = s.sink.write([]*frame{liveFrame(0)})
@@ -247,7 +257,7 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 			return nil
 		}
 		headerSent = true
-		hdr.Set("Last-Event-ID", lastEventID)
+		hdr.Set(lastEventIDHeader(sub), lastEventID)
 		if err := s.sink.writeHeader(hdr); err != nil {
 			return writeFailed{err}
 		}
@@ -393,6 +403,15 @@ func (h *Hub) resume(ctx context.Context, s *subscriber, hdr http.Header, sub Su
 			}
 		}
 	}
+}
+
+// lastEventIDHeader is the response header that names where sub's stream
+// starts.
+func lastEventIDHeader(sub Subscription) string {
+	if sub.LastEventIDHeader == "" {
+		return "Last-Event-ID"
+	}
+	return sub.LastEventIDHeader
 }
 
 // liveFrame is the LiveEventType event saying that replayed events were sent.

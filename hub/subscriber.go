@@ -20,6 +20,7 @@ type subscriber struct {
 	selectors  []*topic.Selector
 	canReceive func(topics []string) bool // private updates; nil: public only
 	payload    json.RawMessage
+	payloads   []json.RawMessage // per selector; nil: payload for all
 	onClose    func(CloseReason)
 	sink       sink
 	hijacked   bool

@@ -70,6 +70,10 @@ type Config struct {
 	// SubscriberToken on subscriptions (when not empty).
 	PublisherToken  string
 	SubscriberToken string
+	// Draft08 subscribes as draft-08 (Mercure 1.0) clients do: with match=
+	// rather than topic=. Publications are the same form in both
+	// generations; the hub tells them apart by their token.
+	Draft08 bool
 	// Insecure skips TLS certificate verification for https hubs.
 	Insecure bool
 
@@ -220,6 +224,7 @@ func (c *Config) groupConfigs() []groupConfig {
 		Publishers:         c.Publishers,
 		TopicPrefix:        c.TopicPrefix,
 		Token:              c.SubscriberToken,
+		Draft08:            c.Draft08,
 		SourceAddrs:        c.SourceAddrs,
 		ConnectConcurrency: max(c.ConnectConcurrency/n, 1),
 		BufferSize:         c.BufferSize,

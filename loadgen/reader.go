@@ -61,7 +61,7 @@ func newStreamReader(r io.Reader, size, max int) *streamReader {
 type response struct {
 	status      int
 	chunked     bool
-	lastEventID string // the Last-Event-ID header (Mercure: the hub's last event)
+	lastEventID string // the Last-Event-ID header (Mercure: the hub's last event; Mercure-Last-Event-ID in draft 08)
 }
 
 // readHead reads the status line and headers. Bytes read past them stay in
@@ -114,7 +114,7 @@ func parseHead(head []byte, resp *response) error {
 		switch {
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			resp.chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
-		case bytes.EqualFold(name, []byte("Last-Event-ID")):
+		case bytes.EqualFold(name, []byte("Last-Event-ID")), bytes.EqualFold(name, []byte("Mercure-Last-Event-ID")): // draft 07, draft 08
 			resp.lastEventID = string(bytes.TrimSpace(value))
 		}
 	}

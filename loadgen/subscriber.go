@@ -72,6 +72,7 @@ type groupConfig struct {
 	Publishers         int      `json:"publishers"`
 	TopicPrefix        string   `json:"topic_prefix"`
 	Token              string   `json:"token,omitempty"`
+	Draft08            bool     `json:"draft08,omitempty"`
 	SourceAddrs        []string `json:"source_addrs,omitempty"`
 	ConnectConcurrency int      `json:"connect_concurrency"`
 	BufferSize         int      `json:"buffer_size"`
@@ -260,9 +261,14 @@ func (s *subscriber) dial(ctx context.Context, lastID string) error {
 	b.WriteString("GET ")
 	b.WriteString(tgt.path)
 	if strings.Contains(tgt.path, "?") {
-		b.WriteString("&topic=")
+		b.WriteByte('&')
 	} else {
-		b.WriteString("?topic=")
+		b.WriteByte('?')
+	}
+	if g.cfg.Draft08 {
+		b.WriteString("match=")
+	} else {
+		b.WriteString("topic=")
 	}
 	b.WriteString(escapedTopic(g.cfg.TopicPrefix, s.topic))
 	b.WriteString(" HTTP/1.1\r\nHost: ")

@@ -124,7 +124,7 @@ func (h *Handler) publishBatch(w http.ResponseWriter, r *http.Request) {
 			h.refuse(w, &refusal{status: http.StatusBadRequest, reason: "invalid", message: reason(err)}, n)
 			return
 		}
-		if rf := h.checkUpdate(claims, &u); rf != nil {
+		if rf := h.checkUpdate(r, claims, &u); rf != nil {
 			h.refuse(w, rf, n)
 			return
 		}

@@ -90,7 +90,9 @@ func (c *CORS) Handle(w http.ResponseWriter, r *http.Request) (answered bool) {
 		}
 		return preflight
 	}
-	hdr.Set("Access-Control-Expose-Headers", "Last-Event-ID, Retry-After, "+BatchLineHeader)
+	// Mercure-Last-Event-ID and Link (the reconciliation cursor) are draft
+	// 08's; WWW-Authenticate tells a page why it was refused.
+	hdr.Set("Access-Control-Expose-Headers", "Last-Event-ID, Mercure-Last-Event-ID, Link, WWW-Authenticate, Retry-After, "+BatchLineHeader)
 	if !preflight {
 		return false
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/topic"
 	"golang.org/x/time/rate"
 )
 
@@ -96,6 +97,31 @@ type Config struct {
 	Metrics Metrics
 	// Logger receives logs; nil uses slog.Default().
 	Logger *slog.Logger
+
+	// Draft 08 (draft-dunglas-mercure-08, the Mercure 1.0 line): see draft08.go.
+
+	// Protocol restricts the generations served; the zero value serves both,
+	// each request in the generation it speaks.
+	Protocol Protocol
+	// Access verifies draft-08 access tokens. Nil: they are refused (401
+	// invalid_token); draft-08 subscribers without a token are still served
+	// public updates.
+	Access *auth.AccessVerifier
+	// ResourceIdentifier is the hub's resource identifier: the audience
+	// (aud) draft-08 tokens must name, the base URL of relative URL
+	// patterns and topics, and what its protected resource metadata
+	// describes; an absolute http(s) URL, the hub's public URL (such as
+	// https://hub.example.com/.well-known/mercure). Empty: derived from each
+	// request's origin, scheme://Host + Path, as Mercure 1.0 does (one
+	// compiled URL pattern per origin, within the Matchers cache's bounds).
+	ResourceIdentifier string
+	// AccessCookie is the cookie a browser sends its draft-08 access token
+	// in. Default auth.AccessCookieName (__Secure-mercure_access_token).
+	AccessCookie string
+	// Matchers compiles draft-08 matchers; nil uses a private cache of
+	// topic.DefaultCacheSize entries and topic.DefaultMatcherCacheBytes.
+	// Share it with the AccessVerifier (auth.AccessConfig.Matchers).
+	Matchers *topic.MatcherCache
 }
 
 // Metrics receives protocol-level counters.
@@ -109,8 +135,8 @@ type nopMetrics struct{}
 func (nopMetrics) AuthFailure(string)  {}
 func (nopMetrics) PublishError(string) {}
 
-// Handler serves the Mercure endpoints under [Path]. Mount it at Path and at
-// Path+"/" (or at the root of a mux).
+// Handler serves the Mercure endpoints under [Path]. Mount it at Path, at
+// Path+"/" and at [MetadataPath] (or at the root of a mux).
 type Handler struct {
 	cfg  Config
 	cors *CORS
@@ -119,6 +145,8 @@ type Handler struct {
 	anonymousEvents *rate.Limiter
 	// listing holds a token while the subscriptions API lists.
 	listing chan struct{}
+	// paths are the paths of the hub's URL (see hubPaths).
+	paths []string
 }
 
 // New returns a Handler for cfg.
@@ -162,7 +190,10 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.SubscriptionsPageSize <= 0 {
 		cfg.SubscriptionsPageSize = DefaultSubscriptionsPageSize
 	}
-	h := &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger), listing: make(chan struct{}, 1)}
+	if err := setDraft08Defaults(&cfg); err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger), listing: make(chan struct{}, 1), paths: hubPaths(cfg.ResourceIdentifier)}
 	switch n := cfg.AnonymousSubscriptionEvents; {
 	case n == 0:
 		h.anonymousEvents = rate.NewLimiter(DefaultAnonymousSubscriptionEvents, DefaultAnonymousSubscriptionEvents)
@@ -211,6 +242,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "POST, OPTIONS")
 			httpError(w, http.StatusMethodNotAllowed, "method %s is not allowed; publish a batch with POST", r.Method)
 		}
+	case path == MetadataPath:
+		h.metadata(w, r)
 	default:
 		http.NotFound(w, r)
 	}

@@ -21,6 +21,9 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	// net/http drains it after an early answer: a client sending it a byte
 	// at a time holds nothing for long.
 	_ = http.NewResponseController(w).SetReadDeadline(start.Add(h.cfg.BodyTimeout))
+	if h.publishGeneration(w, r, start) {
+		return // draft 08 (publish08.go), or a generation the hub does not serve
+	}
 	claims := h.publisher(w, r)
 	if claims == nil {
 		return
@@ -41,7 +44,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "%s", reason(err))
 		return
 	}
-	if rf := h.checkUpdate(claims, &u); rf != nil {
+	if rf := h.checkUpdate(r, claims, &u); rf != nil {
 		h.refuse(w, rf, 0)
 		return
 	}
@@ -75,6 +78,7 @@ func (h *Handler) publisher(w http.ResponseWriter, r *http.Request) *auth.Claims
 	if claims == nil {
 		h.cfg.Metrics.AuthFailure("missing")
 		h.cfg.Metrics.PublishError("unauthorized")
+		h.challenge07(w, r)
 		httpError(w, http.StatusUnauthorized, "publishing requires a token with a mercure.publish claim (Authorization: Bearer <JWT>)")
 		return nil
 	}
@@ -118,16 +122,20 @@ type refusal struct {
 // checkUpdate applies to a valid update the rules of publishing beyond its
 // own validity: the limit on its data, the hub's reserved topics, and the
 // token's mercure.publish claim. It returns nil when u may be published.
-func (h *Handler) checkUpdate(claims *auth.Claims, u *herald.Update) *refusal {
+func (h *Handler) checkUpdate(r *http.Request, claims *auth.Claims, u *herald.Update) *refusal {
 	if len(u.Data) > h.cfg.MaxDataBytes {
 		return &refusal{http.StatusRequestEntityTooLarge, "too_large", false,
 			fmt.Sprintf("the data is %d bytes long, over the data limit of %d bytes", len(u.Data), h.cfg.MaxDataBytes)}
 	}
 	for _, t := range u.Topics {
-		if reserved(t) {
+		if h.reserved(r, t) {
 			return &refusal{http.StatusForbidden, "forbidden", false,
 				fmt.Sprintf("topic %q is reserved for events the hub publishes itself", t)}
 		}
+	}
+	if u.Type == subscriptionEventType {
+		return &refusal{http.StatusBadRequest, "invalid", false,
+			fmt.Sprintf("type %q is reserved for the hub's subscription events (draft 08), which subscribers trust to come from the hub", u.Type)}
 	}
 	if !claims.CanPublish(u.Topics) {
 		return &refusal{http.StatusForbidden, "forbidden", true,
@@ -229,20 +237,6 @@ func (h *Handler) parseUpdate(f *publishForm) (herald.Update, error) {
 		u.Retry = time.Duration(ms) * time.Millisecond
 	}
 	return u, u.Validate()
-}
-
-// reserved reports whether t is in the hub's own namespace (subscription
-// events), which publishers may not forge.
-func reserved(t string) bool {
-	if i := strings.Index(t, "://"); i >= 0 {
-		rest := t[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			t = rest[j:]
-		} else {
-			return false
-		}
-	}
-	return t == Path || strings.HasPrefix(t, Path+"/")
 }
 
 func reasonOf(status int) string {

@@ -18,6 +18,9 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "%s", reason(err))
 		return
 	}
+	if h.subscribeGeneration(w, r, q) {
+		return // draft 08 (subscribe08.go), or not a draft-07 subscription
+	}
 	raw := q["topic"]
 	if len(raw) == 0 {
 		httpError(w, http.StatusBadRequest, `missing "topic" query parameter: subscribe with ?topic=<topic, URI template or *>`)
@@ -61,6 +64,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	if claims == nil && h.cfg.NoAnonymous {
 		h.cfg.Metrics.AuthFailure("missing")
+		h.challenge07(w, r)
 		httpError(w, http.StatusUnauthorized, "this hub requires a subscriber token (Authorization: Bearer header, authorization query parameter or mercureAuthorization cookie)")
 		return
 	}

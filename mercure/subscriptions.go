@@ -31,6 +31,9 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "the subscriptions API is off; start the hub with --subscriptions")
 		return
 	}
+	if h.subscriptionsGeneration(w, r) {
+		return // draft 08 (subscriptions08.go), or a generation the hub does not serve
+	}
 	claims, _, err := h.token(r, h.cfg.Subscribers, "subscriber")
 	if err != nil {
 		httpError(w, http.StatusUnauthorized, "invalid subscriber token: %v", err)
@@ -38,6 +41,7 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 	}
 	if claims == nil {
 		h.cfg.Metrics.AuthFailure("missing")
+		h.challenge07(w, r)
 		httpError(w, http.StatusUnauthorized, "the subscriptions API requires a subscriber token whose mercure.subscribe claim selects the subscriptions")
 		return
 	}
@@ -101,8 +105,8 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 		if wantSub != "" && info.ID != wantSub {
 			continue
 		}
-		for _, sel := range info.Selectors {
-			if wantSel != "" && sel != wantSel {
+		for i, sel := range info.Selectors {
+			if (wantSel != "" && sel != wantSel) || info.MatchTypes[i] != "" { // draft-08 matchers: subscriptions08.go
 				continue
 			}
 			id := subscriptionID(sel, info.ID)

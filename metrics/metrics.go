@@ -138,8 +138,8 @@ var (
 		{gaugeDesc("queued_bytes_limit", "Most bytes of events that may wait for subscribers (0: no limit)."), func(s hub.Stats) float64 { return float64(s.QueuedBytesLimit) }},
 		{gaugeDesc("replays", "Subscriptions replaying history now."), func(s hub.Stats) float64 { return float64(s.Replays) }},
 		{gaugeDesc("replays_limit", "Most subscriptions replaying history at once (0: no limit)."), func(s hub.Stats) float64 { return float64(s.ConcurrentReplays) }},
-		{gaugeDesc("templates", "Distinct URI-template selectors subscribed to."), func(s hub.Stats) float64 { return float64(s.Templates) }},
-		{gaugeDesc("templates_limit", "Most distinct URI-template selectors subscribed to at once (0: no limit)."), func(s hub.Stats) float64 { return float64(s.MaxTemplates) }},
+		{gaugeDesc("templates", "Distinct URI-template selectors and URL patterns subscribed to."), func(s hub.Stats) float64 { return float64(s.Templates) }},
+		{gaugeDesc("templates_limit", "Most distinct URI-template selectors and URL patterns subscribed to at once (0: no limit)."), func(s hub.Stats) float64 { return float64(s.MaxTemplates) }},
 		{gaugeDesc("clients", "Client addresses with at least one subscriber."), func(s hub.Stats) float64 { return float64(s.Clients) }},
 	}
 	connectionsDesc      = gaugeDesc("connections", "Open client connections.")

@@ -24,4 +24,9 @@
 // same selector string always yields the same *[Selector] while it is cached.
 // Exact selectors expose their topic through [Selector.Literal] so that a hub
 // can index them in a map instead of matching them one by one.
+//
+// Draft-08 matchers ([Matcher]: exact, or a WHATWG URL Pattern) are compiled
+// by [CompileMatcher] and a [MatcherCache]; [Matcher.Selector] gives one as a
+// Selector, so that a hub selects the topics of subscribers of both
+// generations through one type ([Selector.Key] tells them apart).
 package topic

@@ -34,6 +34,7 @@ type Matcher struct {
 	raw     string
 	all     bool
 	pattern *URLPattern // MatchURLPattern only
+	sel     *Selector
 }
 
 // CompileMatcher compiles value as a matcher of type matchType ([MatchExact]
@@ -52,13 +53,23 @@ func CompileMatcher(matchType, value, base string) (*Matcher, error) {
 		if err := validateMatcherValue(value); err != nil {
 			return nil, fmt.Errorf("exact matcher %s: %w", quote(value), err)
 		}
-		return &Matcher{typ: matchType, raw: value, all: value == All}, nil
+		m := &Matcher{typ: matchType, raw: value, all: value == All}
+		m.sel = &Selector{raw: value, kind: kindExact, matchType: matchType}
+		if m.all {
+			m.sel.kind = kindAll
+		}
+		return m, nil
 	case MatchURLPattern:
 		p, err := CompileURLPattern(value, base)
 		if err != nil {
 			return nil, err
 		}
-		return &Matcher{typ: matchType, raw: value, all: p.IsAll(), pattern: p}, nil
+		m := &Matcher{typ: matchType, raw: value, all: p.IsAll(), pattern: p}
+		m.sel = &Selector{raw: value, kind: kindURLPattern, matchType: matchType, pattern: p}
+		if m.all {
+			m.sel.kind, m.sel.pattern = kindAll, nil
+		}
+		return m, nil
 	}
 	return nil, fmt.Errorf("%w: unsupported matcher type %s (supported: %s, %s)", herald.ErrInvalid, quote(matchType), MatchExact, MatchURLPattern)
 }
@@ -113,33 +124,73 @@ func (m *Matcher) Literal() (string, bool) {
 	return m.raw, m.typ == MatchExact && !m.all
 }
 
+// Selector returns the matcher as a [Selector], which matches as the matcher
+// does, so that a hub subscribes with draft-07 selectors and draft-08
+// matchers alike. It is the same *Selector every time.
+func (m *Matcher) Selector() *Selector { return m.sel }
+
 // URLPattern returns the compiled pattern of a [MatchURLPattern] matcher
 // (for its [URLPattern.Prefix] and [URLPattern.Exact] index keys), and nil
 // for an exact matcher.
 func (m *Matcher) URLPattern() *URLPattern { return m.pattern }
 
+// Memory bounds of a [MatcherCache].
+const (
+	// URLPatternCost is the memory one compiled URL pattern holds, without
+	// its match results (measured: 7.7 to 8.3 KB for patterns of one to six
+	// groups); a MatcherCache counts it, plus the length of the pattern and
+	// its base, against its byte budget. Each pattern also keeps up to
+	// [MatchCacheSize] match results, about 150 bytes plus the topic each,
+	// like a template selector.
+	URLPatternCost = 8 << 10
+	// DefaultMatcherCacheBytes is the byte budget of a cache made by
+	// [NewMatcherCache]: about 4,000 compiled URL patterns.
+	DefaultMatcherCacheBytes = 32 << 20
+)
+
 // MatcherCache holds compiled matchers keyed by type, base and value, so that
 // the same matcher compiled again (a subscriber reconnecting, many tokens
 // granting the same pattern) costs one map lookup and shares its match
 // cache. It evicts with CLOCK like [Cache] and is safe for concurrent use.
+//
+// It is bounded in entries and in bytes: a URL pattern counts
+// [URLPatternCost] plus its length and base's, an exact matcher (which does
+// not depend on the base, so it is cached once whatever the base) about
+// 100 bytes plus its length. A pattern compiled against many bases (a hub
+// deriving its URL from each request's origin) is one entry per base, within
+// the same budget. An evicted matcher stays valid for whoever holds it.
 type MatcherCache struct {
 	matchers *clockcache.Cache[*Matcher]
 }
 
 // NewMatcherCache returns an empty cache of at most size matchers, or
-// [DefaultCacheSize] when size is zero or less.
+// [DefaultCacheSize] when size is zero or less, and at most
+// [DefaultMatcherCacheBytes].
 func NewMatcherCache(size int) *MatcherCache {
+	return NewMatcherCacheBytes(size, DefaultMatcherCacheBytes)
+}
+
+// NewMatcherCacheBytes returns an empty cache of at most size matchers
+// ([DefaultCacheSize] when size is zero or less) and at most maxBytes
+// ([DefaultMatcherCacheBytes] when zero or less).
+func NewMatcherCacheBytes(size int, maxBytes int64) *MatcherCache {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	return &MatcherCache{matchers: clockcache.New[*Matcher](size)}
+	if maxBytes <= 0 {
+		maxBytes = DefaultMatcherCacheBytes
+	}
+	return &MatcherCache{matchers: clockcache.NewWeighted[*Matcher](size, maxBytes)}
 }
 
 // Compile returns the compiled matcher for (matchType, value, base), from the
 // cache when it is there, and otherwise compiles it with [CompileMatcher]
 // and caches the result. Invalid matchers are not cached.
 func (c *MatcherCache) Compile(matchType, value, base string) (*Matcher, error) {
-	key := matchType + "\x00" + base + "\x00" + value
+	key := matchType + "\x00" + value
+	if matchType != MatchExact {
+		key += "\x00" + base
+	}
 	if m, ok := c.matchers.Get(key); ok {
 		return m, nil
 	}
@@ -147,8 +198,15 @@ func (c *MatcherCache) Compile(matchType, value, base string) (*Matcher, error) 
 	if err != nil {
 		return nil, err
 	}
-	return c.matchers.Add(key, m), nil
+	cost := int64(100 + len(key))
+	if m.pattern != nil {
+		cost += URLPatternCost
+	}
+	return c.matchers.AddWeighted(key, m, cost), nil
 }
 
 // Len returns the number of matchers the cache holds now.
 func (c *MatcherCache) Len() int { return c.matchers.Len() }
+
+// Bytes returns the memory the cache counts for the matchers it holds now.
+func (c *MatcherCache) Bytes() int64 { return c.matchers.Weight() }

@@ -45,15 +45,20 @@ const (
 	kindExact kind = iota
 	kindAll
 	kindTemplate
+	kindURLPattern
 )
 
-// Selector is a compiled topic selector. It is immutable (its match cache is
-// an internal detail) and safe for concurrent use.
+// Selector is a compiled topic selector: a draft-07 selector ([Compile]), or
+// a draft-08 matcher ([Matcher.Selector]), so that a hub selects the topics
+// of subscribers of both generations the same way. It is immutable (its
+// match cache is an internal detail) and safe for concurrent use.
 type Selector struct {
-	raw     string
-	kind    kind
-	re      *regexp.Regexp          // template only
-	matches *clockcache.Cache[bool] // template compiled by a Cache only: topic -> matched
+	raw       string
+	kind      kind
+	matchType string                  // "" for a draft-07 selector, else the matcher's type
+	pattern   *URLPattern             // kindURLPattern only
+	re        *regexp.Regexp          // template only
+	matches   *clockcache.Cache[bool] // template compiled by a Cache only: topic -> matched
 	// prefix and suffix are the literal text of a template before its first
 	// expression and after its last one: every topic it matches starts and
 	// ends with them. literals are the literal texts between its
@@ -177,11 +182,13 @@ func MustCompile(s string) *Selector {
 // Match reports whether the selector selects topic: always for "*", when
 // topic is byte-equal to the selector, and for a template selector when the
 // template can expand to topic. Results for template selectors compiled by a
-// [Cache] are cached.
+// [Cache] are cached. A matcher's Selector matches as the [Matcher] does.
 func (s *Selector) Match(topic string) bool {
 	switch {
 	case s.kind == kindAll:
 		return true
+	case s.kind == kindURLPattern:
+		return s.pattern.Match(topic)
 	case topic == s.raw:
 		return true
 	case s.kind == kindExact:
@@ -225,19 +232,61 @@ func (s *Selector) Affixes() (prefix, suffix string) {
 	return s.prefix, s.suffix
 }
 
-// String returns the selector as it was given to Compile.
+// String returns the selector as it was given to Compile, or the matcher's
+// value.
 func (s *Selector) String() string { return s.raw }
+
+// MatchType returns the type of the draft-08 matcher the selector stands for
+// ([MatchExact] or [MatchURLPattern]), and "" for a draft-07 selector.
+func (s *Selector) MatchType() string { return s.matchType }
+
+// URLPattern returns the compiled pattern of a URL-pattern matcher other
+// than "*" (its [URLPattern.Prefix] and [URLPattern.Base] index it), and
+// nil for every other selector.
+func (s *Selector) URLPattern() *URLPattern { return s.pattern }
+
+// KeyOf returns the Key of the draft-07 selector s, as Compile(s).Key()
+// would for a valid s, without compiling it.
+func KeyOf(s string) string {
+	switch {
+	case s == All:
+		return All
+	case strings.IndexByte(s, '{') >= 0:
+		return "{" + s
+	}
+	return "=" + s
+}
+
+// Key identifies what the selector selects, across both generations: two
+// selectors with the same key select the same topics ("*" of either
+// generation; an exact draft-07 selector and an exact matcher of the same
+// topic), and a draft-07 template, an exact matcher of the same text and a
+// URL pattern (whose base is part of its key) never share one. A hub can
+// group subscribers by it.
+func (s *Selector) Key() string {
+	switch s.kind {
+	case kindAll:
+		return All
+	case kindExact:
+		return "=" + s.raw
+	case kindTemplate:
+		return "{" + s.raw
+	}
+	return "u" + s.pattern.base + "\x00" + s.raw
+}
 
 // IsAll reports whether the selector is "*", which matches every topic.
 func (s *Selector) IsAll() bool { return s.kind == kindAll }
 
-// IsTemplate reports whether the selector is a URI template, so that matching
-// it costs more than a string comparison.
+// IsTemplate reports whether the selector is a draft-07 URI template, so
+// that matching it costs more than a string comparison. (A URL pattern
+// costs more too: see URLPattern.)
 func (s *Selector) IsTemplate() bool { return s.kind == kindTemplate }
 
 // Literal returns the one topic the selector matches, and true, when the
-// selector is exact (it has no template expression and is not "*"). A hub
-// can index such selectors in a map keyed by topic.
+// selector is exact (a draft-07 selector without template expression, or an
+// exact matcher, other than "*"). A hub can index such selectors in a map
+// keyed by topic.
 func (s *Selector) Literal() (string, bool) {
 	return s.raw, s.kind == kindExact
 }

@@ -45,6 +45,7 @@ type URLPattern struct {
 	all     bool
 	pattern *urlpattern.URLPattern
 	prefix  string
+	suffix  string
 	exact   bool
 	matches *clockcache.Cache[bool] // topic -> matched
 }
@@ -89,6 +90,9 @@ func CompileURLPattern(pattern, base string) (*URLPattern, error) {
 	}
 	u := &URLPattern{raw: pattern, base: base, pattern: p, matches: clockcache.New[bool](MatchCacheSize)}
 	u.prefix, u.exact = literalPrefix(p)
+	if !u.exact {
+		u.suffix = literalSuffix(p.Pathname())
+	}
 	return u, nil
 }
 
@@ -179,6 +183,29 @@ func literalPrefix(p *urlpattern.URLPattern) (prefix string, exact bool) {
 	return prefix + strings.TrimSuffix(path[:i], "/"), false
 }
 
+// literalSuffix returns what the path of every URL matched by a pattern
+// whose pathname component is path ends with: the literal text after its
+// last group (all of it when it has none). Any suffix of that text would
+// do, so wherever the syntax is unclear it returns less, or "".
+func literalSuffix(path string) string {
+	j := strings.LastIndexAny(path, patternSyntax)
+	if j < 0 {
+		return path
+	}
+	if path[j] == '\\' {
+		return "" // an escaped character: rare, not worth parsing
+	}
+	rest := path[j+1:]
+	if path[j] == ':' {
+		// A named group: its name runs on (letters, digits, _ and $, and
+		// any non-ASCII character, which is more than names may hold).
+		rest = strings.TrimLeftFunc(rest, func(r rune) bool {
+			return r >= 0x80 || r == '_' || r == '$' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+		})
+	}
+	return rest
+}
+
 func isSpecialScheme(s string) bool {
 	switch s {
 	case "http", "https", "ws", "wss", "ftp", "file":
@@ -213,6 +240,12 @@ func (p *URLPattern) test(topic string) (ok bool) {
 	}
 	return p.pattern.Test(topic, base)
 }
+
+// NeedsBase reports whether parsing topic as a URL may take something from a
+// base URL, so that its canonical form ([CanonicalURL]) depends on the base:
+// false for a URL with a scheme and an authority ("https://...") or of a
+// non-special scheme ("urn:..."), true for a relative reference ("/books/1").
+func NeedsBase(topic string) bool { return needsBase(topic) }
 
 // needsBase reports whether the WHATWG URL parser may use a base URL to
 // parse topic: false only when topic starts with a scheme followed by "//"
@@ -255,6 +288,14 @@ func (p *URLPattern) IsAll() bool { return p.all }
 // when the pattern's protocol is not literal, and for "*".
 func (p *URLPattern) Prefix() string { return p.prefix }
 
+// Suffix returns a string that the canonical form ([CanonicalURL]) of every
+// topic the pattern matches ends with, after [URLPattern.Prefix] (the two
+// never overlap): the literal end of its path, after its last group. A hub
+// can skip the pattern for a topic whose canonical form does not end with
+// it. It is "" when the path ends with a group, and when the pattern is
+// Exact.
+func (p *URLPattern) Suffix() string { return p.suffix }
+
 // Exact reports whether [URLPattern.Prefix] is the whole canonical form of
 // every topic the pattern matches (protocol, host, port and path are
 // literal; the query and fragment may still be patterns): a hub can then
@@ -293,6 +334,31 @@ func CanonicalURL(topic, base string) (canonical string, ok bool) {
 		}
 	}
 	return s + u.Pathname(), true
+}
+
+// URLPath returns the path of topic parsed as a URL relative to base, as the
+// WHATWG URL parser leaves it (dot segments removed; percent-encoded
+// characters kept encoded), and false when topic is not a URL. It is what a
+// hub compares with its own path to find topics in its reserved namespace
+// (draft-dunglas-mercure-08, "Publication"), whatever their scheme or host.
+func URLPath(topic, base string) (path string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			path, ok = "", false
+		}
+	}()
+	var b *whatwgurl.Url
+	if base != "" && needsBase(topic) {
+		var err error
+		if b, err = urlParser.Parse(base); err != nil {
+			return "", false
+		}
+	}
+	u, err := urlParser.BasicParser(topic, b, nil, whatwgurl.NoState)
+	if err != nil {
+		return "", false
+	}
+	return u.Pathname(), true
 }
 
 var urlParser = whatwgurl.NewParser()

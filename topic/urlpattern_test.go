@@ -105,22 +105,28 @@ func TestURLPatternIndexKeys(t *testing.T) {
 	tests := []struct {
 		pattern, prefix string
 		exact           bool
+		suffix          string
 	}{
-		{"https://example.com/books/:id", "https://example.com/books", false},
-		{"https://example.com/books/1", "https://example.com/books/1", true},
-		{"https://example.com/books/1?x=1", "https://example.com/books/1", true},
-		{"https://EXAMPLE.com:443/a", "https://example.com/a", true},
-		{"https://example.com:8443/a/*", "https://example.com:8443/a", false},
-		{"/.well-known/mercure/subscriptions/*", "https://hub.example.com/.well-known/mercure/subscriptions", false},
-		{"https://*.example.com/a", "https:", false},
-		{"http{s}?://example.com/a", "", false},
-		{"urn:*", "urn:", false},
-		{"*", "", false},
+		{"https://example.com/books/:id", "https://example.com/books", false, ""},
+		{"https://example.com/books/1", "https://example.com/books/1", true, ""},
+		{"https://example.com/books/1?x=1", "https://example.com/books/1", true, ""},
+		{"https://EXAMPLE.com:443/a", "https://example.com/a", true, ""},
+		{"https://example.com:8443/a/*", "https://example.com:8443/a", false, ""},
+		{"/.well-known/mercure/subscriptions/*", "https://hub.example.com/.well-known/mercure/subscriptions", false, ""},
+		{"https://*.example.com/a", "https:", false, "/a"},
+		{"http{s}?://example.com/a", "", false, "/a"},
+		{"urn:*", "urn:", false, ""},
+		{"*", "", false, ""},
+		{"https://example.com/books/:id/reviews", "https://example.com/books", false, "/reviews"},
+		{"https://example.com/books/:id.json", "https://example.com/books", false, ".json"},
+		{"https://example.com/books/:idéx/a", "https://example.com/books", false, "/a"},
+		{"https://example.com/a/(\\d+)/café", "https://example.com/a", false, "/caf%C3%A9"},
+		{"https://example.com/a/:id?", "https://example.com/a", false, ""},
 	}
 	for _, tt := range tests {
 		p := mustURLPattern(t, tt.pattern, hubURL)
-		if p.Prefix() != tt.prefix || p.Exact() != tt.exact {
-			t.Errorf("%q: Prefix, Exact = %q, %v; want %q, %v", tt.pattern, p.Prefix(), p.Exact(), tt.prefix, tt.exact)
+		if p.Prefix() != tt.prefix || p.Exact() != tt.exact || p.Suffix() != tt.suffix {
+			t.Errorf("%q: Prefix, Exact, Suffix = %q, %v, %q; want %q, %v, %q", tt.pattern, p.Prefix(), p.Exact(), p.Suffix(), tt.prefix, tt.exact, tt.suffix)
 		}
 		if p.String() != tt.pattern || p.Base() != hubURL {
 			t.Errorf("%q: String, Base = %q, %q", tt.pattern, p.String(), p.Base())

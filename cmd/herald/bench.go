@@ -26,6 +26,7 @@ type benchConfig struct {
 	sourceAddrs     string
 	jsonOut         bool
 	worker          bool
+	draft           draftFlags // --draft 08: draft.go
 }
 
 func benchFlags(c *benchConfig) *flag.FlagSet {
@@ -59,6 +60,7 @@ func benchFlags(c *benchConfig) *flag.FlagSet {
 	fs.StringVar(&l.MemStatsURL, "memstats", "", "the hub's expvar URL, e.g. http://localhost:6060/debug/vars for herald serve --pprof-addr localhost:6060: report the Go heap and stacks per subscriber")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
 	fs.BoolVar(&c.worker, "worker", false, "run as a worker of another herald bench (internal)")
+	c.draft.register(fs, true)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: herald bench [flags]
 
@@ -198,20 +200,26 @@ func (c *benchConfig) config(fs *flag.FlagSet) (loadgen.Config, error) {
 	if c.sourceAddrs != "" {
 		cfg.SourceAddrs = splitList(c.sourceAddrs)
 	}
+	draft08, err := c.draft.is08()
+	if err != nil {
+		return cfg, usageError{fmt.Errorf("bench: %v", err)}
+	}
+	cfg.Draft08 = draft08
 	if c.jwtKey != "" {
 		k, err := auth.LoadKey(c.jwtKey)
 		if err != nil {
 			return cfg, usageError{fmt.Errorf("bench: --jwt-key: %v", err)}
 		}
 		ttl := cfg.Duration + cfg.Warmup + time.Hour
+		hubURL, _ := hubEndpoint(cfg.Hub)
 		if cfg.PublisherToken == "" {
-			if cfg.PublisherToken, err = auth.Sign(c.jwtAlg, k, auth.Grant{Publish: []string{"*"}, TTL: ttl}); err != nil {
-				return cfg, fmt.Errorf("bench: signing a publisher token: %w", err)
+			if cfg.PublisherToken, err = c.draft.sign(c.jwtAlg, k, hubURL, []string{"*"}, nil, ttl); err != nil {
+				return cfg, benchSignError("publisher", err)
 			}
 		}
 		if c.authSubscribers && cfg.SubscriberToken == "" {
-			if cfg.SubscriberToken, err = auth.Sign(c.jwtAlg, k, auth.Grant{Subscribe: []string{"*"}, TTL: ttl}); err != nil {
-				return cfg, fmt.Errorf("bench: signing a subscriber token: %w", err)
+			if cfg.SubscriberToken, err = c.draft.sign(c.jwtAlg, k, hubURL, nil, []string{"*"}, ttl); err != nil {
+				return cfg, benchSignError("subscriber", err)
 			}
 		}
 	}
@@ -229,6 +237,14 @@ func (c *benchConfig) config(fs *flag.FlagSet) (loadgen.Config, error) {
 		return exec.CommandContext(ctx, exe, "bench", "--worker")
 	}
 	return cfg, nil
+}
+
+// benchSignError is the error of signing a token for role.
+func benchSignError(role string, err error) error {
+	if ue, ok := errors.AsType[usageError](err); ok {
+		return usageError{fmt.Errorf("bench: %v", ue.err)}
+	}
+	return fmt.Errorf("bench: signing a %s token: %w", role, err)
 }
 
 // isTerminal reports whether w is a terminal (a character device).

@@ -45,7 +45,7 @@ func (l *limitsConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxClientSubscribers, "max-client-subscribers", hub.DefaultMaxClientSubscribers, "most subscribers of one client address (an IPv6 /64 counts as one); more are refused with 429 (-1: none)")
 	fs.IntVar(&l.maxClientConnections, "max-client-connections", 2*hub.DefaultMaxClientSubscribers, "most connections open from one client address (an IPv6 /64 counts as one), proxies in --trusted-proxies excepted; more are answered 429 and closed at once (-1: none)")
 	fs.StringVar(&l.trustedProxies, "trusted-proxies", "", "addresses (CIDR, comma-separated) of proxies in front of the hub: for their requests, the client address is taken from X-Forwarded-For")
-	fs.IntVar(&l.maxTemplates, "max-templates", hub.DefaultMaxTemplates, "most distinct URI-template selectors subscribed to at once; a subscription adding one more is refused with 503 (-1: none)")
+	fs.IntVar(&l.maxTemplates, "max-templates", hub.DefaultMaxTemplates, "most distinct URI-template selectors and URL patterns (draft 08) subscribed to at once; a subscription adding one more is refused with 503 (-1: none)")
 	fs.IntVar(&l.maxSelectorBytes, "max-selector-bytes", mercure.DefaultMaxSelectorBytes, "most bytes of topic selectors in one subscription, together; more is a 400")
 	fs.IntVar(&l.queueBytes, "queue-bytes", hub.DefaultQueueBytes, "bytes of events that may wait for one subscriber before it is disconnected as too slow (-1: none)")
 	fs.Int64Var(&l.queuedBytes, "queued-bytes", hub.DefaultQueuedBytes, "bytes of events that may wait for all subscribers together; past it, subscribers with a backlog are disconnected as too slow (-1: none)")

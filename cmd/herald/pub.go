@@ -46,12 +46,21 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.BoolVar(&batch.on, "batch", false, "publish many updates: read them from standard input, one JSON object per line with the fields topic (a string or an array), data, id, type, private (true or false) and retry (milliseconds); post them in batches and print their ids, one per line, in order")
 	fs.IntVar(&batch.size, "batch-size", 100, fmt.Sprintf("with --batch: lines per request (1 to %d)", herald.MaxBatchLen))
 	fs.DurationVar(&batch.wait, "batch-wait", 100*time.Millisecond, "with --batch: post a batch that is not full once its first line has waited this long")
+	var draft draftFlags // --draft 08: draft.go
+	draft.register(fs, true)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), pubUsage)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	is08, err := draft.is08()
+	if err != nil {
+		return usageError{fmt.Errorf("pub: %v", err)}
+	}
+	if is08 && batch.on {
+		return usageError{errors.New("pub: --batch publishes with draft-07 tokens only (the batch endpoint is a Herald extension of draft 07)")}
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -83,7 +92,10 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		if err != nil {
 			return usageError{fmt.Errorf("pub: --jwt-key: %s", plain(err))}
 		}
-		token, err = auth.Sign(jwtAlg, k, auth.Grant{Publish: topics, TTL: 5 * time.Minute})
+		token, err = draft.sign(jwtAlg, k, endpoint, topics, nil, 5*time.Minute)
+		if ue, ok := errors.AsType[usageError](err); ok {
+			return usageError{fmt.Errorf("pub: %v", ue.err)}
+		}
 		if err != nil {
 			return messageError{msg: "pub: signing a token: " + plain(err), err: err}
 		}

@@ -54,6 +54,7 @@ type serveConfig struct {
 	tlsKey          string
 	limits          limitsConfig
 	batch           batchLimits // --max-batch, --max-batch-body (servebatch.go)
+	keys            keysConfig  // JWK Sets and draft 08: keys.go
 }
 
 func serveFlags(c *serveConfig) *flag.FlagSet {
@@ -84,6 +85,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS and HTTP/2 with this certificate (PEM, with its chain); re-read when it changes. HTTP/2 lifts browsers' limit of 6 HTTP/1.1 connections per site, which every EventSource and tab shares")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM); re-read when it changes")
 	c.limits.flags(fs)
+	c.keys.flags(fs)
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) and runtime variables (/debug/vars, for herald bench --memstats) on this separate address, e.g. localhost:6060; keep it private (empty: off)")
 	c.batch.register(fs)
 	fs.Usage = func() {
@@ -133,17 +135,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	}
 	pubKey, subKey := cmp.Or(c.publisherKey, c.jwtKey), cmp.Or(c.subscriberKey, c.jwtKey)
 	algs := splitList(c.jwtAlg)
-	var publishers, subscribers *auth.Verifier
-	if pubKey != "" {
-		if publishers, err = newVerifier(pubKey, algs); err != nil {
-			return usageError{fmt.Errorf("publisher key: %w", err)}
-		}
+	// Keys, JWK Sets (fetched now: a start without them fails) and draft 08.
+	publishers, subscribers, keys, err := c.keys.verifiers(ctx, pubKey, subKey, algs, log)
+	if err != nil {
+		return err
 	}
-	if subKey != "" {
-		if subscribers, err = newVerifier(subKey, algs); err != nil {
-			return usageError{fmt.Errorf("subscriber key: %w", err)}
-		}
-	}
+	defer keys.Close()
 
 	var mc mercure.Config
 	if err := c.limits.mercureConfig(&mc); err != nil {
@@ -180,7 +177,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		}
 	}()
 	var dev *devKey
-	if publishers == nil && subscribers == nil {
+	if publishers == nil && subscribers == nil && keys.access == nil && keys.protocol != mercure.ProtocolDraft08 {
 		k, err := developmentKey(spec, log)
 		if err != nil {
 			return err
@@ -210,6 +207,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	c.limits.hubOptions(&opts)
 	h := hub.New(store, opts)
 	m.ObserveHub(h.Stats)
+	if err := metrics.RegisterKeySets(reg, keys); err != nil {
+		return err
+	}
 	mc.Hub, mc.Publishers, mc.Subscribers = h, publishers, subscribers
 	mc.NoAnonymous = !c.anonymous
 	mc.CORSOrigins = splitList(c.corsOrigins)
@@ -219,6 +219,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	mc.Metrics, mc.Logger = m, log
 	// Batch limits (servebatch.go).
 	mc.MaxBatch, mc.MaxBatchBodyBytes = int(c.batch.max.v), c.batch.maxBody.v
+	c.keys.mercureConfig(&mc, keys)
 	mh, err := mercure.New(mc)
 	if err != nil {
 		return err
@@ -231,8 +232,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	mux := http.NewServeMux()
 	mux.Handle(mercure.Path, protocol)
 	mux.Handle(mercure.Path+"/", protocol)
+	mux.Handle(mercure.MetadataPath, protocol)
 	mux.Handle("GET /metrics", m.Handler())
-	mux.HandleFunc("GET /healthz", healthz(h, store, m))
+	mux.HandleFunc("GET /healthz", healthz(h, store, m, keys))
 	stopDemo, err := mountDemo(mux, h, c, log)
 	if err != nil {
 		return err
@@ -313,7 +315,7 @@ func orNone(d time.Duration) time.Duration {
 
 // healthz reports whether the hub can serve: 503 while its store's backend is
 // unreachable or the hub is shutting down.
-func healthz(h *hub.Hub, store herald.Store, m *metrics.Metrics) http.HandlerFunc {
+func healthz(h *hub.Hub, store herald.Store, m *metrics.Metrics, keys *keySets) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -334,6 +336,7 @@ func healthz(h *hub.Hub, store herald.Store, m *metrics.Metrics) http.HandlerFun
 			return
 		}
 		fmt.Fprintf(w, "ok\nsubscribers %d\n", h.Subscribers())
+		keys.health(w) // JWK Sets: a failing one is reported, not fatal
 	}
 }
 

@@ -37,6 +37,7 @@ Examples:
   herald sub --topic hello http://localhost:8080
   herald sub 'http://localhost:8080/.well-known/mercure?topic=hello'
   herald sub --hub http://localhost:8080 --topic 'https://example.com/books/{id}' --token "$TOKEN"
+  herald sub --draft 08 --urlpattern 'https://example.com/books/:id' http://localhost:8080
   herald sub --json -H 'Authorization: Bearer abc' https://api.example.com/stream | jq .data
   herald sub -X POST --body '{"prompt":"hi"}' -H 'Content-Type: application/json' https://llm.example/v1/stream
 
@@ -59,7 +60,11 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	)
 	fs.BoolVar(&jsonOut, "json", false, `print one JSON object per event and line: {"event":…,"data":…,"id":…}`)
 	fs.StringVar(&hub, "hub", "", "the stream's or hub's `URL` (instead of the URL argument)")
-	fs.Var(&topics, "topic", "subscribe to this Mercure `topic` (repeatable); a hub URL without a path gets /.well-known/mercure")
+	fs.Var(&topics, "topic", "subscribe to this Mercure `topic` (repeatable; draft 07: a topic, URI template or *; draft 08: an exact topic); a hub URL without a path gets /.well-known/mercure")
+	var patterns stringsFlag
+	fs.Var(&patterns, "urlpattern", "with --draft 08: subscribe to the topics this URL `pattern` matches (repeatable), e.g. https://example.com/books/:id")
+	var draft draftFlags // --draft 08: draft.go
+	draft.register(fs, false)
 	fs.Var(&headers, "H", "add a request header `'Name: value'` (repeatable)")
 	fs.Var(&headers, "header", "same as -H")
 	fs.StringVar(&token, "token", "", "send `T` as a bearer token (Authorization: Bearer T)")
@@ -82,7 +87,14 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return err
 	}
 
-	target, err := subTarget(hub, positional, topics)
+	draft08, err := draft.is08()
+	if err != nil {
+		return usageError{fmt.Errorf("sub: %v", err)}
+	}
+	if len(patterns) > 0 && !draft08 {
+		return usageError{errors.New("sub: --urlpattern is draft 08's (match_urlpattern=): add --draft 08")}
+	}
+	target, err := subTarget(hub, positional, topics, patterns, draft08)
 	if err != nil {
 		return usageError{fmt.Errorf("sub: %v", err)}
 	}
@@ -155,7 +167,7 @@ func runSub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			if errors.Is(err, eventsource.ErrNoContent) || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 				return nil
 			}
-			return subFailure(target, len(topics) > 0, err)
+			return subFailure(target, len(topics)+len(patterns) > 0, err)
 		}
 		p.event(ev)
 		if p.err != nil {
@@ -190,9 +202,10 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // subTarget returns the URL to subscribe to: the URL argument or --hub,
-// with a topic query parameter per --topic (and the Mercure well-known path
-// if the URL has none).
-func subTarget(hub string, positional, topics []string) (string, error) {
+// with a topic query parameter per --topic (draft 08: match, and a
+// match_urlpattern per --urlpattern), and the Mercure well-known path if
+// the URL has none.
+func subTarget(hub string, positional, topics, patterns []string, draft08 bool) (string, error) {
 	raw := hub
 	switch {
 	case len(positional) > 1:
@@ -214,13 +227,20 @@ func subTarget(hub string, positional, topics []string) (string, error) {
 	if u.Host == "" {
 		return "", fmt.Errorf("invalid URL %q: no host", raw)
 	}
-	if len(topics) == 0 {
+	if len(topics) == 0 && len(patterns) == 0 {
 		return u.String(), nil
 	}
 	withHubPath(u)
 	q := u.Query()
+	param := "topic"
+	if draft08 {
+		param = "match"
+	}
 	for _, t := range topics {
-		q.Add("topic", t)
+		q.Add(param, t)
+	}
+	for _, p := range patterns {
+		q.Add("match_urlpattern", p)
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil
@@ -416,8 +436,10 @@ func (p *subPrinter) state(sc eventsource.StateChange) {
 		}
 	case eventsource.StateOpen:
 		msg = "connected (" + sc.Response.Status + ")"
-		if id := sc.Response.Header.Get("Last-Event-ID"); id != "" {
-			msg += ", server Last-Event-ID: " + printable(id)
+		for _, h := range []string{"Last-Event-ID", "Mercure-Last-Event-ID"} { // draft 07, draft 08
+			if id := sc.Response.Header.Get(h); id != "" {
+				msg += ", server " + h + ": " + printable(id)
+			}
 		}
 	case eventsource.StateReconnecting:
 		msg = fmt.Sprintf("%s; reconnecting in %v", describe(sc.Err), roundDelay(sc.Delay))

@@ -55,3 +55,36 @@ func TestConcurrentUseStaysBounded(t *testing.T) {
 		t.Errorf("the index holds %d keys, the ring %d", indexed, c.Len())
 	}
 }
+
+// TestWeightBudget: a weighted cache evicts, second chance first, until a
+// new entry fits its budget, and never caches an entry heavier than it.
+func TestWeightBudget(t *testing.T) {
+	c := NewWeighted[int](100, 10)
+	c.AddWeighted("a", 1, 4)
+	c.AddWeighted("b", 2, 4)
+	c.Get("a")
+	c.AddWeighted("c", 3, 4) // 12 > 10: b (unused) goes, a keeps its second chance
+	if _, ok := c.Get("b"); ok {
+		t.Error("b survived, want it evicted to make room")
+	}
+	if w := c.Weight(); w != 8 {
+		t.Errorf("Weight() = %d, want 8", w)
+	}
+	if v := c.AddWeighted("huge", 9, 11); v != 9 {
+		t.Errorf("AddWeighted of an entry over the budget returned %d, want it back", v)
+	}
+	if _, ok := c.Get("huge"); ok {
+		t.Error("an entry heavier than the budget was cached")
+	}
+	for i := range 1000 {
+		c.AddWeighted(fmt.Sprint(i), i, int64(1+i%5))
+		if w := c.Weight(); w > 10 {
+			t.Fatalf("Weight() = %d after %d inserts, the budget is 10", w, i)
+		}
+	}
+	indexed, sum := 0, int64(0)
+	c.m.Range(func(_, v any) bool { indexed++; sum += v.(*entry[int]).weight; return true })
+	if indexed != c.Len() || sum != c.Weight() {
+		t.Errorf("the index holds %d keys weighing %d, the ring %d weighing %d", indexed, sum, c.Len(), c.Weight())
+	}
+}

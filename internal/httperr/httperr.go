@@ -87,10 +87,12 @@ var sentinels = []error{
 }
 
 // Text answers with status and a one-line plain-text message. Headers set
-// for a stream (Last-Event-ID, X-Accel-Buffering) are dropped.
+// for a stream (Last-Event-ID, Mercure-Last-Event-ID, X-Accel-Buffering)
+// are dropped.
 func Text(w http.ResponseWriter, status int, format string, args ...any) {
 	h := w.Header()
 	h.Del("Last-Event-ID")
+	h.Del("Mercure-Last-Event-ID")
 	h.Del("X-Accel-Buffering")
 	h.Del("Content-Length")
 	h.Set("Content-Type", "text/plain; charset=utf-8")
