@@ -45,7 +45,11 @@ func (h *Hub) EachSubscriber() iter.Seq[SubscriberInfo] {
 			for i, sel := range s.selectors {
 				sels[i], types[i] = sel.String(), sel.MatchType()
 			}
-			if !yield(SubscriberInfo{ID: s.id, Selectors: sels, MatchTypes: types, Payload: s.payload, Payloads: s.payloads}) {
+			info := SubscriberInfo{ID: s.id, Selectors: sels, MatchTypes: types}
+			if s.extra != nil {
+				info.Payload, info.Payloads = s.extra.payload, s.extra.payloads
+			}
+			if !yield(info) {
 				return
 			}
 		}

@@ -124,15 +124,15 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request, sub Subscripti
 		client:     sub.Client,
 		selectors:  sub.Selectors,
 		canReceive: sub.CanReceive,
-		payload:    sub.Payload,
-		payloads:   sub.Payloads,
-		onClose:    sub.OnClose,
 		done:       make(chan struct{}),
 
 		matchedField: sub.MatchedField,
 	}
 	if s.id == "" {
 		s.id = NewID()
+	}
+	if sub.Payload != nil || sub.Payloads != nil || sub.OnClose != nil {
+		s.extra = &subscriberExtra{payload: sub.Payload, payloads: sub.Payloads, onClose: sub.OnClose}
 	}
 	var cs *connSink
 	if !h.opts.NoHijack {

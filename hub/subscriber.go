@@ -19,9 +19,7 @@ type subscriber struct {
 	client     string // the client address its per-client limit counts under; "" for none
 	selectors  []*topic.Selector
 	canReceive func(topics []string) bool // private updates; nil: public only
-	payload    json.RawMessage
-	payloads   []json.RawMessage // per selector; nil: payload for all
-	onClose    func(CloseReason)
+	extra      *subscriberExtra           // what few subscribers have; nil for most
 	sink       sink
 	hijacked   bool
 	// matchedField: each update is sent with a "matched" field naming the
@@ -43,6 +41,15 @@ type subscriber struct {
 	// stopReplay cancels the replay in progress, if any.
 	stopReplay func()
 	done       chan struct{} // closed once the stream is released
+}
+
+// subscriberExtra holds what only some subscribers have (a token's payload,
+// a close hook), so that the many that have none, idle anonymous ones, do
+// not pay for it.
+type subscriberExtra struct {
+	payload  json.RawMessage
+	payloads []json.RawMessage // per selector; nil: payload for all
+	onClose  func(CloseReason)
 }
 
 // enqueue adds f to the queue. start reports that the caller must start a
@@ -238,8 +245,8 @@ func (s *subscriber) release() {
 	h.subscribers.Add(-1)
 	h.metrics.SubscriberRemoved(reason)
 	close(s.done)
-	if s.onClose != nil {
-		s.onClose(reason)
+	if s.extra != nil && s.extra.onClose != nil {
+		s.extra.onClose(reason)
 	}
 }
 
