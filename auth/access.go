@@ -109,13 +109,7 @@ func NewAccessVerifier(cfg AccessConfig) (*AccessVerifier, error) {
 	if v.matchers == nil {
 		v.matchers = topic.NewMatcherCache(0)
 	}
-	size := cfg.CacheSize
-	if size == 0 {
-		size = DefaultCacheSize
-	}
-	if size > 0 {
-		v.cache = clockcache.New[*Claims](size)
-	}
+	v.cache = newTokenCache(cfg.CacheSize)
 	return v, nil
 }
 

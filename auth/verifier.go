@@ -100,14 +100,20 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if v.selectors == nil {
 		v.selectors = topic.NewCache(0)
 	}
-	size := cfg.CacheSize
+	v.cache = newTokenCache(cfg.CacheSize)
+	return v, nil
+}
+
+// newTokenCache returns a cache of size verified tokens (zero:
+// DefaultCacheSize), or nil, no cache, when size is negative.
+func newTokenCache(size int) *clockcache.Cache[*Claims] {
 	if size == 0 {
 		size = DefaultCacheSize
 	}
-	if size > 0 {
-		v.cache = clockcache.New[*Claims](size)
+	if size < 0 {
+		return nil
 	}
-	return v, nil
+	return clockcache.New[*Claims](size)
 }
 
 func intersect(a, b []string) []string {

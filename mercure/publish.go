@@ -28,14 +28,8 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	if claims == nil {
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !isFormMediaType(ct) {
-		h.cfg.Metrics.PublishError("invalid")
-		httpError(w, http.StatusUnsupportedMediaType, "publish with Content-Type: application/x-www-form-urlencoded, not %q", ct)
-		return
-	}
-	form, err := h.readPublishForm(w, r)
-	if err != nil {
-		h.bodyError(w, err, "the limit on a form-encoded body", h.cfg.MaxBodyBytes, "malformed form body: ")
+	form, ok := h.publishForm(w, r)
+	if !ok {
 		return
 	}
 	u, err := h.parseUpdate(&form)
@@ -89,6 +83,23 @@ func (h *Handler) publisher(w http.ResponseWriter, r *http.Request) *auth.Claims
 		return nil
 	}
 	return claims
+}
+
+// publishForm reads a publish request's form body (publish in both
+// generations); it answers a wrong Content-Type (415) or a body that could
+// not be read (see bodyError) itself and then reports false.
+func (h *Handler) publishForm(w http.ResponseWriter, r *http.Request) (publishForm, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isFormMediaType(ct) {
+		h.cfg.Metrics.PublishError("invalid")
+		httpError(w, http.StatusUnsupportedMediaType, "publish with Content-Type: application/x-www-form-urlencoded, not %q", ct)
+		return publishForm{}, false
+	}
+	form, err := h.readPublishForm(w, r)
+	if err != nil {
+		h.bodyError(w, err, "the limit on a form-encoded body", h.cfg.MaxBodyBytes, "malformed form body: ")
+		return publishForm{}, false
+	}
+	return form, true
 }
 
 // bodyError answers a request whose body could not be read: over its

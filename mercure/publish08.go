@@ -1,12 +1,10 @@
 package mercure
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -73,14 +71,8 @@ func (h *Handler) publish08(w http.ResponseWriter, r *http.Request, start time.T
 		h.refuse08(w, r, errCookieOrigin)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !isFormMediaType(ct) {
-		h.cfg.Metrics.PublishError("invalid")
-		httpError(w, http.StatusUnsupportedMediaType, "publish with Content-Type: application/x-www-form-urlencoded, not %q", ct)
-		return
-	}
-	form, err := h.readPublishForm(w, r)
-	if err != nil {
-		h.formError(w, err)
+	form, ok := h.publishForm(w, r)
+	if !ok {
 		return
 	}
 	if form.nTopics > h.cfg.MaxTopics {
@@ -115,23 +107,6 @@ func (h *Handler) publish08(w http.ResponseWriter, r *http.Request, start time.T
 		return
 	}
 	h.store(w, r, u, start)
-}
-
-// formError answers a publish body that could not be read.
-func (h *Handler) formError(w http.ResponseWriter, err error) {
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		h.cfg.Metrics.PublishError("too_large")
-		httpError(w, http.StatusRequestEntityTooLarge, "the request body is larger than %d bytes, the limit on a form-encoded body", h.cfg.MaxBodyBytes)
-		return
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		h.cfg.Metrics.PublishError("timeout")
-		w.Header().Set("Connection", "close")
-		httpError(w, http.StatusRequestTimeout, "the request body did not arrive within %s", h.cfg.BodyTimeout)
-		return
-	}
-	h.cfg.Metrics.PublishError("invalid")
-	httpError(w, http.StatusBadRequest, "malformed form body: %v", err)
 }
 
 // store appends u and answers with its id, as a draft-07 publish does.

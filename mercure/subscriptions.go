@@ -1,14 +1,11 @@
 package mercure
 
 import (
-	"container/heap"
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // subscriptions serves the active subscriptions API:
@@ -68,39 +65,19 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	q, err := parseQuery(r.URL.RawQuery)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "%s", reason(err))
+	limit, after, ok := h.pageParams(w, r)
+	if !ok {
 		return
 	}
-	limit := h.cfg.SubscriptionsPageSize
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			httpError(w, http.StatusBadRequest, "limit must be a whole number of subscriptions, at least 1, not %q", v)
-			return
-		}
-		limit = min(n, limit)
-	}
-	after := q.Get("after")
 	if len(segs) == 2 {
 		limit = 1 // one subscription: its id is known
 	}
-
-	// One listing at a time: each walks every subscriber.
-	select {
-	case h.listing <- struct{}{}:
-		defer func() { <-h.listing }()
-	case <-time.After(time.Second):
-		w.Header().Set("Retry-After", "1")
-		httpError(w, http.StatusServiceUnavailable, "the subscriptions API is busy listing subscriptions; try again shortly")
-		return
-	case <-r.Context().Done():
+	release, ok := h.beginListing(w, r)
+	if !ok {
 		return
 	}
-	// Keep the limit+1 smallest ids after the cursor: the page, and whether
-	// there is another.
-	page := &idHeap{}
+	defer release()
+	pg := &page[subscription]{limit: limit, after: after}
 	for info := range h.cfg.Hub.EachSubscriber() {
 		if wantSub != "" && info.ID != wantSub {
 			continue
@@ -110,22 +87,14 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			id := subscriptionID(sel, info.ID)
-			if id <= after || (page.Len() > limit && id >= (*page)[0].ID) || !claims.CanReceive([]string{id}) {
+			if !pg.wants(id) || !claims.CanReceive([]string{id}) {
 				continue
 			}
-			heap.Push(page, subscription{ID: id, Type: "Subscription", Topic: sel, Subscriber: info.ID, Active: true, Payload: info.Payload})
-			if page.Len() > limit+1 {
-				heap.Pop(page)
-			}
+			pg.add(id, subscription{ID: id, Type: "Subscription", Topic: sel, Subscriber: info.ID, Active: true, Payload: info.Payload})
 		}
 	}
-	list := []subscription(*page)
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	list, more := pg.items()
 	next := ""
-	more := len(list) > limit
-	if more {
-		list = list[:limit]
-	}
 	if more && len(segs) < 2 {
 		v := url.Values{"after": {list[limit-1].ID}, "limit": {strconv.Itoa(limit)}}
 		next = strings.TrimSuffix(r.URL.EscapedPath(), "/") + "?" + v.Encode()
@@ -150,9 +119,6 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 		_ = enc.Encode(one)
 		return
 	}
-	if list == nil {
-		list = []subscription{}
-	}
 	_ = enc.Encode(struct {
 		Context       string         `json:"@context"`
 		ID            string         `json:"id"`
@@ -161,19 +127,4 @@ func (h *Handler) subscriptions(w http.ResponseWriter, r *http.Request) {
 		Subscriptions []subscription `json:"subscriptions"`
 		Next          string         `json:"next,omitempty"`
 	}{jsonLDContext, strings.TrimSuffix(r.URL.EscapedPath(), "/"), "Subscriptions", last, list, next})
-}
-
-// idHeap is a max-heap of subscriptions by id: it keeps the smallest ones
-// seen, dropping its top.
-type idHeap []subscription
-
-func (p idHeap) Len() int           { return len(p) }
-func (p idHeap) Less(i, j int) bool { return p[i].ID > p[j].ID }
-func (p idHeap) Swap(i, j int)      { p[i], p[j] = p[j], p[i] }
-func (p *idHeap) Push(x any)        { *p = append(*p, x.(subscription)) }
-func (p *idHeap) Pop() any {
-	old := *p
-	x := old[len(old)-1]
-	*p = old[:len(old)-1]
-	return x
 }

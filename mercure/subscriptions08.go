@@ -1,15 +1,12 @@
 package mercure
 
 import (
-	"container/heap"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
@@ -89,36 +86,19 @@ func (h *Handler) subscriptions08(w http.ResponseWriter, r *http.Request) {
 		}
 		want[i] = v
 	}
-	q, err := parseQuery(r.URL.RawQuery)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "%s", reason(err))
+	limit, after, ok := h.pageParams(w, r)
+	if !ok {
 		return
 	}
-	limit := h.cfg.SubscriptionsPageSize
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			httpError(w, http.StatusBadRequest, "limit must be a whole number of subscriptions, at least 1, not %q", v)
-			return
-		}
-		limit = min(n, limit)
-	}
-	after := q.Get("after")
 	if len(segs) == 3 {
 		limit = 1
 	}
-
-	select {
-	case h.listing <- struct{}{}:
-		defer func() { <-h.listing }()
-	case <-time.After(time.Second):
-		w.Header().Set("Retry-After", "1")
-		httpError(w, http.StatusServiceUnavailable, "the subscriptions API is busy listing subscriptions; try again shortly")
-		return
-	case <-r.Context().Done():
+	release, ok := h.beginListing(w, r)
+	if !ok {
 		return
 	}
-	page := &idHeap08{}
+	defer release()
+	pg := &page[subscription08]{limit: limit, after: after}
 	for info := range h.cfg.Hub.EachSubscriber() {
 		if len(want) == 3 && info.ID != want[2] {
 			continue
@@ -129,21 +109,17 @@ func (h *Handler) subscriptions08(w http.ResponseWriter, r *http.Request) {
 				continue // draft 07's, or another matcher
 			}
 			id := subscriptionID08(typ, match, info.ID)
-			if id <= after || (page.Len() > limit && id >= (*page)[0].ID) {
+			if !pg.wants(id) {
 				continue
 			}
 			var payload json.RawMessage
 			if i < len(info.Payloads) {
 				payload = info.Payloads[i]
 			}
-			heap.Push(page, subscription08{ID: id, Type: "subscription", MatchType: typ, Match: match, Subscriber: info.ID, Active: true, Payload: payload})
-			if page.Len() > limit+1 {
-				heap.Pop(page)
-			}
+			pg.add(id, subscription08{ID: id, Type: "subscription", MatchType: typ, Match: match, Subscriber: info.ID, Active: true, Payload: payload})
 		}
 	}
-	list := []subscription08(*page)
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	list, more := pg.items()
 	last, _, _ := h.cfg.Hub.Store().Last(r.Context())
 	if last == "" {
 		last = herald.EarliestID
@@ -161,14 +137,10 @@ func (h *Handler) subscriptions08(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := ""
-	if len(list) > limit {
-		list = list[:limit]
+	if more {
 		v := url.Values{"after": {list[limit-1].ID}, "limit": {strconv.Itoa(limit)}}
 		next = strings.TrimSuffix(path, "/") + "?" + v.Encode()
 		hdr.Add("Link", "<"+next+`>; rel="next"`)
-	}
-	if list == nil {
-		list = []subscription08{}
 	}
 	hdr.Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(struct {
@@ -177,18 +149,4 @@ func (h *Handler) subscriptions08(w http.ResponseWriter, r *http.Request) {
 		Subscriptions []subscription08 `json:"subscriptions"`
 		Next          string           `json:"next,omitempty"`
 	}{strings.TrimSuffix(path, "/"), "subscriptions", list, next})
-}
-
-// idHeap08 is idHeap for draft-08 subscriptions.
-type idHeap08 []subscription08
-
-func (p idHeap08) Len() int           { return len(p) }
-func (p idHeap08) Less(i, j int) bool { return p[i].ID > p[j].ID }
-func (p idHeap08) Swap(i, j int)      { p[i], p[j] = p[j], p[i] }
-func (p *idHeap08) Push(x any)        { *p = append(*p, x.(subscription08)) }
-func (p *idHeap08) Pop() any {
-	old := *p
-	x := old[len(old)-1]
-	*p = old[:len(old)-1]
-	return x
 }

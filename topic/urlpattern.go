@@ -310,20 +310,8 @@ func (p *URLPattern) Exact() bool { return p.exact }
 // them; userinfo, query and fragment are left out. ok is false when topic is
 // not a URL, and then no URL pattern matches it.
 func CanonicalURL(topic, base string) (canonical string, ok bool) {
-	defer func() {
-		if recover() != nil {
-			canonical, ok = "", false
-		}
-	}()
-	var b *whatwgurl.Url
-	if base != "" && needsBase(topic) {
-		var err error
-		if b, err = urlParser.Parse(base); err != nil {
-			return "", false
-		}
-	}
-	u, err := urlParser.BasicParser(topic, b, nil, whatwgurl.NoState)
-	if err != nil {
+	u, ok := parseTopicURL(topic, base)
+	if !ok {
 		return "", false
 	}
 	s := u.Scheme() + ":"
@@ -342,23 +330,34 @@ func CanonicalURL(topic, base string) (canonical string, ok bool) {
 // hub compares with its own path to find topics in its reserved namespace
 // (draft-dunglas-mercure-08, "Publication"), whatever their scheme or host.
 func URLPath(topic, base string) (path string, ok bool) {
+	u, ok := parseTopicURL(topic, base)
+	if !ok {
+		return "", false
+	}
+	return u.Pathname(), true
+}
+
+// parseTopicURL parses topic with the WHATWG URL parser, relative to base
+// when it needs one; ok is false when either is not a URL (the parser's
+// panics included).
+func parseTopicURL(topic, base string) (u *whatwgurl.Url, ok bool) {
 	defer func() {
 		if recover() != nil {
-			path, ok = "", false
+			u, ok = nil, false
 		}
 	}()
 	var b *whatwgurl.Url
 	if base != "" && needsBase(topic) {
 		var err error
 		if b, err = urlParser.Parse(base); err != nil {
-			return "", false
+			return nil, false
 		}
 	}
 	u, err := urlParser.BasicParser(topic, b, nil, whatwgurl.NoState)
 	if err != nil {
-		return "", false
+		return nil, false
 	}
-	return u.Pathname(), true
+	return u, true
 }
 
 var urlParser = whatwgurl.NewParser()
