@@ -25,6 +25,7 @@ type limitsConfig struct {
 	maxSelectorBytes     int
 	queueBytes           int
 	queuedBytes          int64
+	unsentBytes          int
 	maxReplays           int
 	replayWait           time.Duration
 	maxData              int
@@ -39,6 +40,11 @@ type limitsConfig struct {
 // connections, the profiler, logs.
 const connectionReserve = 64
 
+// defaultUnsentBytes is --unsent-bytes' default: what a connection may leave
+// unsent in the kernel. Bytes in flight to a reading client do not count, so
+// it does not slow one down.
+const defaultUnsentBytes = 128 << 10
+
 func (l *limitsConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxConnections, "max-connections", 0, fmt.Sprintf("most client connections open at once; more are answered 503 and closed at once (0: the open-file limit less %d; -1: none)", connectionReserve))
 	fs.IntVar(&l.maxSubscribers, "max-subscribers", 0, "most subscribers at once; more are refused with 503 and Retry-After, leaving room for publishers, /healthz and /metrics (0: the open-file limit less a tenth of it; -1: none)")
@@ -48,6 +54,7 @@ func (l *limitsConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxTemplates, "max-templates", hub.DefaultMaxTemplates, "most distinct URI-template selectors and URL patterns (draft 08) subscribed to at once; a subscription adding one more is refused with 503 (-1: none)")
 	fs.IntVar(&l.maxSelectorBytes, "max-selector-bytes", mercure.DefaultMaxSelectorBytes, "most bytes of topic selectors in one subscription, together; more is a 400")
 	fs.IntVar(&l.queueBytes, "queue-bytes", hub.DefaultQueueBytes, "bytes of events that may wait for one subscriber before it is disconnected as too slow (-1: none)")
+	fs.IntVar(&l.unsentBytes, "unsent-bytes", defaultUnsentBytes, "bytes the kernel may hold unsent for one client connection (TCP_NOTSENT_LOWAT, Linux); past it, what waits for a subscriber counts against --queue-bytes instead of filling a send buffer of up to 4 MiB (0: the kernel's default)")
 	fs.Int64Var(&l.queuedBytes, "queued-bytes", hub.DefaultQueuedBytes, "bytes of events that may wait for all subscribers together; past it, subscribers with a backlog are disconnected as too slow (-1: none)")
 	fs.IntVar(&l.maxReplays, "max-replays", hub.DefaultConcurrentReplays, "subscribers replaying history at once; another waits up to --replay-wait, then is refused with 503 (-1: none)")
 	fs.DurationVar(&l.replayWait, "replay-wait", hub.DefaultReplayWait, "how long a resuming subscriber waits for a replay slot")

@@ -247,7 +247,7 @@ func TestServeLimitFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"max-connections", "max-client-connections", "max-subscribers", "max-client-subscribers", "trusted-proxies", "max-templates", "max-selector-bytes",
-		"queue-bytes", "queued-bytes", "max-replays", "replay-wait", "max-data", "body-timeout", "header-timeout", "idle-timeout",
+		"queue-bytes", "queued-bytes", "unsent-bytes", "max-replays", "replay-wait", "max-data", "body-timeout", "header-timeout", "idle-timeout",
 		"anonymous-subscription-events"} {
 		if !strings.Contains(stdout.String(), "-"+name) {
 			t.Errorf("--help lacks --%s", name)

@@ -37,6 +37,7 @@ type limitListener struct {
 	net.Listener
 	max       int // 0: no limit
 	perClient int // 0: no limit
+	unsent    int // bytes a connection may leave unsent in the kernel (TCP_NOTSENT_LOWAT); 0: the kernel's default
 	trusted   func(netip.Addr) bool
 	tls       bool
 	log       *slog.Logger
@@ -96,6 +97,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			client.Add(-1)
 			l.refuse(c, clientRefusal)
 			continue
+		}
+		if err := limitUnsent(c, l.unsent); err != nil {
+			l.log.Debug("could not bound the connection's unsent bytes", "err", err)
 		}
 		l.open.Add(1)
 		return &countedConn{Conn: c, l: l, client: client}, nil

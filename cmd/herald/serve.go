@@ -251,6 +251,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		// (--body-timeout), and streams read nothing.
 	}
 	conns := newLimitListener(ln, c.limits.connectionLimit(), c.limits.maxClientConnections, c.limits.trusted(), certs != nil, log, m)
+	conns.unsent = c.limits.unsentBytes
 	m.ObserveConnections(conns.Open, conns.max)
 	srv.RegisterOnShutdown(h.CloseStreams)
 	scheme := "http"
