@@ -3,6 +3,7 @@ package mercure
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -84,6 +85,14 @@ func setDraft08Defaults(cfg *Config) error {
 			return err
 		}
 	}
+	if len(cfg.PublicURLs) > 0 && cfg.ResourceIdentifier != "" {
+		return fmt.Errorf("%w: public URLs apply only to a resource identifier derived from each request; with one configured, there is nothing to choose", herald.ErrInvalid)
+	}
+	for _, u := range cfg.PublicURLs {
+		if err := CheckPublicURL(u); err != nil {
+			return err
+		}
+	}
 	if cfg.AccessCookie == "" {
 		cfg.AccessCookie = auth.AccessCookieName
 	}
@@ -102,6 +111,62 @@ func CheckResourceIdentifier(id string) error {
 		return fmt.Errorf("%w: resource identifier %q: want the hub's absolute http(s) URL, such as https://hub.example.com%s", herald.ErrInvalid, id, Path)
 	}
 	return nil
+}
+
+// CheckPublicURL reports whether u can be one of Config.PublicURLs: an
+// http(s) origin, scheme://host[:port], with nothing after it but an
+// optional "/". The error wraps herald.ErrInvalid.
+func CheckPublicURL(u string) error {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || (p.Path != "" && p.Path != "/") || p.RawQuery != "" || p.Fragment != "" || p.User != nil {
+		return fmt.Errorf("%w: public URL %q: want an http(s) origin, such as https://hub.example.com", herald.ErrInvalid, u)
+	}
+	return nil
+}
+
+// originKey is the form in which origins are compared: lower case, without
+// the scheme's default port.
+func originKey(scheme, host string) string {
+	host = strings.ToLower(host)
+	if h, port, err := net.SplitHostPort(host); err == nil && (scheme == "https" && port == "443" || scheme == "http" && port == "80") {
+		host = h
+		if strings.Contains(h, ":") {
+			host = "[" + h + "]"
+		}
+	}
+	return scheme + "://" + host
+}
+
+// publicOrigins returns the set of cfg.PublicURLs' origins (nil: none).
+func publicOrigins(urls []string) map[string]bool {
+	if len(urls) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(urls))
+	for _, u := range urls {
+		if p, err := url.Parse(u); err == nil {
+			m[originKey(p.Scheme, p.Host)] = true
+		}
+	}
+	return m
+}
+
+// misdirected answers a draft-08 request sent to an origin that is not one
+// of Config.PublicURLs with 421 Misdirected Request, and reports whether it
+// did.
+func (h *Handler) misdirected(w http.ResponseWriter, r *http.Request) bool {
+	if h.public == nil {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if h.public[originKey(scheme, r.Host)] {
+		return false
+	}
+	httpError(w, http.StatusMisdirectedRequest, "this hub is not served at %s://%s: its draft-08 clients reach it at %s", scheme, r.Host, strings.Join(h.cfg.PublicURLs, ", "))
+	return true
 }
 
 // resource returns the hub's resource identifier for r: the configured one,

@@ -115,6 +115,13 @@ type Config struct {
 	// request's origin, scheme://Host + Path, as Mercure 1.0 does (one
 	// compiled URL pattern per origin, within the Matchers cache's bounds).
 	ResourceIdentifier string
+	// PublicURLs, when ResourceIdentifier is empty, are the origins
+	// (scheme://host[:port], see CheckPublicURL) the hub is reached at: a
+	// draft-08 request sent to any other origin is answered 421 Misdirected
+	// Request, rather than served with a resource identifier derived from a
+	// Host header its client chose. Empty: every origin is served. Draft-07
+	// requests, which have no resource identifier, are not concerned.
+	PublicURLs []string
 	// AccessCookie is the cookie a browser sends its draft-08 access token
 	// in. Default auth.AccessCookieName (__Secure-mercure_access_token).
 	AccessCookie string
@@ -147,6 +154,9 @@ type Handler struct {
 	listing chan struct{}
 	// paths are the paths of the hub's URL (see hubPaths).
 	paths []string
+	// public is the set of Config.PublicURLs' origins (see originKey); nil:
+	// every origin is served.
+	public map[string]bool
 }
 
 // New returns a Handler for cfg.
@@ -193,7 +203,7 @@ func New(cfg Config) (*Handler, error) {
 	if err := setDraft08Defaults(&cfg); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger), listing: make(chan struct{}, 1), paths: hubPaths(cfg.ResourceIdentifier)}
+	h := &Handler{cfg: cfg, cors: NewCORS(cfg.CORSOrigins, cfg.Logger), listing: make(chan struct{}, 1), paths: hubPaths(cfg.ResourceIdentifier), public: publicOrigins(cfg.PublicURLs)}
 	switch n := cfg.AnonymousSubscriptionEvents; {
 	case n == 0:
 		h.anonymousEvents = rate.NewLimiter(DefaultAnonymousSubscriptionEvents, DefaultAnonymousSubscriptionEvents)

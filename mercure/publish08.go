@@ -53,6 +53,10 @@ func (h *Handler) publishGeneration(w http.ResponseWriter, r *http.Request, star
 // in the cookie publishes only from an allowed origin, and never from a
 // request that names no origin (CSRF).
 func (h *Handler) publish08(w http.ResponseWriter, r *http.Request, start time.Time) {
+	if h.misdirected(w, r) {
+		h.cfg.Metrics.PublishError("invalid")
+		return
+	}
 	claims, from, err := h.access(r)
 	if err != nil {
 		h.cfg.Metrics.PublishError("unauthorized")

@@ -69,6 +69,9 @@ func (h *Handler) subscribeGeneration(w http.ResponseWriter, r *http.Request, q 
 // stream only when its token grants subscribe on one of their topics; the
 // stream ends at the token's exp.
 func (h *Handler) subscribe08(w http.ResponseWriter, r *http.Request, q url.Values) {
+	if h.misdirected(w, r) {
+		return
+	}
 	for _, name := range []string{"lastEventID", "lastEventId", "Last-Event-ID"} {
 		if _, ok := q[name]; ok {
 			httpError(w, http.StatusBadRequest, "%s is draft 07's parameter: a draft-08 subscription resumes with last_event_id (or the Last-Event-ID header)", name)

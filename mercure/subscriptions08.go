@@ -52,6 +52,9 @@ func (h *Handler) subscriptionsGeneration(w http.ResponseWriter, r *http.Request
 // last-event-id="…". Lists come in pages, as in draft 07 (?limit=,
 // ?after=, a next member and a Link rel="next").
 func (h *Handler) subscriptions08(w http.ResponseWriter, r *http.Request) {
+	if h.misdirected(w, r) {
+		return
+	}
 	claims, _, err := h.access(r)
 	if err != nil {
 		h.refuse08(w, r, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ type keysConfig struct {
 	subscriberJWKS string
 	issuers        stringsFlag
 	resourceID     string
+	publicURLs     string
 	cookieName     string
 	protocol       string
 	jwksMinRefresh time.Duration
@@ -38,6 +40,7 @@ func (k *keysConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&k.subscriberJWKS, "subscriber-jwks-url", "", "verify draft-07 subscriber tokens with the keys of this JWK Set (as --publisher-jwks-url)")
 	fs.Var(&k.issuers, "issuer", "trust the draft-08 access tokens (typ at+jwt) of an issuer, given as `ID=KEY`: ID is the iss its tokens carry, KEY its JWK Set URL (https://…) or a key as --jwt-key takes it (HMAC secret, PEM, @file); repeatable, one per issuer; a token is verified with its own issuer's keys only")
 	fs.StringVar(&k.resourceID, "resource-identifier", "", "the hub's public URL, e.g. https://hub.example.com/.well-known/mercure: the audience (aud) draft-08 tokens must name, and the base URL of relative URL patterns and topics (default: derived from each request's scheme and Host, as Mercure 1.0 does; set it behind a proxy)")
+	fs.StringVar(&k.publicURLs, "public-urls", "", "without --resource-identifier: the origins (comma-separated, such as https://hub.example.com) clients reach the hub at; a draft-08 request sent to another origin is answered 421, rather than served with a resource identifier derived from a Host header its client chose (default: any origin)")
 	fs.StringVar(&k.cookieName, "cookie-name", auth.AccessCookieName, "the cookie browsers send their draft-08 access token in")
 	fs.StringVar(&k.protocol, "protocol", "both", "Mercure generations to serve: both (each request in the one it speaks: topic= and mercure-claim tokens are draft 07, match= and access tokens draft 08), 07 or 08")
 	fs.DurationVar(&k.jwksMinRefresh, "jwks-min-refresh", auth.DefaultJWKSMinRefresh, "shortest time between two fetches of a JWK Set: the floor of its max-age, and the rate limit of the fetches that tokens with an unknown kid cause")
@@ -66,6 +69,16 @@ func (k *keysConfig) verifiers(ctx context.Context, pubKey, subKey string, algs 
 	if k.resourceID != "" {
 		if err := mercure.CheckResourceIdentifier(k.resourceID); err != nil {
 			return nil, nil, nil, usageError{fmt.Errorf("--resource-identifier: %s", plain(err))}
+		}
+	}
+	if urls := k.publicURLList(); len(urls) > 0 {
+		if k.resourceID != "" {
+			return nil, nil, nil, usageError{errors.New("--public-urls: only without --resource-identifier (which says where the hub is)")}
+		}
+		for _, u := range urls {
+			if err := mercure.CheckPublicURL(u); err != nil {
+				return nil, nil, nil, usageError{fmt.Errorf("--public-urls: %s", plain(err))}
+			}
 		}
 	}
 	client, err := k.jwksClient()
@@ -210,8 +223,20 @@ func (k *keysConfig) mercureConfig(c *mercure.Config, ks *keySets) {
 	c.Protocol = ks.protocol
 	c.Access = ks.access
 	c.ResourceIdentifier = k.resourceID
+	c.PublicURLs = k.publicURLList()
 	c.AccessCookie = k.cookieName
 	c.Matchers = ks.matchers
+}
+
+// publicURLList returns --public-urls' values, trimmed.
+func (k *keysConfig) publicURLList() []string {
+	var urls []string
+	for u := range strings.SplitSeq(k.publicURLs, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return urls
 }
 
 // KeySets returns the status of every JWK Set, for /healthz and /metrics.
