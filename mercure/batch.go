@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/auth"
 )
 
 // BatchPath is where a [Handler] takes batches: many updates in one
@@ -17,7 +18,7 @@ import (
 // with one the protocol defines.
 //
 //	POST /.well-known/mercure/herald/batch
-//	Authorization: Bearer <publisher JWT>
+//	Authorization: Bearer <publisher JWT, or draft-08 access token>
 //	Content-Type: application/x-ndjson
 //
 //	{"topic": "https://example.com/users/1", "data": "{\"unread\": 3}", "private": true}
@@ -29,9 +30,11 @@ import (
 // (whole milliseconds). Lines are read strictly: an unknown field, a field
 // given twice, null, a value of another type, invalid UTF-8 or an empty line
 // is refused; the last line break is optional. The whole batch is checked before anything
-// is stored, each update as a form publish is (valid, its data within
-// Config.MaxDataBytes, no reserved topic, allowed by the token's
-// mercure.publish claim), then stored with one Store.AppendBatch: every
+// is stored, each update as a form publish with the same token is (valid,
+// its data within Config.MaxDataBytes, no reserved topic, allowed by the
+// token's mercure.publish claim; with a draft-08 access token, allowed by
+// its authorization details and held to draft 08's publish rules), then
+// stored with one Store.AppendBatch: every
 // update or none, with consecutive positions, delivered in order with
 // nothing between them.
 //
@@ -75,7 +78,7 @@ func isNDJSON(ct string) bool {
 func (h *Handler) publishBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	_ = http.NewResponseController(w).SetReadDeadline(start.Add(h.cfg.BodyTimeout))
-	claims := h.publisher(w, r)
+	claims, is08 := h.batchPublisher(w, r)
 	if claims == nil {
 		return
 	}
@@ -120,11 +123,14 @@ func (h *Handler) publishBatch(w http.ResponseWriter, r *http.Request) {
 			u = f.update(line)
 			err = u.Validate()
 		}
+		if err == nil && is08 {
+			err = h.check08(r, &u)
+		}
 		if err != nil {
 			h.refuse(w, &refusal{status: http.StatusBadRequest, reason: "invalid", message: reason(err)}, n)
 			return
 		}
-		if rf := h.checkUpdate(r, claims, &u); rf != nil {
+		if rf := h.checkUpdate(r, claims, &u, is08); rf != nil {
 			h.refuse(w, rf, n)
 			return
 		}
@@ -163,6 +169,34 @@ func (h *Handler) publishBatch(w http.ResponseWriter, r *http.Request) {
 	hdr["Content-Length"] = contentLength(len(out))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+}
+
+// batchPublisher returns the claims of the token a batch presents, and
+// whether it is a draft-08 access token, as the publish endpoint decides
+// (see publishGeneration): an access token, or the draft-08 cookie, is held
+// to draft 08's rules, any other token to draft 07's, and a generation the
+// hub does not serve is refused. It answers and returns nil claims when the
+// batch may not be published.
+func (h *Handler) batchPublisher(w http.ResponseWriter, r *http.Request) (claims *auth.Claims, is08 bool) {
+	switch is08 = h.draft08Publish(r); {
+	case is08 && h.cfg.Protocol.serves08():
+		return h.publisher08(w, r), true
+	case is08:
+		h.cfg.Metrics.PublishError("unauthorized")
+		h.refuseGeneration(w, true)
+		return nil, true
+	case h.cfg.Protocol.serves07():
+		return h.publisher(w, r), false
+	default:
+		h.cfg.Metrics.PublishError("unauthorized")
+		if tok, _ := auth.TokenFromRequest(r); tok != "" {
+			h.refuseGeneration(w, false)
+			return nil, false
+		}
+		h.cfg.Metrics.AuthFailure("missing")
+		h.refuse08(w, r, noTokenError{"publishing a batch requires an access token (Authorization: Bearer <token>) granting publish on every topic of its updates"})
+		return nil, false
+	}
 }
 
 // firstUse is the index of the first update of us with id, or -1.

@@ -38,7 +38,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "%s", reason(err))
 		return
 	}
-	if rf := h.checkUpdate(r, claims, &u); rf != nil {
+	if rf := h.checkUpdate(r, claims, &u, false); rf != nil {
 		h.refuse(w, rf, 0)
 		return
 	}
@@ -133,7 +133,7 @@ type refusal struct {
 // checkUpdate applies to a valid update the rules of publishing beyond its
 // own validity: the limit on its data, the hub's reserved topics, and the
 // token's mercure.publish claim. It returns nil when u may be published.
-func (h *Handler) checkUpdate(r *http.Request, claims *auth.Claims, u *herald.Update) *refusal {
+func (h *Handler) checkUpdate(r *http.Request, claims *auth.Claims, u *herald.Update, is08 bool) *refusal {
 	if len(u.Data) > h.cfg.MaxDataBytes {
 		return &refusal{http.StatusRequestEntityTooLarge, "too_large", false,
 			fmt.Sprintf("the data is %d bytes long, over the data limit of %d bytes", len(u.Data), h.cfg.MaxDataBytes)}
@@ -149,8 +149,11 @@ func (h *Handler) checkUpdate(r *http.Request, claims *auth.Claims, u *herald.Up
 			fmt.Sprintf("type %q is reserved for the hub's subscription events (draft 08), which subscribers trust to come from the hub", u.Type)}
 	}
 	if !claims.CanPublish(u.Topics) {
-		return &refusal{http.StatusForbidden, "forbidden", true,
-			"the token's mercure.publish claim does not allow publishing to " + quoteList(u.Topics)}
+		why := "the token's mercure.publish claim does not allow"
+		if is08 {
+			why = "the token's Mercure authorization details do not allow"
+		}
+		return &refusal{http.StatusForbidden, "forbidden", true, why + " publishing to " + quoteList(u.Topics)}
 	}
 	return nil
 }

@@ -53,26 +53,8 @@ func (h *Handler) publishGeneration(w http.ResponseWriter, r *http.Request, star
 // in the cookie publishes only from an allowed origin, and never from a
 // request that names no origin (CSRF).
 func (h *Handler) publish08(w http.ResponseWriter, r *http.Request, start time.Time) {
-	if h.misdirected(w, r) {
-		h.cfg.Metrics.PublishError("invalid")
-		return
-	}
-	claims, from, err := h.access(r)
-	if err != nil {
-		h.cfg.Metrics.PublishError("unauthorized")
-		h.refuse08(w, r, err)
-		return
-	}
+	claims := h.publisher08(w, r)
 	if claims == nil {
-		h.cfg.Metrics.AuthFailure("missing")
-		h.cfg.Metrics.PublishError("unauthorized")
-		h.refuse08(w, r, noTokenError{"publishing requires an access token granting publish on every topic of the update"})
-		return
-	}
-	if from == auth.SourceCookie && !h.cookieOriginAllowed(r) {
-		h.cfg.Metrics.AuthFailure("forbidden")
-		h.cfg.Metrics.PublishError("forbidden")
-		h.refuse08(w, r, errCookieOrigin)
 		return
 	}
 	form, ok := h.publishForm(w, r)
@@ -111,6 +93,37 @@ func (h *Handler) publish08(w http.ResponseWriter, r *http.Request, start time.T
 		return
 	}
 	h.store(w, r, u, start)
+}
+
+// publisher08 returns the claims of the draft-08 access token a publish
+// request (a form or a batch) presents. It answers and returns nil when the
+// request is misdirected (see Config.PublicURLs), has no valid token, or
+// has one in the cookie from a page on an origin not allowed to publish
+// with it.
+func (h *Handler) publisher08(w http.ResponseWriter, r *http.Request) *auth.Claims {
+	if h.misdirected(w, r) {
+		h.cfg.Metrics.PublishError("invalid")
+		return nil
+	}
+	claims, from, err := h.access(r)
+	if err != nil {
+		h.cfg.Metrics.PublishError("unauthorized")
+		h.refuse08(w, r, err)
+		return nil
+	}
+	if claims == nil {
+		h.cfg.Metrics.AuthFailure("missing")
+		h.cfg.Metrics.PublishError("unauthorized")
+		h.refuse08(w, r, noTokenError{"publishing requires an access token granting publish on every topic of the update"})
+		return nil
+	}
+	if from == auth.SourceCookie && !h.cookieOriginAllowed(r) {
+		h.cfg.Metrics.AuthFailure("forbidden")
+		h.cfg.Metrics.PublishError("forbidden")
+		h.refuse08(w, r, errCookieOrigin)
+		return nil
+	}
+	return claims
 }
 
 // store appends u and answers with its id, as a draft-07 publish does.

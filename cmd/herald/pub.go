@@ -55,17 +55,13 @@ func runPub(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	is08, err := draft.is08()
-	if err != nil {
+	if _, err := draft.is08(); err != nil {
 		return usageError{fmt.Errorf("pub: %v", err)}
-	}
-	if is08 && batch.on {
-		return usageError{errors.New("pub: --batch publishes with draft-07 tokens only (the batch endpoint is a Herald extension of draft 07)")}
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if batch.on {
-		batch.hub, batch.token, batch.jwtKey, batch.jwtAlg, batch.timeout = hubURL, token, jwtKey, jwtAlg, timeout
+		batch.hub, batch.token, batch.jwtKey, batch.jwtAlg, batch.timeout, batch.draft = hubURL, token, jwtKey, jwtAlg, timeout, &draft
 		if err := batch.check(fs, given); err != nil {
 			return err
 		}

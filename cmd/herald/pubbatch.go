@@ -31,8 +31,10 @@ type pubBatch struct {
 	token          string
 	jwtKey, jwtAlg string
 	timeout        time.Duration
+	draft          *draftFlags // --draft 08: access tokens of --issuer
 
 	endpoint string
+	hubURL   string // the hub's URL, the audience of draft-08 tokens
 	key      []byte
 }
 
@@ -65,6 +67,7 @@ func (b *pubBatch) check(fs *flag.FlagSet, given map[string]bool) error {
 		return usageError{fmt.Errorf("pub: --hub: %q is not an http(s) URL", b.hub)}
 	}
 	withHubPath(u)
+	b.hubURL = u.String()
 	u.Path = strings.TrimSuffix(u.Path, "/") + strings.TrimPrefix(mercure.BatchPath, mercure.Path)
 	u.RawPath = ""
 	b.endpoint = u.String()
@@ -82,7 +85,10 @@ func (b *pubBatch) check(fs *flag.FlagSet, given map[string]bool) error {
 // sign returns a short-lived token that may publish to every topic: the
 // topics of a batch are known only to its lines.
 func (b *pubBatch) sign() (string, error) {
-	tok, err := auth.Sign(b.jwtAlg, b.key, auth.Grant{Publish: []string{"*"}, TTL: 5 * time.Minute})
+	tok, err := b.draft.sign(b.jwtAlg, b.key, b.hubURL, []string{"*"}, nil, 5*time.Minute)
+	if ue, ok := errors.AsType[usageError](err); ok {
+		return "", usageError{fmt.Errorf("pub: %v", ue.err)}
+	}
 	if err != nil {
 		return "", messageError{msg: "pub: signing a token: " + plain(err), err: err}
 	}
