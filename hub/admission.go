@@ -3,21 +3,24 @@ package hub
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/internal/httperr"
+	"github.com/herald-sse/herald/topic"
 )
 
 // Reasons a subscription is refused, as Metrics.Refused reports them.
 const (
-	RefusedLimit       = "limit"        // Options.MaxSubscribers
-	RefusedClientLimit = "client_limit" // Options.MaxClientSubscribers
-	RefusedTemplates   = "templates"    // Options.MaxTemplates
-	RefusedReplayBusy  = "replay_busy"  // Options.ConcurrentReplays, after ReplayWait
-	RefusedDraining    = "draining"     // the hub is shutting down
+	RefusedLimit           = "limit"            // Options.MaxSubscribers
+	RefusedClientLimit     = "client_limit"     // Options.MaxClientSubscribers
+	RefusedClientTemplates = "client_templates" // Options.MaxClientTemplates
+	RefusedTemplates       = "templates"        // Options.MaxTemplates
+	RefusedReplayBusy      = "replay_busy"      // Options.ConcurrentReplays, after ReplayWait
+	RefusedDraining        = "draining"         // the hub is shutting down
 )
 
 // How long refused clients are told to wait (Retry-After).
@@ -30,48 +33,105 @@ const (
 // admission decides whether a new subscription may have what it asks for,
 // and keeps count of what is held by client and of replays in progress.
 type admission struct {
-	perClient int // 0: no bound
+	perClient int // subscribers of one client; 0: no bound
+	templates int // distinct templates of one client; 0: no bound
 	wait      time.Duration
 
 	mu      sync.Mutex
-	clients map[string]int
+	clients map[string]*clientHold
 
 	replays chan struct{} // one token per replay in progress; nil: no bound
 }
 
+// clientHold is what the subscribers of one client address hold.
+type clientHold struct {
+	subscribers int
+	templates   map[string]int // template and URL-pattern keys -> subscribers holding them; nil until one
+}
+
 func newAdmission(o Options) *admission {
-	a := &admission{perClient: o.MaxClientSubscribers, wait: o.ReplayWait, clients: make(map[string]int)}
+	a := &admission{perClient: o.MaxClientSubscribers, templates: o.MaxClientTemplates, wait: o.ReplayWait, clients: make(map[string]*clientHold)}
 	if o.ConcurrentReplays > 0 {
 		a.replays = make(chan struct{}, o.ConcurrentReplays)
 	}
 	return a
 }
 
-// join counts one more subscriber of client, unless it has its share.
-func (a *admission) join(client string) bool {
+// templateKeys returns the keys of the templates and URL patterns of sels,
+// once each.
+func templateKeys(sels []*topic.Selector) []string {
+	var keys []string
+	for _, sel := range sels {
+		if costly(sel) && !slices.Contains(keys, sel.Key()) {
+			keys = append(keys, sel.Key())
+		}
+	}
+	return keys
+}
+
+// join counts one more subscriber of client, holding the templates keys,
+// unless that takes the client past its share of subscribers or of
+// distinct templates; it then returns the reason (RefusedClientLimit or
+// RefusedClientTemplates) and counts nothing.
+func (a *admission) join(client string, keys []string) (refused string) {
 	if client == "" {
-		return true
+		return ""
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	n := a.clients[client]
-	if a.perClient > 0 && n >= a.perClient {
-		return false
+	c := a.clients[client]
+	if c == nil {
+		c = &clientHold{}
 	}
-	a.clients[client] = n + 1
-	return true
+	if a.perClient > 0 && c.subscribers >= a.perClient {
+		return RefusedClientLimit
+	}
+	if a.templates > 0 && len(keys) > 0 {
+		added := 0
+		for _, k := range keys {
+			if c.templates[k] == 0 {
+				added++
+			}
+		}
+		if added > 0 && len(c.templates)+added > a.templates {
+			return RefusedClientTemplates
+		}
+	}
+	c.subscribers++
+	if a.templates > 0 {
+		for _, k := range keys {
+			if c.templates == nil {
+				c.templates = make(map[string]int)
+			}
+			c.templates[k]++
+		}
+	}
+	a.clients[client] = c
+	return ""
 }
 
-// leave counts one subscriber of client less.
-func (a *admission) leave(client string) {
+// leave counts one subscriber of client less, and lets go of its
+// templates keys (as given to join).
+func (a *admission) leave(client string, keys []string) {
 	if client == "" {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if n := a.clients[client]; n > 1 {
-		a.clients[client] = n - 1
-	} else {
+	c := a.clients[client]
+	if c == nil {
+		return
+	}
+	if a.templates > 0 {
+		for _, k := range keys {
+			if n := c.templates[k]; n > 1 {
+				c.templates[k] = n - 1
+			} else {
+				delete(c.templates, k)
+			}
+		}
+	}
+	if c.subscribers--; c.subscribers <= 0 {
 		delete(a.clients, client)
 	}
 }
@@ -114,13 +174,19 @@ func (h *Hub) admit(ctx context.Context, sub *Subscription) (replayDone func(), 
 		return nil, RefusedLimit, httperr.RetryAfter(fmt.Errorf("%w: the hub serves as many subscribers as it may (%d); try again later",
 			herald.ErrOverloaded, h.opts.MaxSubscribers), retryFull)
 	}
-	if !h.admission.join(sub.Client) {
+	keys := templateKeys(sub.Selectors)
+	switch h.admission.join(sub.Client, keys) {
+	case RefusedClientLimit:
 		h.subscribers.Add(-1)
 		return nil, RefusedClientLimit, httperr.RetryAfter(fmt.Errorf("%w: your address has as many streams open as one client may (%d); close some first",
 			herald.ErrTooManyRequests, h.opts.MaxClientSubscribers), retryClient)
+	case RefusedClientTemplates:
+		h.subscribers.Add(-1)
+		return nil, RefusedClientTemplates, httperr.RetryAfter(fmt.Errorf("%w: the streams of your address hold as many distinct URI-template selectors and URL patterns as one client may (%d); subscribe with exact topics or with the templates or patterns you already use",
+			herald.ErrTooManyRequests, h.opts.MaxClientTemplates), retryClient)
 	}
 	undo := func() {
-		h.admission.leave(sub.Client)
+		h.admission.leave(sub.Client, keys)
 		h.subscribers.Add(-1)
 	}
 	if h.opts.MaxTemplates > 0 {

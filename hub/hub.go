@@ -29,8 +29,12 @@ const (
 	// take a hub's file descriptors.
 	DefaultMaxClientSubscribers = 1000
 	DefaultMaxTemplates         = 10_000
-	DefaultConcurrentReplays    = 32
-	DefaultReplayWait           = 2 * time.Second
+	// DefaultMaxClientTemplates is the default of
+	// Options.MaxClientTemplates: a distinct template for each of an
+	// address's DefaultMaxClientSubscribers, a tenth of DefaultMaxTemplates.
+	DefaultMaxClientTemplates = 1000
+	DefaultConcurrentReplays  = 32
+	DefaultReplayWait         = 2 * time.Second
 )
 
 // Options configure a [Hub]. The zero value uses every default. Every limit
@@ -73,6 +77,13 @@ type Options struct {
 	// expression. A subscription that would add one past the bound is
 	// refused with a 503. Default DefaultMaxTemplates; negative: no bound.
 	MaxTemplates int
+	// MaxClientTemplates bounds the distinct URI-template selectors and URL
+	// patterns that the subscribers of one client address hold, so that one
+	// address cannot take the hub's MaxTemplates from everyone else. A
+	// subscription that would add one past the bound is refused with a
+	// 429; templates the address already holds, and exact topics, are not
+	// counted again. Default DefaultMaxClientTemplates; negative: no bound.
+	MaxClientTemplates int
 	// ConcurrentReplays bounds the subscriptions replaying history at once;
 	// each holds at most a chunk of history in memory. A subscription that
 	// resumes when they are all taken waits for one up to ReplayWait, then
@@ -118,6 +129,7 @@ func (o *Options) setDefaults() {
 	o.MaxSubscribers = orDefault(o.MaxSubscribers, DefaultMaxSubscribers(), 0)
 	o.MaxClientSubscribers = orDefault(o.MaxClientSubscribers, DefaultMaxClientSubscribers, 0)
 	o.MaxTemplates = orDefault(o.MaxTemplates, DefaultMaxTemplates, 0)
+	o.MaxClientTemplates = orDefault(o.MaxClientTemplates, DefaultMaxClientTemplates, 0)
 	o.ConcurrentReplays = orDefault(o.ConcurrentReplays, DefaultConcurrentReplays, 0)
 	o.ReplayWait = orDefault(o.ReplayWait, DefaultReplayWait, 0)
 	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout, 0)

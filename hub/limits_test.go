@@ -157,6 +157,58 @@ func TestTemplateLimit(t *testing.T) {
 	e.Subscribe(t, hubtest.Topics("/c/{x}"), nil)
 }
 
+// TestClientTemplateLimit: the subscribers of one client address hold at
+// most Options.MaxClientTemplates distinct URI-template selectors (or URL
+// patterns); a subscription that would add one more is refused with a 429,
+// while templates the client already holds, templates of the same key
+// spelled by another subscriber, and exact topics are still accepted;
+// another address has its own share; a template counts until the client's
+// last subscriber of it leaves.
+func TestClientTemplateLimit(t *testing.T) {
+	t.Parallel()
+	metrics := newCounters()
+	e := hubtest.New(t, hubtest.Config{Hub: hub.Options{MaxClientTemplates: 2, Metrics: metrics}})
+	a := e.Subscribe(t, hubtest.Topics("/a/{x}", "/b/{x}"), nil)
+	e.Subscribe(t, hubtest.Topics("/a/{x}", "exact"), nil) // held already: no new template
+	refusal(t, e, hubtest.Topics("/c/{x}", "exact"), nil, http.StatusTooManyRequests, "distinct URI-template selectors and URL patterns as one client may (2)")
+
+	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)},
+	}).DialContext}}
+	t.Cleanup(other.CloseIdleConnections)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"?"+hubtest.Topics("/c/{x}", "/d/{x}"), nil)
+	resp, err := other.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("another address's templates: %s, want 200", resp.Status)
+	}
+
+	a.Close() // /b/{x} is released; /a/{x} is still held by the second subscriber
+	waitFor(t, "the client's /b/{x} to be released", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, e.URL+"?"+hubtest.Topics("/c/{x}"), nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		resp, err := e.Client.Do(req.WithContext(ctx))
+		if err != nil {
+			cancel()
+			return false
+		}
+		ok := resp.StatusCode == http.StatusOK
+		cancel()
+		resp.Body.Close()
+		return ok
+	})
+	metrics.mu.Lock()
+	defer metrics.mu.Unlock()
+	if metrics.refused[hub.RefusedClientTemplates] < 1 {
+		t.Errorf("refused for the client's templates: %v, want at least 1", metrics.refused)
+	}
+}
+
 // TestReplayLimit: at most Options.ConcurrentReplays subscriptions replay
 // history at once; another resuming subscription waits up to ReplayWait for
 // a slot, then is refused with a 503; a fresh subscription is not affected.

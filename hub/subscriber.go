@@ -241,7 +241,7 @@ func (s *subscriber) release() {
 	reason := s.st.reason
 	s.mu.Unlock()
 	h := s.hub
-	h.admission.leave(s.client)
+	h.admission.leave(s.client, templateKeys(s.selectors))
 	h.subscribers.Add(-1)
 	h.metrics.SubscriberRemoved(reason)
 	close(s.done)

@@ -22,6 +22,7 @@ type limitsConfig struct {
 	maxClientConnections int
 	trustedProxies       string
 	maxTemplates         int
+	maxClientTemplates   int
 	maxSelectorBytes     int
 	queueBytes           int
 	queuedBytes          int64
@@ -52,6 +53,7 @@ func (l *limitsConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxClientConnections, "max-client-connections", 2*hub.DefaultMaxClientSubscribers, "most connections open from one client address (an IPv6 /64 counts as one), proxies in --trusted-proxies excepted; more are answered 429 and closed at once (-1: none)")
 	fs.StringVar(&l.trustedProxies, "trusted-proxies", "", "addresses (CIDR, comma-separated) of proxies in front of the hub: for their requests, the client address is taken from X-Forwarded-For")
 	fs.IntVar(&l.maxTemplates, "max-templates", hub.DefaultMaxTemplates, "most distinct URI-template selectors and URL patterns (draft 08) subscribed to at once; a subscription adding one more is refused with 503 (-1: none)")
+	fs.IntVar(&l.maxClientTemplates, "max-client-templates", hub.DefaultMaxClientTemplates, "most distinct URI-template selectors and URL patterns held by the subscribers of one client address (an IPv6 /64 counts as one), so that one address cannot take --max-templates from everyone; a subscription adding one more is refused with 429 (-1: none)")
 	fs.IntVar(&l.maxSelectorBytes, "max-selector-bytes", mercure.DefaultMaxSelectorBytes, "most bytes of topic selectors in one subscription, together; more is a 400")
 	fs.IntVar(&l.queueBytes, "queue-bytes", hub.DefaultQueueBytes, "bytes of events that may wait for one subscriber before it is disconnected as too slow (-1: none)")
 	fs.IntVar(&l.unsentBytes, "unsent-bytes", defaultUnsentBytes, "bytes the kernel may hold unsent for one client connection (TCP_NOTSENT_LOWAT, Linux); past it, what waits for a subscriber counts against --queue-bytes instead of filling a send buffer of up to 4 MiB (0: the kernel's default)")
@@ -69,6 +71,7 @@ func (l *limitsConfig) flags(fs *flag.FlagSet) {
 func (l *limitsConfig) hubOptions(o *hub.Options) {
 	o.MaxSubscribers = l.maxSubscribers
 	o.MaxClientSubscribers = l.maxClientSubscribers
+	o.MaxClientTemplates = l.maxClientTemplates
 	o.MaxTemplates = l.maxTemplates
 	o.QueueBytes = l.queueBytes
 	o.QueuedBytes = l.queuedBytes

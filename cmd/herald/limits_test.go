@@ -246,7 +246,7 @@ func TestServeLimitFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"serve", "--help"}, strings.NewReader(""), &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"max-connections", "max-client-connections", "max-subscribers", "max-client-subscribers", "trusted-proxies", "max-templates", "max-selector-bytes",
+	for _, name := range []string{"max-connections", "max-client-connections", "max-subscribers", "max-client-subscribers", "trusted-proxies", "max-templates", "max-client-templates", "max-selector-bytes",
 		"queue-bytes", "queued-bytes", "unsent-bytes", "max-replays", "replay-wait", "max-data", "body-timeout", "header-timeout", "idle-timeout",
 		"anonymous-subscription-events"} {
 		if !strings.Contains(stdout.String(), "-"+name) {

@@ -70,6 +70,10 @@ func (c *selectorsConfig) check() error {
 	return nil
 }
 
+// clientTemplates is herald serve's default --max-client-templates: the
+// distinct templates the subscribers of one address may hold.
+const clientTemplates = 1000
+
 // budget is how long the scenario may take, everything included.
 func (c *selectorsConfig) budget() time.Duration {
 	return c.baseline + c.attack + c.after + c.drain + 90*time.Second
@@ -85,10 +89,14 @@ func runSelectors(ctx context.Context, e *env, c selectorsConfig) (*report, erro
 	if c.template == defaultSelectors().template {
 		why = ", which no topic matches and whose literal prefix every topic has: the worst case for an index by affixes"
 	}
-	r.setup = fmt.Sprintf("%d anonymous connections, each subscribed to %d distinct URI templates (%q%s); "+
+	// Attackers spread over source addresses so that each address stays
+	// within the hub's default --max-client-templates, as an attacker who
+	// wants the whole index to do the work would.
+	perAddr := min(e.perAddr, max(1, clientTemplates/c.templates))
+	r.setup = fmt.Sprintf("%d anonymous connections from %d source addresses, each subscribed to %d distinct URI templates (%q%s); "+
 		"a backend publishes %g events/s of %d bytes over %d keep-alive connections to %d topics (/books/0 …), for %v before the attack, %v during it and %v after; "+
 		"a legitimate subscriber (Go EventSource client, reconnecting with Last-Event-ID) selects %q. Store: %s.",
-		c.attackers, c.templates, c.template, why, c.rate, c.size, c.publishers, c.topics, c.baseline, c.attack, c.after, c.legit, c.store)
+		c.attackers, (c.attackers+perAddr-1)/perAddr, c.templates, c.template, why, c.rate, c.size, c.publishers, c.topics, c.baseline, c.attack, c.after, c.legit, c.store)
 	h, err := e.startHub(ctx, hubSpec{store: c.store})
 	if err != nil {
 		return nil, err
@@ -131,7 +139,7 @@ func runSelectors(ctx context.Context, e *env, c selectorsConfig) (*report, erro
 			sels[j] = fmt.Sprintf(c.template, i*c.templates+j)
 		}
 		wg.Go(func() {
-			s, err := openRaw(ctx, dialer(srcAddr(i, e.perAddr), sockOpts{MSS: e.mss}, 10*time.Second), h.addr, http.MethodGet, subscribeTarget(sels...), nil, "", 20*time.Second)
+			s, err := openRaw(ctx, dialer(srcAddr(i, perAddr), sockOpts{MSS: e.mss}, 10*time.Second), h.addr, http.MethodGet, subscribeTarget(sels...), nil, "", 20*time.Second)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
