@@ -111,21 +111,7 @@ func TestClientSubscriberLimit(t *testing.T) {
 	refusal(t, e, hubtest.Topics("t"), nil, http.StatusTooManyRequests, "as many streams open as one client may (2)")
 
 	// Another address (127.0.0.2 is loopback too) has its own share.
-	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
-		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)},
-	}).DialContext}}
-	t.Cleanup(other.CloseIdleConnections)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"?"+hubtest.Topics("t"), nil)
-	resp, err := other.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("another address: %s, want 200", resp.Status)
-	}
+	resp, cancel := subscribeFromOtherAddress(t, e, hubtest.Topics("t"))
 	s := hubtest.StartStream(t, resp, cancel)
 	id := e.PublishData(t, "x", "t")
 	s.Until(t, id)
@@ -157,6 +143,29 @@ func TestTemplateLimit(t *testing.T) {
 	e.Subscribe(t, hubtest.Topics("/c/{x}"), nil)
 }
 
+// subscribeFromOtherAddress subscribes to query from 127.0.0.2 (loopback
+// too), which has a client share of its own, and fails the test unless the
+// hub answers 200. The stream is cancelled when the test ends, or by cancel.
+func subscribeFromOtherAddress(t *testing.T, e *hubtest.Env, query string) (*http.Response, context.CancelFunc) {
+	t.Helper()
+	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)},
+	}).DialContext}}
+	t.Cleanup(other.CloseIdleConnections)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"?"+query, nil)
+	resp, err := other.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("from another address, ?%s: %s, want 200", query, resp.Status)
+	}
+	return resp, cancel
+}
+
 // TestClientTemplateLimit: the subscribers of one client address hold at
 // most Options.MaxClientTemplates distinct URI-template selectors (or URL
 // patterns); a subscription that would add one more is refused with a 429,
@@ -172,21 +181,7 @@ func TestClientTemplateLimit(t *testing.T) {
 	e.Subscribe(t, hubtest.Topics("/a/{x}", "exact"), nil) // held already: no new template
 	refusal(t, e, hubtest.Topics("/c/{x}", "exact"), nil, http.StatusTooManyRequests, "distinct URI-template selectors and URL patterns as one client may (2)")
 
-	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
-		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)},
-	}).DialContext}}
-	t.Cleanup(other.CloseIdleConnections)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"?"+hubtest.Topics("/c/{x}", "/d/{x}"), nil)
-	resp, err := other.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("another address's templates: %s, want 200", resp.Status)
-	}
+	subscribeFromOtherAddress(t, e, hubtest.Topics("/c/{x}", "/d/{x}"))
 
 	a.Close() // /b/{x} is released; /a/{x} is still held by the second subscriber
 	waitFor(t, "the client's /b/{x} to be released", func() bool {

@@ -5,9 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	"github.com/herald-sse/herald/hub"
-	"github.com/herald-sse/herald/store/memory"
 )
 
 // TestMisdirected: origins compare as the URL standard has them, whatever
@@ -15,10 +12,7 @@ import (
 // the scheme counts; without Config.PublicURLs every origin is served; and
 // New refuses what is not an origin.
 func TestMisdirected(t *testing.T) {
-	st := memory.New(memory.Options{})
-	defer st.Close()
-	hb := hub.New(st, hub.Options{})
-	defer hb.Close(t.Context())
+	hb := internalHub(t)
 	h, err := New(Config{Hub: hb, PublicURLs: []string{"https://Hub.Example:443/", "http://[::1]:8080", "http://plain.example:80"}})
 	if err != nil {
 		t.Fatal(err)

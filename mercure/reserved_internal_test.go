@@ -4,9 +4,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"testing"
-
-	"github.com/herald-sse/herald/hub"
-	"github.com/herald-sse/herald/store/memory"
 )
 
 // TestReserved: a topic is in the hub's reserved namespace when, resolved
@@ -15,10 +12,7 @@ import (
 // "Publication"); and checking a topic that is plainly elsewhere, as most
 // are, costs no allocation, since every publish of both generations asks.
 func TestReserved(t *testing.T) {
-	st := memory.New(memory.Options{})
-	defer st.Close()
-	hb := hub.New(st, hub.Options{})
-	defer hb.Close(t.Context())
+	hb := internalHub(t)
 	for _, id := range []string{"", "https://hub.example.com/hub/.well-known/mercure"} {
 		h, err := New(Config{Hub: hb, ResourceIdentifier: id})
 		if err != nil {
