@@ -255,20 +255,15 @@ func isAccessType(typ string) bool {
 // explain turns a jwt library error into one wrapping herald.ErrUnauthorized
 // that says why the token was refused.
 func (v *AccessVerifier) explain(t *jwt.Token, ac *accessClaims, err error) error {
-	var alg, typ, kid string
+	alg, refused := headerRefusal(t, err, v.allowed)
+	var typ, kid string
 	if t != nil {
-		alg, _ = t.Header["alg"].(string)
 		typ, _ = t.Header["typ"].(string)
 		kid, _ = t.Header["kid"].(string)
 	}
 	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		msg := strings.TrimPrefix(err.Error(), jwt.ErrTokenMalformed.Error()+": ")
-		return unauthorized(jwt.ErrTokenMalformed, "malformed token: %s", msg)
-	case t != nil && alg == "":
-		return unauthorized(jwt.ErrTokenMalformed, "malformed token: no alg in header")
-	case t != nil && !slices.Contains(v.allowed, alg):
-		return unauthorized(jwt.ErrTokenSignatureInvalid, "unexpected alg %q (allowed: %s)", alg, strings.Join(v.allowed, ", "))
+	case refused != nil:
+		return refused
 	case errors.Is(err, errWrongType):
 		return unauthorized(jwt.ErrTokenMalformed, `token type (typ header) is %q, not "at+jwt": not an OAuth 2.0 access token`, typ)
 	case errors.Is(err, errUnknownIssuer) && ac.Issuer == "":

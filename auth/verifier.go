@@ -232,21 +232,32 @@ func unauthorized(cause error, format string, args ...any) error {
 	return e
 }
 
-// explain turns a jwt library error into one wrapping herald.ErrUnauthorized
-// that says why the token was refused.
-func (v *Verifier) explain(t *jwt.Token, tc *tokenClaims, err error) error {
-	var alg string
+// headerRefusal explains the refusals both kinds of token share: a
+// malformed token, and a header without an alg or with one not in allowed
+// (nil when err is none of those). It returns the header's alg too.
+func headerRefusal(t *jwt.Token, err error, allowed []string) (alg string, refused error) {
 	if t != nil {
 		alg, _ = t.Header["alg"].(string)
 	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		msg := strings.TrimPrefix(err.Error(), jwt.ErrTokenMalformed.Error()+": ")
-		return unauthorized(jwt.ErrTokenMalformed, "malformed token: %s", msg)
+		return alg, unauthorized(jwt.ErrTokenMalformed, "malformed token: %s", msg)
 	case t != nil && alg == "":
-		return unauthorized(jwt.ErrTokenMalformed, "malformed token: no alg in header")
-	case t != nil && !slices.Contains(v.allowed, alg):
-		return unauthorized(jwt.ErrTokenSignatureInvalid, "unexpected alg %q (allowed: %s)", alg, strings.Join(v.allowed, ", "))
+		return alg, unauthorized(jwt.ErrTokenMalformed, "malformed token: no alg in header")
+	case t != nil && !slices.Contains(allowed, alg):
+		return alg, unauthorized(jwt.ErrTokenSignatureInvalid, "unexpected alg %q (allowed: %s)", alg, strings.Join(allowed, ", "))
+	}
+	return alg, nil
+}
+
+// explain turns a jwt library error into one wrapping herald.ErrUnauthorized
+// that says why the token was refused.
+func (v *Verifier) explain(t *jwt.Token, tc *tokenClaims, err error) error {
+	alg, refused := headerRefusal(t, err, v.allowed)
+	switch {
+	case refused != nil:
+		return refused
 	case errors.Is(err, errUnknownKid):
 		kid, _ := t.Header["kid"].(string)
 		return unauthorized(jwt.ErrTokenSignatureInvalid, "unknown kid %q: no trusted key has it", kid)
