@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +48,7 @@ func TestSubscriberLimit(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			metrics := newCounters()
-			var logs syncBuffer
+			var logs hubtest.SyncBuffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
 			e := hubtest.New(t, hubtest.Config{Mode: m, Hub: hub.Options{MaxSubscribers: 3, Metrics: metrics, Logger: log}})
 			var streams []*hubtest.Stream
@@ -78,24 +77,6 @@ func TestSubscriberLimit(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestClientSubscriberLimit: one client address holds at most

@@ -25,6 +25,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/web/browsertest"
 )
 
@@ -71,25 +72,7 @@ func TestMain(m *testing.M) {
 type heraldProc struct {
 	URL string
 	cmd *exec.Cmd
-	out *syncLog
-}
-
-// syncLog collects a process's output.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	out *hubtest.SyncBuffer
 }
 
 // startHerald runs `herald serve` with args on 127.0.0.1:0 and returns once it
@@ -111,7 +94,7 @@ func startHerald(t *testing.T, args ...string) *heraldProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &heraldProc{cmd: cmd, out: &syncLog{}}
+	p := &heraldProc{cmd: cmd, out: &hubtest.SyncBuffer{}}
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

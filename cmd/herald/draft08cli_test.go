@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/herald-sse/herald/internal/hubtest"
 )
 
 // TestPubSubDraft08: herald pub and herald sub speak draft 08 on request:
@@ -24,7 +26,7 @@ func TestPubSubDraft08(t *testing.T) {
 	defer cancel()
 	connected, received := make(chan struct{}), make(chan struct{})
 	var once1, once2 sync.Once
-	var stderr, stdout syncBuffer
+	var stderr, stdout hubtest.SyncBuffer
 	errw := writerFunc(func(p []byte) (int, error) {
 		stderr.Write(p)
 		if strings.Contains(string(p), "connected (200 OK)") {

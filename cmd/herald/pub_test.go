@@ -16,6 +16,7 @@ import (
 
 	"github.com/herald-sse/herald/auth"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/store/memory"
 )
@@ -52,7 +53,7 @@ func pubHub(t *testing.T) string {
 // pub runs `herald pub args...` through run and returns what it printed.
 func pub(t *testing.T, stdin io.Reader, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut hubtest.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), serveWait)
 	defer cancel()
 	err = run(ctx, append([]string{"pub"}, args...), stdin, &out, &errOut)

@@ -25,6 +25,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 	"github.com/herald-sse/herald/sse"
 )
@@ -37,27 +38,9 @@ const serveTestKey = "serve test secret"
 // servedHub is a `herald serve` running in-process.
 type servedHub struct {
 	base   string // http://127.0.0.1:port
-	stdout *syncBuffer
+	stdout *hubtest.SyncBuffer
 	cancel context.CancelFunc
 	errc   chan error // serve's result
-}
-
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // serveHub runs serve with the flags args (on 127.0.0.1:0, with the memory
@@ -76,7 +59,7 @@ func serveHub(t *testing.T, args ...string) *servedHub {
 		t.Fatalf("flags %q: %v", args, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &servedHub{stdout: &syncBuffer{}, cancel: cancel, errc: make(chan error, 1)}
+	h := &servedHub{stdout: &hubtest.SyncBuffer{}, cancel: cancel, errc: make(chan error, 1)}
 	ready := make(chan string, 1)
 	go func() { h.errc <- serve(ctx, c, slog.New(slog.DiscardHandler), h.stdout, ready) }()
 	select {
@@ -424,18 +407,18 @@ func (l *logURL) Write(p []byte) (int, error) {
 
 // runServeCommand runs `herald serve args...` through run, as main does,
 // and returns the hub's base URL (from its logs) and what it printed.
-func runServeCommand(t *testing.T, args ...string) (base string, stdout *syncBuffer) {
+func runServeCommand(t *testing.T, args ...string) (base string, stdout *hubtest.SyncBuffer) {
 	t.Helper()
 	l, stdout := runServeListening(t, args...)
 	return l.URL, stdout
 }
 
 // runServeListening is runServeCommand, returning all the URLs logged.
-func runServeListening(t *testing.T, args ...string) (l listening, stdout *syncBuffer) {
+func runServeListening(t *testing.T, args ...string) (l listening, stdout *hubtest.SyncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := newLogURL()
-	stdout = &syncBuffer{}
+	stdout = &hubtest.SyncBuffer{}
 	errc := make(chan error, 1)
 	go func() {
 		errc <- run(ctx, append([]string{"serve", "--addr=127.0.0.1:0", "--store=memory:", "--demo=false", "--log-format=json"}, args...), strings.NewReader(""), stdout, logs)
@@ -600,7 +583,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"--no-such-flag"},
 		{"positional"},
 	} {
-		var stderr syncBuffer
+		var stderr hubtest.SyncBuffer
 		err := run(context.Background(), append([]string{"serve", "--addr=127.0.0.1:0"}, args...), strings.NewReader(""), io.Discard, &stderr)
 		if err == nil {
 			t.Errorf("serve %q: no error", args)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/herald-sse/herald/internal/hubtest"
 )
 
 // TestStoreFlagStrict: a --store value that is not one of the valid forms
@@ -24,7 +26,7 @@ func TestStoreFlagStrict(t *testing.T) {
 		"memory:x", "memory://", "bolt://host/dir", "redis:", "redis:/x", "rediss:", "nats:", "nats://",
 		"file:/tmp/x", "http://127.0.0.1:6379", "user:secret@127.0.0.1",
 	} {
-		var stderr syncBuffer
+		var stderr hubtest.SyncBuffer
 		err := run(ctx, []string{"serve", "--addr=127.0.0.1:0", "--demo=false", "--store=" + v}, strings.NewReader(""), io.Discard, &stderr)
 		if err == nil {
 			t.Errorf("--store=%q: no error", v)

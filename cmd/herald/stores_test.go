@@ -6,18 +6,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/herald-sse/herald/internal/hubtest"
 )
 
 // lineWriter keeps what is written to it and signals, once, the first line
 // containing mark.
 type lineWriter struct {
-	syncBuffer
+	hubtest.SyncBuffer
 	mark string
 	seen chan struct{}
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
-	n, err := w.syncBuffer.Write(p)
+	n, err := w.SyncBuffer.Write(p)
 	if strings.Contains(w.String(), w.mark) {
 		select {
 		case <-w.seen:
@@ -38,7 +40,7 @@ func TestServeStoreLogsThroughTheHubsLogger(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- run(ctx, []string{"serve", "--addr=127.0.0.1:0", "--store=bolt:", "--data-dir=" + t.TempDir(), "--demo=false", "--log-format=json"},
-			strings.NewReader(""), &syncBuffer{}, logs)
+			strings.NewReader(""), &hubtest.SyncBuffer{}, logs)
 	}()
 	select {
 	case <-logs.seen:

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/hubtest"
 )
 
 // subServer is a test server whose n-th request (from 0) is served by
@@ -577,7 +578,7 @@ func checkSubReceives(t *testing.T, base string, args []string) {
 		}
 		return len(p), nil
 	})
-	var stdout syncBuffer
+	var stdout hubtest.SyncBuffer
 	out := writerFunc(func(p []byte) (int, error) {
 		stdout.Write(p)
 		if strings.Contains(string(p), "it works") {

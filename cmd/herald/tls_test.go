@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/hubtest"
 )
 
 // testCA signs the certificates of these tests; tlsClient trusts it.
@@ -170,7 +171,7 @@ func TestCertReload(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	issueCert(t, cert, key, 10)
-	var logs syncBuffer
+	var logs hubtest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	r, err := newCertReloader(cert, key, log)
 	if err != nil {
