@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/hubtest"
 	"github.com/herald-sse/herald/mercure"
 )
 
@@ -98,17 +99,31 @@ func TestServeAtTheLimits(t *testing.T) {
 		c.Close()
 	}
 	idle = nil
+	metrics = metricsOnceServed(t, base)
+	if got := metricValue(t, metrics, "herald_connections_refused_total"); got < 1 {
+		t.Errorf("herald_connections_refused_total = %v, want at least 1", got)
+	}
+}
+
+// metricsOnceServed waits until the hub at base serves /metrics again
+// after refusing connections, and returns the page. While the hub still
+// refuses, its 503 may arrive before the request is written, which the
+// client reports as an error: that is a refusal too, so it tries again.
+func metricsOnceServed(t *testing.T, base string) string {
+	t.Helper()
 	deadline := time.Now().Add(serveWait)
 	for {
-		resp, metrics := serveGet(t, base+"/metrics", nil)
-		if resp.StatusCode == http.StatusOK {
-			if got := metricValue(t, metrics, "herald_connections_refused_total"); got < 1 {
-				t.Errorf("herald_connections_refused_total = %v, want at least 1", got)
+		resp, err := http.Get(base + "/metrics")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return string(body)
 			}
-			break
+			err = errors.New(resp.Status)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/metrics still refused: %s", resp.Status)
+			t.Fatalf("/metrics after the connections closed: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -143,7 +158,7 @@ func TestServeOutOfFileDescriptors(t *testing.T) {
 		"--addr=127.0.0.1:0", "--store=memory:", "--demo=false", "--log-format=json", "--jwt-key=k",
 		"--max-connections=-1", "--max-subscribers=-1")
 	cmd.Dir = t.TempDir()
-	logs := &syncBuffer{}
+	logs := &hubtest.SyncBuffer{}
 	logURL := newLogURL()
 	cmd.Stderr = io.MultiWriter(logs, logURL)
 	if err := cmd.Start(); err != nil {
@@ -203,35 +218,12 @@ func TestServeOutOfFileDescriptors(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	deadline := time.Now().Add(serveWait)
-	for {
-		// While the hub still refuses, its 503 may arrive before the
-		// request is written, which the client reports as an error: that
-		// is a refusal too, so try again.
-		resp, err := http.Get(l.URL + "/metrics")
-		if err != nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("/metrics after the connections closed: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		metrics := string(body)
-		if resp.StatusCode == http.StatusOK {
-			if got := metricValue(t, metrics, "herald_accept_errors_total"); got < 1 {
-				t.Errorf("herald_accept_errors_total = %v, want at least 1", got)
-			}
-			if got := metricValue(t, metrics, "herald_connections_refused_total"); got < float64(refused) {
-				t.Errorf("herald_connections_refused_total = %v, want at least %d", got, refused)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics after the connections closed: %s", resp.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
+	metrics := metricsOnceServed(t, l.URL)
+	if got := metricValue(t, metrics, "herald_accept_errors_total"); got < 1 {
+		t.Errorf("herald_accept_errors_total = %v, want at least 1", got)
+	}
+	if got := metricValue(t, metrics, "herald_connections_refused_total"); got < float64(refused) {
+		t.Errorf("herald_connections_refused_total = %v, want at least %d", got, refused)
 	}
 	if !strings.Contains(logs.String(), `"level":"WARN","msg":"accepting a connection failed`) {
 		t.Errorf("no warning about failed accepts in the log")
